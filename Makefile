@@ -1,0 +1,40 @@
+# Holdspace — the two commands a fresh clone needs: `make run` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+TSTAMP := $(VENV)/.installed-test
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+DATA   ?= data
+
+.PHONY: run test lint typecheck unit install install-test clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(TSTAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@ $(STAMP)
+
+install: $(STAMP)
+install-test: $(TSTAMP)
+
+## Serve on the embedded backend (SQLite + in-process hub), seeding a demo on first start.
+run: $(STAMP)
+	$(BIN)/holdspace serve --host $(HOST) --port $(PORT) --data-dir $(DATA) --demo
+
+## Everything CI checks: lint, types, the whole test suite.
+test: $(TSTAMP)
+	$(BIN)/ruff check server client tests
+	$(BIN)/ruff format --check server client tests
+	$(BIN)/mypy
+	$(BIN)/pytest
+
+clean:
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis

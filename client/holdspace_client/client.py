@@ -1,0 +1,251 @@
+"""The WebSocket client: one connection, one room, resuming by ``seq``."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import websockets
+from websockets.asyncio.client import ClientConnection
+
+Event = dict[str, Any]
+
+
+class CommandError(Exception):
+    """The server refused a command; ``code`` is stable, ``message`` is for people."""
+
+    def __init__(self, frame: Event) -> None:
+        super().__init__(f"{frame.get('code')}: {frame.get('message')}")
+        self.code: str = frame.get("code", "")
+        self.message: str = frame.get("message", "")
+        self.frame = frame
+
+
+class ConnectionLost(Exception):
+    """The connection dropped before the reply came; the command may or may not have run."""
+
+
+class Client:
+    """Connect with a bearer token; ``join`` a room; ``request`` commands; read ``events``.
+
+    Room events (frames with a ``seq``) arrive on :meth:`next_event` in order,
+    exactly once, across reconnects. With ``reconnect=True`` a dropped connection
+    is re-established and the room resumed from the last ``seq`` seen.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        token: str,
+        *,
+        reconnect: bool = True,
+        origin: str | None = None,
+        max_backoff: float = 5.0,
+    ) -> None:
+        self.url = url
+        self._token = token
+        self._reconnect = reconnect
+        self._origin = origin
+        self._max_backoff = max_backoff
+        self._ws: ClientConnection | None = None
+        self._reader: asyncio.Task[None] | None = None
+        self._ids = itertools.count(1)
+        self._pending: dict[int, asyncio.Future[Event]] = {}
+        self._events: asyncio.Queue[Event] = asyncio.Queue()
+        self._closing = False
+        self.hello: Event | None = None
+        self.room: str | None = None
+        self.session: str | None = None
+        self.epoch: str | None = None
+        self.seq = 0
+        self.snapshot: Event | None = None  # the latest snapshot or resync
+        self.connected = asyncio.Event()
+        self.close_code: int | None = None
+        self.close_reason: str | None = None
+        self.reconnects = 0
+
+    # -- connection -----------------------------------------------------------
+
+    async def connect(self) -> Event:
+        """Open the socket and authenticate; returns the server's ``hello``."""
+        await self._open()
+        assert self.hello is not None
+        return self.hello
+
+    async def _open(self) -> None:
+        headers = {"Origin": self._origin} if self._origin else None
+        ws = await websockets.connect(
+            self.url, additional_headers=headers, compression=None, max_size=2**20
+        )
+        await ws.send(json.dumps({"type": "auth", "token": self._token}))
+        try:
+            self.hello = json.loads(await ws.recv())
+        except websockets.ConnectionClosed as closed:
+            self.close_code = closed.rcvd.code if closed.rcvd else None
+            raise
+        self._ws = ws
+        self._reader = asyncio.create_task(self._read(ws))
+        self.connected.set()
+
+    async def close(self) -> None:
+        self._closing = True
+        if self._ws is not None:
+            await self._ws.close()
+        if self._reader is not None:
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reader
+
+    async def __aenter__(self) -> Client:
+        await self.connect()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def drop(self) -> None:
+        """Close the socket abruptly (as a network drop would); reconnects if enabled."""
+        if self._ws is not None:
+            self._ws.transport.abort()
+
+    # -- commands -------------------------------------------------------------
+
+    async def request(self, kind: str, /, timeout: float = 10.0, **fields: Any) -> Event:
+        """Send a command and wait for its reply; raise :class:`CommandError` if refused."""
+        await asyncio.wait_for(self.connected.wait(), timeout)
+        ws = self._ws
+        assert ws is not None
+        frame_id = next(self._ids)
+        future: asyncio.Future[Event] = asyncio.get_running_loop().create_future()
+        self._pending[frame_id] = future
+        try:
+            await ws.send(json.dumps({"type": kind, "id": frame_id, **fields}))
+            reply = await asyncio.wait_for(future, timeout)
+        finally:
+            self._pending.pop(frame_id, None)
+        if reply["type"] == "error":
+            raise CommandError(reply)
+        return reply
+
+    async def send_raw(self, data: str | bytes) -> None:
+        """Send a frame as-is (for testing how the server treats bad input)."""
+        assert self._ws is not None
+        await self._ws.send(data)
+
+    async def join(self, room: str) -> Event:
+        """Join ``room``; returns its snapshot."""
+        reply = await self.request("join", room=room)
+        self.room = room
+        return reply
+
+    async def post(self, text: str) -> int:
+        return int((await self.request("post", text=text))["message"])
+
+    async def agree(self) -> Event:
+        return await self.request("agree")
+
+    async def set_mode(self, mode: str) -> Event:
+        return await self.request("set_mode", mode=mode)
+
+    async def react(self, message: int, kind: str) -> Event:
+        return await self.request("react", message=message, kind=kind)
+
+    async def leave(self) -> Event:
+        reply = await self.request("leave")
+        self.room = self.session = self.epoch = None
+        return reply
+
+    # -- events -----------------------------------------------------------------
+
+    async def next_event(self, timeout: float = 5.0) -> Event:
+        return await asyncio.wait_for(self._events.get(), timeout)
+
+    async def wait_for(self, match: str | Callable[[Event], bool], timeout: float = 5.0) -> Event:
+        """Skip events until one matches (a ``type`` or a predicate); fail after ``timeout``."""
+        test = (lambda ev: ev.get("type") == match) if isinstance(match, str) else match
+        async with asyncio.timeout(timeout):
+            while True:
+                event = await self._events.get()
+                if test(event):
+                    return event
+
+    def pending_events(self) -> list[Event]:
+        """Everything received and not yet read, without waiting."""
+        out = []
+        while not self._events.empty():
+            out.append(self._events.get_nowait())
+        return out
+
+    async def events(self) -> AsyncIterator[Event]:
+        while True:
+            yield await self._events.get()
+
+    # -- internals ----------------------------------------------------------------
+
+    def _handle(self, frame: Event) -> None:
+        kind = frame.get("type")
+        if kind in ("snapshot", "resync"):
+            self.snapshot = frame
+            self.session = frame["session"]["key"]
+            self.epoch = frame["epoch"]
+            self.seq = frame["seq"]
+        elif kind == "reply" and frame.get("resumed"):
+            self.epoch = frame.get("epoch", self.epoch)
+        seq = frame.get("seq")
+        if kind not in ("snapshot", "resync", "reply") and isinstance(seq, int):
+            if seq <= self.seq:
+                return  # a duplicate: the protocol promises none, so count it as a bug
+            self.seq = seq
+        frame_id = frame.get("id")
+        future = self._pending.get(frame_id) if isinstance(frame_id, int) else None
+        if future is not None and not future.done() and kind in (
+            "reply", "error", "snapshot", "resync", "pong",
+        ):  # fmt: skip
+            future.set_result(frame)
+            if kind != "resync":
+                return
+        self._events.put_nowait(frame)
+
+    async def _read(self, ws: ClientConnection) -> None:
+        try:
+            async for raw in ws:
+                self._handle(json.loads(raw))
+        except websockets.ConnectionClosed:
+            pass
+        finally:
+            self.connected.clear()
+            if ws.close_code is not None:
+                self.close_code = ws.close_code
+                self.close_reason = ws.close_reason
+            for future in self._pending.values():
+                if not future.done():
+                    future.set_exception(ConnectionLost())
+        if self._reconnect and not self._closing and self.close_code not in (1000, 4001):
+            asyncio.get_running_loop().create_task(self._resume())
+
+    async def _resume(self) -> None:
+        """Reconnect with backoff, then rejoin the room from the last ``seq`` seen."""
+        delay = 0.05
+        while not self._closing:
+            try:
+                await self._open()
+                break
+            except (OSError, websockets.WebSocketException):
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self._max_backoff)
+        if self._closing or self.room is None:
+            return
+        self.reconnects += 1
+        resume = None
+        if self.session and self.epoch is not None:
+            resume = {"session": self.session, "epoch": self.epoch, "seq": self.seq}
+        fields: dict[str, Any] = {"room": self.room}
+        if resume:
+            fields["resume"] = resume
+        with contextlib.suppress(CommandError, ConnectionLost, TimeoutError):
+            reply = await self.request("join", **fields)
+            self._events.put_nowait({"type": "_resumed", "via": reply["type"]})

@@ -1,0 +1,51 @@
+"""The few HTTP calls a non-browser client needs: getting a bearer token."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import urllib.error
+import urllib.request
+from typing import Any
+
+
+class HttpError(Exception):
+    def __init__(self, status: int, body: dict[str, Any]) -> None:
+        error = body.get("error", {})
+        super().__init__(f"{status} {error.get('code')}: {error.get('message')}")
+        self.status = status
+        self.code = error.get("code")
+
+
+def _post(url: str, body: dict[str, Any]) -> dict[str, Any]:
+    request = urllib.request.Request(  # noqa: S310 - the caller chooses the server
+        url,
+        data=json.dumps(body).encode(),
+        headers={"content-type": "application/json"},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+            result: dict[str, Any] = json.loads(response.read())
+            return result
+    except urllib.error.HTTPError as error:
+        raise HttpError(error.code, json.loads(error.read() or b"{}")) from None
+
+
+async def login(base_url: str, username: str, password: str) -> str:
+    """Sign in and return a bearer token."""
+    body = {"username": username, "password": password, "bearer": True}
+    result = await asyncio.to_thread(_post, base_url.rstrip("/") + "/api/auth/login", body)
+    return str(result["token"])
+
+
+async def register(base_url: str, username: str, password: str, display_name: str) -> str:
+    """Create a member account and return a bearer token."""
+    body = {
+        "username": username,
+        "password": password,
+        "display_name": display_name,
+        "bearer": True,
+    }
+    result = await asyncio.to_thread(_post, base_url.rstrip("/") + "/api/auth/register", body)
+    return str(result["token"])

@@ -1,0 +1,3 @@
+"""Holdspace: a peer-support group chat server."""
+
+__version__ = "0.1.0"

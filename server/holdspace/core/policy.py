@@ -1,0 +1,52 @@
+"""Who may do what, as pure functions of the room and the participant.
+
+Each ``*_refusal`` returns the :class:`Rejected` to raise, or None when allowed,
+so the permission table tests can ask every combination without side effects.
+The order of checks is the order a member would want to hear reasons in.
+"""
+
+from __future__ import annotations
+
+from holdspace.core.state import Participant, RoomState
+from holdspace.errors import Rejected
+
+
+def moderate_refusal(actor: Participant) -> Rejected | None:
+    if not actor.staff:
+        return Rejected("Only the group's facilitators can do that.", code="forbidden")
+    return None
+
+
+def post_refusal(state: RoomState, actor: Participant, now: float) -> Rejected | None:
+    """Why ``actor`` may not post right now (rate limits are checked separately)."""
+    if state.phase == "ended":
+        return Rejected("This session has ended.", code="session_ended")
+    if actor.staff:
+        return None
+    if actor.user_id not in state.agreed:
+        return Rejected(
+            "Please read and affirm the group agreement before you share.",
+            code="agreement_required",
+        )
+    if actor.mode == "listener":
+        return Rejected(
+            "You're listening right now. Choose to share when you're ready.", code="listening"
+        )
+    if actor.muted(now):
+        return Rejected("A facilitator has paused your messages for now.", code="muted")
+    if state.phase == "lobby":
+        return Rejected(
+            "The group hasn't started yet. You can post once it begins.", code="not_started"
+        )
+    if state.pause is not None:
+        return Rejected(
+            "The group is paused. Only facilitators can post until it resumes.", code="paused"
+        )
+    return None
+
+
+def react_refusal(state: RoomState, actor: Participant) -> Rejected | None:
+    """Reacting is open to everyone present, listeners included; it is how listeners take part."""
+    if state.phase == "ended":
+        return Rejected("This session has ended.", code="session_ended")
+    return None

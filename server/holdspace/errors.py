@@ -1,0 +1,89 @@
+"""One exception tree for the whole server.
+
+* :class:`ClientError` — the request was understood and refused. It carries a
+  stable ``code`` and a message that is safe to show the member; it becomes an
+  ``error`` frame (WebSocket) or a JSON error body (HTTP), and the connection lives on.
+* :class:`ProtocolViolation` — the peer broke the protocol; the socket is closed
+  with ``close_code``.
+* :class:`Unavailable` — a backend is out of reach; the command was *not* applied.
+
+Internal detail never travels in these: log it where it happens.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class HoldspaceError(Exception):
+    """Base of every error Holdspace raises on purpose."""
+
+
+class ClientError(HoldspaceError):
+    code = "bad_request"
+    http_status = 400
+
+    def __init__(self, message: str, *, code: str | None = None, **detail: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+        self.detail = detail
+
+    def to_dict(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.detail:
+            body["detail"] = self.detail
+        return body
+
+
+class InvalidInput(ClientError):
+    code = "invalid"
+    http_status = 400
+
+
+class NotAuthenticated(ClientError):
+    code = "not_authenticated"
+    http_status = 401
+
+
+class Forbidden(ClientError):
+    code = "forbidden"
+    http_status = 403
+
+
+class NotFound(ClientError):
+    code = "not_found"
+    http_status = 404
+
+
+class Conflict(ClientError):
+    code = "conflict"
+    http_status = 409
+
+
+class Throttled(ClientError):
+    code = "rate_limited"
+    http_status = 429
+
+
+class Rejected(ClientError):
+    """A room command refused by the room's rules (the core raises these)."""
+
+    code = "rejected"
+    http_status = 409
+
+
+class ProtocolViolation(HoldspaceError):
+    """The peer broke the wire protocol; the connection is closed."""
+
+    def __init__(self, reason: str, close_code: int) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.close_code = close_code
+
+
+class Unavailable(HoldspaceError):
+    """A backend could not be reached; nothing was applied."""
+
+    code = "unavailable"

@@ -1,0 +1,233 @@
+"""The WebSocket wire protocol: typed client commands in, JSON frames out.
+
+One :func:`parse` turns a text frame into a typed command, or raises
+:class:`InvalidInput` naming what is wrong; anything outside :data:`COMMANDS` is
+refused. One :func:`encode_event` turns a room event into its frame, once for
+every recipient. Close codes live here too, so every close is explained in one
+place. ``docs/PROTOCOL.md`` documents all of it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields, is_dataclass
+from typing import Any
+
+from holdspace.clock import iso
+from holdspace.core import commands as c
+from holdspace.core.events import Event
+from holdspace.errors import ClientError, InvalidInput
+
+PROTOCOL_VERSION = 1
+MAX_FRAME_BYTES = 16 * 1024  # larger frames get a `frame_too_large` error
+TRANSPORT_MAX_BYTES = 64 * 1024  # the server refuses anything larger at the transport (1009)
+
+
+class CloseCode:
+    NORMAL = 1000  # you left, or the session ended
+    GOING_AWAY = 1001
+    POLICY = 1008  # a protocol violation
+    TOO_BIG = 1009
+    RESTARTING = 1012  # the worker is restarting: reconnect and resume
+    AUTH_FAILED = 4001  # no valid session token
+    AUTH_TIMEOUT = 4002  # no `auth` frame in time
+    TOO_SLOW = 4008  # the connection could not keep up; reconnect and resume
+
+
+# -- commands only the edge handles ------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Auth:
+    token: str
+
+
+@dataclass(frozen=True, slots=True)
+class ResumeFrom:
+    session: str
+    epoch: str
+    seq: int
+
+
+@dataclass(frozen=True, slots=True)
+class JoinRoom:
+    room: str
+    resume: ResumeFrom | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Ping:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    id: str | int | None
+    type: str
+    command: Any
+
+
+# -- parsing ------------------------------------------------------------------
+
+
+class BadFrame(InvalidInput):
+    """A frame we could not turn into a command; carries its ``id`` when one was readable."""
+
+    def __init__(self, message: str, *, code: str, frame_id: Any = None, **detail: Any) -> None:
+        super().__init__(message, code=code, **detail)
+        self.frame_id = frame_id
+
+
+_Check = Callable[[Any], bool]
+
+
+def _is_str(v: Any) -> bool:
+    return isinstance(v, str)
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_number(v: Any) -> bool:
+    return (
+        isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)  # no NaN
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Spec:
+    build: Callable[..., Any]
+    required: Mapping[str, tuple[_Check, str]]
+    optional: Mapping[str, tuple[_Check, str]]
+
+
+_STR = (_is_str, "a string")
+_INT = (_is_int, "an integer")
+_NUM = (_is_number, "a number")
+
+
+def _resume(v: Any) -> bool:
+    return (
+        isinstance(v, dict)
+        and _is_str(v.get("session"))
+        and _is_str(v.get("epoch"))
+        and _is_int(v.get("seq"))
+        and v["seq"] >= 0
+    )
+
+
+def _join(room: str, resume: dict[str, Any] | None = None) -> JoinRoom:
+    if resume is None:
+        return JoinRoom(room)
+    return JoinRoom(room, ResumeFrom(resume["session"], resume["epoch"], resume["seq"]))
+
+
+COMMANDS: dict[str, Spec] = {
+    "auth": Spec(Auth, {"token": _STR}, {}),
+    "join": Spec(
+        _join, {"room": _STR}, {"resume": (_resume, "an object with session, epoch and seq")}
+    ),
+    "ping": Spec(Ping, {}, {}),
+    "leave": Spec(c.Leave, {}, {}),
+    "agree": Spec(c.Agree, {}, {}),
+    "set_mode": Spec(c.SetMode, {"mode": _STR}, {}),
+    "post": Spec(c.Post, {"text": _STR}, {}),
+    "react": Spec(c.React, {"message": _INT, "kind": _STR}, {}),
+    "mute": Spec(
+        lambda user, minutes=None, reason=None: c.Mute(user, minutes, reason),
+        {"user": _STR},
+        {"minutes": _NUM, "reason": _STR},
+    ),
+    "unmute": Spec(lambda user: c.Unmute(user), {"user": _STR}, {}),
+    "pause": Spec(c.Pause, {}, {"message": _STR}),
+    "resume": Spec(c.Resume, {}, {}),
+    "end_session": Spec(c.EndSession, {}, {}),
+}
+
+
+def parse(text: str) -> Frame:
+    """Parse one client text frame, or raise :class:`BadFrame` saying why."""
+    if len(text) > MAX_FRAME_BYTES or len(text.encode()) > MAX_FRAME_BYTES:
+        raise BadFrame(
+            f"Frames can be up to {MAX_FRAME_BYTES} bytes.",
+            code="frame_too_large",
+            limit=MAX_FRAME_BYTES,
+        )
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError):
+        raise BadFrame("That frame isn't valid JSON.", code="bad_frame") from None
+    if not isinstance(data, dict):
+        raise BadFrame("A frame must be a JSON object.", code="bad_frame")
+    frame_id = data.get("id")
+    if frame_id is not None and not (
+        (_is_str(frame_id) and len(frame_id) <= 64) or _is_int(frame_id)
+    ):
+        raise BadFrame("`id` must be a short string or an integer.", code="bad_frame")
+    kind = data.get("type")
+    if not isinstance(kind, str):
+        raise BadFrame("A frame needs a `type`.", code="bad_frame", frame_id=frame_id)
+    spec = COMMANDS.get(kind)
+    if spec is None:
+        raise BadFrame(f"Unknown command {kind[:40]!r}.", code="unknown_command", frame_id=frame_id)
+    args: dict[str, Any] = {}
+    for name in spec.required:
+        if name not in data:
+            raise BadFrame(
+                f"`{kind}` needs `{name}`.", code="missing_field", field=name, frame_id=frame_id
+            )
+        args[name] = data[name]
+    for name in spec.optional:
+        if data.get(name) is not None:
+            args[name] = data[name]
+    for name, value in args.items():
+        check, wanted = spec.required.get(name) or spec.optional[name]
+        if not check(value):
+            raise BadFrame(
+                f"`{name}` must be {wanted}.", code="invalid_field", field=name, frame_id=frame_id
+            )
+    return Frame(frame_id, kind, spec.build(**args))
+
+
+# -- encoding -------------------------------------------------------------------
+
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
+
+
+def _is_instant(key: str) -> bool:
+    return key == "at" or key.endswith(("_at", "until"))
+
+
+def plain(value: Any, key: str = "") -> Any:
+    """Plain data for JSON; every instant (``at``, ``*_at``, ``*until``) becomes ISO 8601."""
+    if isinstance(value, float) and _is_instant(key):
+        return iso(value)
+    if isinstance(value, dict):
+        return {k: plain(v, k) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v, key) for v in value]
+    if is_dataclass(value) and not isinstance(value, type):
+        return {f.name: plain(getattr(value, f.name), f.name) for f in fields(value)}
+    return value
+
+
+def encode_event(event: Event) -> str:
+    """The one frame every recipient of ``event`` gets."""
+    body: dict[str, Any] = {"type": event.type}
+    body.update(plain(event))
+    return _dumps(body)
+
+
+def encode(kind: str, /, **body: Any) -> str:
+    """A direct (unsequenced) frame: replies, errors, snapshots."""
+    return _dumps(plain({"type": kind, **{k: v for k, v in body.items()}}))
+
+
+def error_frame(error: ClientError, frame_id: Any = None) -> str:
+    body = error.to_dict()
+    if frame_id is not None:
+        body["id"] = frame_id
+    return encode("error", **body)

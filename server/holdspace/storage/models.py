@@ -1,0 +1,106 @@
+"""Durable record types shared by every store implementation."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from datetime import time
+from typing import Literal
+
+Role = Literal["member", "facilitator", "admin"]
+ROLES: tuple[Role, ...] = ("member", "facilitator", "admin")
+
+Visibility = Literal["closed", "open"]
+
+
+def new_id(prefix: str) -> str:
+    """Opaque, unguessable identifiers: nothing about a room or member can be enumerated."""
+    return f"{prefix}_{secrets.token_hex(8)}"
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    id: str
+    username: str  # login name: private, unique case-insensitively
+    display_name: str  # the pseudonym others see
+    role: Role
+    password_hash: str
+    created_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class WeeklyRule:
+    """A recurring meeting: on these weekdays (0 = Monday) at this local wall-clock time."""
+
+    days: tuple[int, ...]
+    start: time
+    duration_minutes: int
+
+
+@dataclass(frozen=True, slots=True)
+class OneOff:
+    """A single meeting at a local wall-clock date and time (ISO ``YYYY-MM-DDTHH:MM``)."""
+
+    start: str
+    duration_minutes: int
+
+
+@dataclass(frozen=True, slots=True)
+class Schedule:
+    timezone: str = "UTC"
+    weekly: tuple[WeeklyRule, ...] = ()
+    one_off: tuple[OneOff, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Room:
+    id: str
+    name: str
+    description: str
+    capacity: int
+    guidelines: str  # the group agreement members affirm each session
+    owner_id: str
+    facilitator_ids: tuple[str, ...]  # owner first, then co-facilitators
+    schedule: Schedule
+    lobby_minutes: int
+    visibility: Visibility
+    created_at: float
+    crisis_resources: str = ""
+    archived: bool = False
+
+    def is_facilitator(self, user_id: str) -> bool:
+        return user_id in self.facilitator_ids
+
+
+@dataclass(frozen=True, slots=True)
+class Invite:
+    id: str
+    room_id: str
+    code_hash: str  # only the hash of the code is kept
+    created_by: str
+    created_at: float
+    expires_at: float | None
+    max_uses: int | None  # None: unlimited until expiry or revocation
+    uses: int = 0
+    revoked_at: float | None = None
+
+    def usable(self, now: float) -> bool:
+        if self.revoked_at is not None:
+            return False
+        if self.expires_at is not None and now >= self.expires_at:
+            return False
+        return self.max_uses is None or self.uses < self.max_uses
+
+
+@dataclass(frozen=True, slots=True)
+class ModerationEntry:
+    """One line of a room's moderation record: who did what to whom, when, why. Never text."""
+
+    room_id: str
+    at: float
+    actor_id: str | None  # None: the room itself (an expiry, a timeout)
+    action: str
+    target_id: str | None = None
+    session_key: str | None = None
+    reason: str | None = None
+    detail: dict[str, str | int | float | bool | None] = field(default_factory=dict)

@@ -1,0 +1,282 @@
+"""Password hashing: correctness, uniform failure, rehashing and staying off the event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import AsyncIterator
+
+import pytest
+from argon2 import PasswordHasher, Type, extract_parameters, profiles
+
+from holdspace.auth.passwords import (
+    MAX_PASSWORD_LENGTH,
+    MIN_PASSWORD_LENGTH,
+    PROFILES,
+    PasswordService,
+    validate_password,
+)
+from holdspace.errors import InvalidInput
+
+PASSWORD = "correct horse battery staple"
+
+
+class RecordingService(PasswordService):
+    """Records the work done in worker threads, so tests observe it without mocks or timing."""
+
+    def __init__(self, profile: str = "test", *, max_concurrency: int = 2) -> None:
+        super().__init__(profile, max_concurrency=max_concurrency)
+        self.lock = threading.Lock()
+        self.verified_hashes: list[str] = []
+        self.hash_calls = 0
+
+    def _hash_sync(self, password: str) -> str:
+        with self.lock:
+            self.hash_calls += 1
+        return super()._hash_sync(password)
+
+    def _verify_sync(self, password_hash: str, password: str) -> bool:
+        with self.lock:
+            self.verified_hashes.append(password_hash)
+        return super()._verify_sync(password_hash, password)
+
+
+class GatedService(PasswordService):
+    """Holds each verify at a gate and tracks how many are inside at once."""
+
+    def __init__(self, *, max_concurrency: int) -> None:
+        super().__init__("test", max_concurrency=max_concurrency)
+        self.lock = threading.Lock()
+        self.entered = threading.Semaphore(0)
+        self.gate = threading.Event()
+        self.active = 0
+        self.max_active = 0
+
+    def _verify_sync(self, password_hash: str, password: str) -> bool:
+        with self.lock:
+            self.active += 1
+            self.max_active = max(self.max_active, self.active)
+        self.entered.release()
+        try:
+            if not self.gate.wait(timeout=30):
+                raise TimeoutError("the test never opened the gate")
+            return super()._verify_sync(password_hash, password)
+        finally:
+            with self.lock:
+                self.active -= 1
+
+
+class TimedService(PasswordService):
+    """Records how long each verify took in its worker thread."""
+
+    def __init__(self, profile: str) -> None:
+        super().__init__(profile)
+        self.lock = threading.Lock()
+        self.durations: list[float] = []
+
+    def _verify_sync(self, password_hash: str, password: str) -> bool:
+        start = time.perf_counter()
+        try:
+            return super()._verify_sync(password_hash, password)
+        finally:
+            with self.lock:
+                self.durations.append(time.perf_counter() - start)
+
+
+@pytest.fixture
+async def service() -> AsyncIterator[RecordingService]:
+    svc = RecordingService()
+    yield svc
+    svc.close()
+
+
+async def test_hash_then_verify_roundtrip(service: RecordingService) -> None:
+    """A fresh hash is argon2id and verifies against its password without needing a rehash."""
+    password_hash = await service.hash(PASSWORD)
+    assert password_hash.startswith("$argon2id$")
+    assert PASSWORD not in password_hash
+    assert await service.verify(password_hash, PASSWORD) == (True, None)
+
+
+async def test_hashes_are_salted(service: RecordingService) -> None:
+    """The same password hashes differently each time, so equal passwords don't show."""
+    assert await service.hash(PASSWORD) != await service.hash(PASSWORD)
+
+
+async def test_wrong_password_is_refused(service: RecordingService) -> None:
+    """A wrong password answers (False, None)."""
+    password_hash = await service.hash(PASSWORD)
+    assert await service.verify(password_hash, PASSWORD + "!") == (False, None)
+
+
+async def test_unknown_user_does_the_same_work_and_answers_like_a_wrong_password(
+    service: RecordingService,
+) -> None:
+    """With no stored hash the service still verifies, against a dummy with current parameters."""
+    real_hash = await service.hash(PASSWORD)
+    wrong = await service.verify(real_hash, "not the password")
+    hashes_before = service.hash_calls
+
+    unknown = await service.verify(None, PASSWORD)
+
+    assert unknown == wrong == (False, None)
+    assert len(service.verified_hashes) == 2
+    dummy = service.verified_hashes[-1]
+    assert dummy != real_hash
+    assert extract_parameters(dummy) == service.parameters
+    assert service.hash_calls == hashes_before + 1  # the dummy itself, computed lazily
+
+
+async def test_dummy_hash_is_computed_once(service: RecordingService) -> None:
+    """Repeated unknown-user logins reuse one dummy hash instead of paying for a hash each time."""
+    for _ in range(3):
+        assert await service.verify(None, PASSWORD) == (False, None)
+    assert service.hash_calls == 1
+    assert len(set(service.verified_hashes)) == 1
+    assert len(service.verified_hashes) == 3
+
+
+async def test_corrupt_stored_hash_fails_like_a_wrong_password(
+    service: RecordingService, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An unusable stored hash is logged and answered like a failed login, after the usual work."""
+    assert await service.verify("not-a-hash", PASSWORD) == (False, None)
+    assert service.verified_hashes[-1] != "not-a-hash"
+    assert "could not be verified" in caplog.text
+
+
+async def test_rehash_when_parameters_are_stronger_than_the_stored_hash() -> None:
+    """A hash made with weaker parameters verifies and comes back rehashed with the current ones."""
+    weak_hash = PasswordHasher.from_parameters(PROFILES["test"]).hash(PASSWORD)
+    service = PasswordService("rfc9106-low-memory")
+    try:
+        assert await service.verify(weak_hash, "wrong password") == (False, None)
+
+        ok, new_hash = await service.verify(weak_hash, PASSWORD)
+
+        assert ok
+        assert new_hash is not None
+        assert extract_parameters(new_hash) == profiles.RFC_9106_LOW_MEMORY
+        assert await service.verify(new_hash, PASSWORD) == (True, None)
+    finally:
+        service.close()
+
+
+@pytest.mark.parametrize("limit", [1, 2, 3])
+async def test_at_most_max_concurrency_verifies_run_at_once(limit: int) -> None:
+    """However many logins arrive, no more than ``max_concurrency`` verifies run at once."""
+    service = GatedService(max_concurrency=limit)
+    password_hash = PasswordHasher.from_parameters(PROFILES["test"]).hash(PASSWORD)
+    try:
+        tasks = [asyncio.create_task(service.verify(password_hash, PASSWORD)) for _ in range(6)]
+
+        def wait_for_entries(count: int) -> bool:
+            return all(service.entered.acquire(timeout=30) for _ in range(count))
+
+        assert await asyncio.to_thread(wait_for_entries, limit)
+        for _ in range(20):  # let every other task get as far as it can
+            await asyncio.sleep(0)
+        with service.lock:
+            assert service.active == limit
+        assert not service.entered.acquire(blocking=False)
+
+        service.gate.set()
+        results = await asyncio.gather(*tasks)
+    finally:
+        service.gate.set()
+        service.close()
+
+    assert results == [(True, None)] * 6
+    assert service.max_active == limit
+
+
+async def test_event_loop_stays_responsive_while_verifying() -> None:
+    """With real parameters, other coroutines keep running while four verifies are in flight."""
+    service = TimedService("rfc9106-low-memory")
+    try:
+        password_hash = await service.hash(PASSWORD)
+        done = asyncio.Event()
+        lags: list[float] = []
+        interval = 0.005
+
+        async def ticker() -> None:
+            while not done.is_set():
+                start = time.perf_counter()
+                await asyncio.sleep(interval)
+                lags.append(time.perf_counter() - start - interval)
+
+        async def verify_all() -> list[tuple[bool, str | None]]:
+            try:
+                return await asyncio.gather(
+                    *(service.verify(password_hash, PASSWORD) for _ in range(4))
+                )
+            finally:
+                done.set()
+
+        tick_task = asyncio.create_task(ticker())
+        results = await verify_all()
+        await tick_task
+    finally:
+        service.close()
+
+    assert results == [(True, None)] * 4
+    assert len(service.durations) == 4
+    max_lag = max(lags)
+    # Had a verify run on the loop, the lag would be at least one whole verify.
+    assert max_lag < 0.1, f"loop lag {max_lag:.3f}s, verifies {service.durations}"
+    assert max_lag < min(service.durations) / 2, (max_lag, service.durations)
+    assert len(lags) >= 4
+
+
+def test_production_profile_meets_rfc_9106_low_memory() -> None:
+    """The default profile is argon2id with at least RFC 9106's low-memory parameters."""
+    service = PasswordService()
+    try:
+        params = service.parameters
+        assert service.profile == "rfc9106-low-memory"
+        assert params == profiles.RFC_9106_LOW_MEMORY
+        assert params.type is Type.ID
+        assert params.time_cost >= 3
+        assert params.memory_cost >= 65536
+        assert params.salt_len >= 16
+        assert params.hash_len >= 32
+    finally:
+        service.close()
+
+
+def test_unknown_profile_is_rejected() -> None:
+    """A typo in the profile name fails loudly rather than falling back to weak parameters."""
+    with pytest.raises(ValueError, match="unknown password profile"):
+        PasswordService("fast")
+
+
+def test_max_concurrency_must_be_positive() -> None:
+    """A zero limit would deadlock every login, so it is refused up front."""
+    with pytest.raises(ValueError, match="max_concurrency"):
+        PasswordService("test", max_concurrency=0)
+
+
+@pytest.mark.parametrize(
+    "password",
+    ["a" * MIN_PASSWORD_LENGTH, "aaaaaaaaaa", "lowercase only words", "x" * MAX_PASSWORD_LENGTH],
+)
+def test_validate_password_accepts_any_composition_within_length(password: str) -> None:
+    """Only length matters: no composition rules."""
+    validate_password(password)
+
+
+@pytest.mark.parametrize(
+    ("password", "fragment"),
+    [
+        ("", "at least 10"),
+        ("a" * (MIN_PASSWORD_LENGTH - 1), "at least 10"),
+        ("x" * (MAX_PASSWORD_LENGTH + 1), "at most 1024"),
+    ],
+)
+def test_validate_password_rejects_bad_lengths(password: str, fragment: str) -> None:
+    """Too short or too long raises InvalidInput with a message fit to show the member."""
+    with pytest.raises(InvalidInput) as info:
+        validate_password(password)
+    assert info.value.code == "invalid"
+    assert fragment in info.value.message

@@ -1,0 +1,116 @@
+"""Property-based tests of the room's invariants, whatever members and time do."""
+
+from __future__ import annotations
+
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+
+from holdspace.core import commands as c
+from holdspace.core import events as e
+from holdspace.core.room import apply
+from holdspace.core.state import RoomState
+from tests.core.helpers import T0, config
+
+MEMBERS = ["m1", "m2", "m3", "m4", "m5"]
+STAFF = ["f1", "a1"]
+PEOPLE = MEMBERS + STAFF
+people = st.sampled_from(PEOPLE)
+members = st.sampled_from(MEMBERS)
+
+
+class RoomMachine(RuleBasedStateMachine):
+    """Random members, facilitators and clock moves against one room."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.state = RoomState(config=config(capacity=3), epoch="e")
+        self.now = T0 - 120
+        self.last_seq = 0
+        self.conns = 0
+
+    def run(self, actor: str | None, cmd: c.Command) -> None:
+        t = apply(self.state, actor, cmd, self.now)
+        for event in t.events:
+            # Sequence numbers strictly increase with no gaps, across every transition.
+            assert event.seq == self.last_seq + 1
+            self.last_seq = event.seq
+            if isinstance(event, e.MessagePosted):
+                author = self.state.participants[event.user_id]
+                # A muted member never posts; while paused only facilitators post.
+                assert not author.muted(self.now)
+                assert self.state.pause is None or author.staff
+                assert author.staff or author.mode == "sharer"
+                assert author.staff or self.state.phase == "live"
+        if t.error is not None:
+            assert t.error.code  # refusals always carry a stable code
+
+    @staticmethod
+    def role(user: str) -> c.RoomRole:
+        return "facilitator" if user == "f1" else "admin" if user == "a1" else "member"
+
+    @rule(user=people)
+    def join(self, user: str) -> None:
+        self.conns += 1
+        self.run(user, c.Join(f"conn{self.conns}", user, self.role(user)))
+
+    @rule(user=people)
+    def drop(self, user: str) -> None:
+        p = self.state.participants.get(user)
+        if p is not None and p.conns:
+            self.run(user, c.Disconnect(next(iter(p.conns))))
+
+    @rule(user=people)
+    def leave(self, user: str) -> None:
+        self.run(user, c.Leave())
+
+    @rule(user=members)
+    def agree(self, user: str) -> None:
+        self.run(user, c.Agree())
+
+    @rule(user=people, mode=st.sampled_from(["listener", "sharer"]))
+    def set_mode(self, user: str, mode: c.Mode) -> None:
+        self.run(user, c.SetMode(mode))
+
+    @rule(user=people, text=st.text(max_size=30))
+    def post(self, user: str, text: str) -> None:
+        self.run(user, c.Post(text or "hi"))
+
+    @precondition(lambda self: bool(self.state.messages))
+    @rule(user=people, kind=st.sampled_from(c.REACTIONS), data=st.data())
+    def react(self, user: str, kind: str, data: st.DataObject) -> None:
+        seq = data.draw(st.sampled_from(sorted(self.state.messages)))
+        self.run(user, c.React(seq, kind))
+
+    @rule(actor=people, whom=members, minutes=st.none() | st.integers(1, 30))
+    def mute(self, actor: str, whom: str, minutes: int | None) -> None:
+        self.run(actor, c.Mute(whom, minutes))
+
+    @rule(actor=people, whom=members)
+    def unmute(self, actor: str, whom: str) -> None:
+        self.run(actor, c.Unmute(whom))
+
+    @rule(actor=people)
+    def pause(self, actor: str) -> None:
+        self.run(actor, c.Pause())
+
+    @rule(actor=people)
+    def resume(self, actor: str) -> None:
+        self.run(actor, c.Resume())
+
+    @rule(seconds=st.floats(0, 900))
+    def time_passes(self, seconds: float) -> None:
+        self.now += seconds
+        self.run(None, c.Tick())
+
+    @invariant()
+    def never_more_members_than_capacity(self) -> None:
+        assert self.state.members_present() <= self.state.config.capacity
+
+    @invariant()
+    def seq_is_the_last_event(self) -> None:
+        assert self.state.seq == self.last_seq
+
+
+RoomMachine.TestCase.settings = settings(max_examples=150, stateful_step_count=60, deadline=None)
+TestRoomInvariants = RoomMachine.TestCase
