@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import itertools
 import json
+import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -13,6 +14,16 @@ import websockets
 from websockets.asyncio.client import ClientConnection
 
 Event = dict[str, Any]
+
+
+class _NoPayloads(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (isinstance(record.msg, str) and record.msg.startswith(("< ", "> ")))
+
+
+# At DEBUG websockets logs each frame and header; what members write is not for logs.
+_log = logging.getLogger("holdspace_client.ws")
+_log.addFilter(_NoPayloads())
 
 
 class CommandError(Exception):
@@ -42,17 +53,20 @@ class Client:
         url: str,
         token: str,
         *,
+        cookie: bool = False,
         reconnect: bool = True,
         origin: str | None = None,
         max_backoff: float = 5.0,
     ) -> None:
         self.url = url
         self._token = token
+        self._cookie = cookie  # present the token as the browser session cookie
         self._reconnect = reconnect
         self._origin = origin
         self._max_backoff = max_backoff
         self._ws: ClientConnection | None = None
         self._reader: asyncio.Task[None] | None = None
+        self._resumer: asyncio.Task[None] | None = None
         self._ids = itertools.count(1)
         self._pending: dict[int, asyncio.Future[Event]] = {}
         self._events: asyncio.Queue[Event] = asyncio.Queue()
@@ -67,6 +81,11 @@ class Client:
         self.close_code: int | None = None
         self.close_reason: str | None = None
         self.reconnects = 0
+        # What the protocol promises never happens; counted so tests (and apps) can check.
+        self.duplicates = 0
+        self.gaps = 0
+        self._online = asyncio.Event()
+        self._online.set()
 
     # -- connection -----------------------------------------------------------
 
@@ -77,15 +96,25 @@ class Client:
         return self.hello
 
     async def _open(self) -> None:
-        headers = {"Origin": self._origin} if self._origin else None
+        headers = {"Origin": self._origin} if self._origin else {}
+        if self._cookie:
+            headers["Cookie"] = f"holdspace_session={self._token}"
         ws = await websockets.connect(
-            self.url, additional_headers=headers, compression=None, max_size=2**20
+            self.url,
+            additional_headers=headers,
+            compression=None,
+            max_size=2**20,
+            logger=_log,
         )
-        await ws.send(json.dumps({"type": "auth", "token": self._token}))
         try:
+            if not self._cookie:
+                await ws.send(json.dumps({"type": "auth", "token": self._token}))
             self.hello = json.loads(await ws.recv())
         except websockets.ConnectionClosed as closed:
             self.close_code = closed.rcvd.code if closed.rcvd else None
+            raise
+        except BaseException:
+            await ws.close()  # cancelled mid-handshake: don't leave the socket behind
             raise
         self._ws = ws
         self._reader = asyncio.create_task(self._read(ws))
@@ -95,10 +124,11 @@ class Client:
         self._closing = True
         if self._ws is not None:
             await self._ws.close()
-        if self._reader is not None:
-            self._reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._reader
+        for task in (self._reader, self._resumer):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
 
     async def __aenter__(self) -> Client:
         await self.connect()
@@ -107,10 +137,21 @@ class Client:
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
-    async def drop(self) -> None:
-        """Close the socket abruptly (as a network drop would); reconnects if enabled."""
+    async def go_offline(self) -> None:
+        """Lose the network: the socket dies abruptly and no reconnect happens until
+        :meth:`go_online`."""
+        self._online.clear()
         if self._ws is not None:
             self._ws.transport.abort()
+        await self.wait_disconnected()
+
+    async def wait_disconnected(self, timeout: float = 5.0) -> None:
+        """Wait until the current connection has ended (a reconnect may follow)."""
+        if self._reader is not None:
+            await asyncio.wait_for(asyncio.shield(self._reader), timeout)
+
+    def go_online(self) -> None:
+        self._online.set()
 
     # -- commands -------------------------------------------------------------
 
@@ -198,7 +239,10 @@ class Client:
         seq = frame.get("seq")
         if kind not in ("snapshot", "resync", "reply") and isinstance(seq, int):
             if seq <= self.seq:
-                return  # a duplicate: the protocol promises none, so count it as a bug
+                self.duplicates += 1
+                return
+            if seq != self.seq + 1:
+                self.gaps += 1
             self.seq = seq
         frame_id = frame.get("id")
         future = self._pending.get(frame_id) if isinstance(frame_id, int) else None
@@ -225,11 +269,13 @@ class Client:
                 if not future.done():
                     future.set_exception(ConnectionLost())
         if self._reconnect and not self._closing and self.close_code not in (1000, 4001):
-            asyncio.get_running_loop().create_task(self._resume())
+            # Keep a reference: the loop holds tasks only weakly.
+            self._resumer = asyncio.get_running_loop().create_task(self._resume())
 
     async def _resume(self) -> None:
         """Reconnect with backoff, then rejoin the room from the last ``seq`` seen."""
         delay = 0.05
+        await self._online.wait()
         while not self._closing:
             try:
                 await self._open()
@@ -246,6 +292,9 @@ class Client:
         fields: dict[str, Any] = {"room": self.room}
         if resume:
             fields["resume"] = resume
-        with contextlib.suppress(CommandError, ConnectionLost, TimeoutError):
+        try:
             reply = await self.request("join", **fields)
-            self._events.put_nowait({"type": "_resumed", "via": reply["type"]})
+        except (CommandError, ConnectionLost, TimeoutError) as error:
+            self._events.put_nowait({"type": "_resume_failed", "error": repr(error)})
+            return
+        self._events.put_nowait({"type": "_resumed", "via": reply["type"]})

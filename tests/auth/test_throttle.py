@@ -188,3 +188,15 @@ def test_wait_time_survives_float_rounding_at_epoch_scale() -> None:
     bucket = TokenBucket.full(capacity=1, window=0.001, now=now)
     assert bucket.take(now)
     assert bucket.take(now + bucket.wait_time(now))
+
+
+def test_successful_logins_do_not_spend_the_address_budget() -> None:
+    """Members behind one shared address can all sign in; only failures count against it."""
+    clock = ManualClock(1_000.0)
+    throttle = LoginThrottle(clock, per_account=(5, 300.0), per_address=(3, 300.0))
+    for i in range(10):
+        assert throttle.check(f"member{i}", "10.0.0.1") is None
+        throttle.succeeded(f"member{i}", "10.0.0.1")
+    for i in range(3):
+        assert throttle.check(f"typo{i}", "10.0.0.1") is None
+    assert throttle.check("typo9", "10.0.0.1") is not None

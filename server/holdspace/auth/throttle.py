@@ -103,6 +103,11 @@ class _BucketMap:
     def reset(self, key: str) -> None:
         self.buckets.pop(key, None)
 
+    def refund(self, key: str) -> None:
+        bucket = self.buckets.get(key)
+        if bucket is not None:
+            bucket.tokens = min(bucket.capacity, bucket.tokens + 1)
+
     def _prune(self, now: float) -> None:
         # Least recently touched buckets are the likeliest to have refilled; dropping
         # full ones loses nothing. Stop at the first that still remembers something,
@@ -155,9 +160,13 @@ class LoginThrottle:
         self._addresses.take(address_key, now)
         return None
 
-    def succeeded(self, account: str) -> None:
-        """A correct password clears the account's record, so its owner's typos don't add up."""
+    def succeeded(self, account: str, address: str | None = None) -> None:
+        """A correct password clears the account's record, so its owner's typos don't add up,
+        and gives the address its attempt back: many members signing in from one shared
+        network (a clinic, a library) only ever spend failures."""
         self._accounts.reset(_key(account.casefold()))
+        if address is not None:
+            self._addresses.refund(_key(address))
 
     @property
     def tracked_accounts(self) -> int:

@@ -1,0 +1,3 @@
+from holdspace.cli import main
+
+raise SystemExit(main())

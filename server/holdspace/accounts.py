@@ -1,0 +1,126 @@
+"""Accounts and sign-in: registration, login, bearer/cookie session tokens.
+
+Throttling is checked *before* any password hashing, and hashing runs off the
+event loop (see :mod:`holdspace.auth.passwords`), so a burst of logins can
+neither stall live rooms nor be used to guess passwords quickly. An unknown
+user and a wrong password get the same answer after the same work.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from holdspace.auth.passwords import PasswordService, validate_password
+from holdspace.auth.throttle import LoginThrottle
+from holdspace.auth.tokens import hash_token, new_token
+from holdspace.clock import Clock
+from holdspace.core.text import clean_name
+from holdspace.errors import ClientError, Conflict, Forbidden, InvalidInput, Throttled
+from holdspace.storage.base import Store
+from holdspace.storage.models import Role, User
+
+log = logging.getLogger("holdspace.accounts")
+
+_USERNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{2,31}")
+BAD_LOGIN = "That username and password don't match an account."
+
+
+def validate_username(username: str) -> str:
+    if not _USERNAME.fullmatch(username):
+        raise InvalidInput(
+            "Usernames are 3–32 letters, digits, dots, dashes or underscores.",
+            code="invalid_username",
+        )
+    return username
+
+
+class Accounts:
+    def __init__(
+        self,
+        store: Store,
+        passwords: PasswordService,
+        clock: Clock,
+        *,
+        token_ttl_seconds: float,
+        registration_open: bool = True,
+    ) -> None:
+        self._store = store
+        self._passwords = passwords
+        self._clock = clock
+        self._ttl = token_ttl_seconds
+        self._registration_open = registration_open
+        self._logins = LoginThrottle(clock)
+        # Registration spends a hash too: cap it per client address.
+        self._signups = LoginThrottle(clock, per_account=(1000, 60.0), per_address=(10, 3600.0))
+
+    async def create(self, username: str, password: str, display_name: str, role: Role) -> User:
+        """Create an account (the admin CLI and registration share this)."""
+        validate_username(username)
+        validate_password(password)
+        name = clean_name(display_name)
+        if await self._store.get_user_by_username(username) is not None:
+            raise Conflict("That username is taken. Please choose another.", code="username_taken")
+        password_hash = await self._passwords.hash(password)
+        user = await self._store.create_user(
+            username=username,
+            display_name=name,
+            password_hash=password_hash,
+            role=role,
+            now=self._clock.now(),
+        )
+        log.info("account created", extra={"user_id": user.id, "role": role})
+        return user
+
+    async def register(
+        self, username: str, password: str, display_name: str, address: str
+    ) -> tuple[User, str]:
+        if not self._registration_open:
+            raise Forbidden("New accounts are created by an administrator here.", code="closed")
+        self._throttle(self._signups, "signup", address)
+        user = await self.create(username, password, display_name, "member")
+        return user, await self._issue(user)
+
+    async def login(self, username: str, password: str, address: str) -> tuple[User, str]:
+        self._throttle(self._logins, username, address)
+        user = await self._store.get_user_by_username(username)
+        ok, new_hash = await self._passwords.verify(user.password_hash if user else None, password)
+        if user is None or not ok:
+            log.info("login refused", extra={"user_id": user.id if user else None})
+            raise ClientError(BAD_LOGIN, code="bad_credentials")
+        self._logins.succeeded(username, address)
+        if new_hash is not None:
+            await self._store.set_password_hash(user.id, new_hash)
+        log.info("login", extra={"user_id": user.id})
+        return user, await self._issue(user)
+
+    async def set_password(self, user: User, password: str) -> None:
+        validate_password(password)
+        await self._store.set_password_hash(user.id, await self._passwords.hash(password))
+        await self._store.revoke_user_tokens(user.id)
+
+    async def authenticate(self, token: str | None) -> User | None:
+        if not token or len(token) > 256:
+            return None
+        return await self._store.get_token_user(hash_token(token), self._clock.now())
+
+    async def logout(self, token: str) -> None:
+        await self._store.revoke_token(hash_token(token))
+
+    async def _issue(self, user: User) -> str:
+        token = new_token()
+        now = self._clock.now()
+        await self._store.create_token(
+            token_hash=hash_token(token), user_id=user.id, now=now, expires_at=now + self._ttl
+        )
+        return token
+
+    @staticmethod
+    def _throttle(throttle: LoginThrottle, account: str, address: str) -> None:
+        wait = throttle.check(account, address)
+        if wait is not None:
+            seconds = max(1, round(wait))
+            raise Throttled(
+                f"Too many attempts. Please wait {seconds} s and try again.",
+                retry_after=seconds,
+            )

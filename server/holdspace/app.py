@@ -1,0 +1,102 @@
+"""The composition root: :func:`create_app` builds everything from :class:`Settings`.
+
+No module-level state: two apps in one process (as the tests run them) share
+nothing. Backends are chosen here; the rest of the code sees only the
+:class:`~holdspace.storage.base.Store` and :class:`~holdspace.live.base.LiveHub`
+contracts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route, WebSocketRoute
+
+from holdspace import logs
+from holdspace.accounts import Accounts
+from holdspace.auth.passwords import PasswordService
+from holdspace.clock import Clock, SystemClock
+from holdspace.errors import ClientError
+from holdspace.live.memory import MemoryHub
+from holdspace.protocol import encode_event
+from holdspace.rooms import Rooms
+from holdspace.seed import seed_demo
+from holdspace.settings import Settings
+from holdspace.storage.sqlite import SQLiteStore
+from holdspace.web.access import AccessLog
+from holdspace.web.api import Api, client_error
+from holdspace.web.services import Services
+from holdspace.web.ws import Endpoint
+
+log = logging.getLogger("holdspace")
+
+
+def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
+    clock = clock or SystemClock()
+    services = Services()
+    api = Api(services, settings)
+    endpoint = Endpoint(services, settings)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        logs.install_filters()
+        store = await SQLiteStore.open(settings.database_path)
+        hub = MemoryHub(encode_event, log_size=settings.log_size)
+        passwords = PasswordService(
+            settings.password_profile, max_concurrency=settings.hash_concurrency
+        )
+        accounts = Accounts(
+            store,
+            passwords,
+            clock,
+            token_ttl_seconds=settings.token_ttl_hours * 3600,
+            registration_open=settings.registration_open,
+        )
+        rooms = Rooms(store, hub, clock, settings)
+        services.fill(accounts, rooms)
+        if settings.demo:
+            await seed_demo(accounts, rooms)
+        ticker = asyncio.create_task(_tick(rooms, settings.tick_seconds))
+        log.info("started", extra={"backend": "embedded", "port": settings.port})
+        try:
+            yield
+        finally:
+            ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await ticker
+            await hub.close()
+            await store.close()
+            passwords.close()
+            log.info("stopped")
+
+    async def healthz(request: Request) -> Response:
+        return JSONResponse({"ok": True, "connections": endpoint.open})
+
+    app = Starlette(
+        routes=[
+            Route("/healthz", healthz, methods=["GET"]),
+            *api.routes(),
+            WebSocketRoute("/ws", endpoint.handle),
+        ],
+        lifespan=lifespan,
+        exception_handlers={ClientError: client_error},
+    )
+    app.add_middleware(AccessLog)
+    app.state.services = services  # for tests and tools that run beside the server
+    return app
+
+
+async def _tick(rooms: Rooms, every: float) -> None:
+    """Let time act on live sessions; a failure is logged and the next tick tries again."""
+    while True:
+        await asyncio.sleep(every)
+        try:
+            await rooms.tick()
+        except Exception:
+            log.exception("tick failed")

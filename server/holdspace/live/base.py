@@ -1,0 +1,69 @@
+"""The live hub contract.
+
+A hub owns every live session's :class:`RoomState`, its bounded event log and
+its subscribers. The rules themselves are not here: :meth:`LiveHub.transact`
+runs a pure step (usually :func:`holdspace.core.room.apply`) atomically against
+a session's state, then appends what it emitted to the log and fans it out.
+Two implementations satisfy it — :mod:`holdspace.live.memory` (one process) and
+a Redis hub (many workers) — and both run through one contract test suite.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from holdspace.core.events import Event
+from holdspace.core.room import Transition
+from holdspace.core.state import RoomState
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One room event, encoded once, as every subscriber receives it."""
+
+    seq: int
+    frame: str
+    final: bool = False  # the session ended with this event
+
+
+class Subscriber(Protocol):
+    def deliver(self, batch: Sequence[Delivery]) -> None:
+        """Take events in ``seq`` order. Must not block or await: queue and return."""
+        ...
+
+
+Encoder = Callable[[Event], str]
+Step = Callable[[RoomState], Transition]
+
+
+class LiveHub(Protocol):
+    async def transact(
+        self, key: str, step: Step, create: Callable[[], RoomState] | None = None
+    ) -> Transition | None:
+        """Run ``step`` atomically on session ``key``'s state, then publish what it emitted.
+
+        When the session has no state yet, ``create`` makes it (None: return None
+        without calling ``step``). ``step`` may run more than once (optimistic
+        concurrency): it must not have side effects beyond the state it is given.
+        After it returns, its events are encoded once, appended to the log,
+        replaced log entries rewritten, and everything published to subscribers
+        before this coroutine returns. An ended session's state and log are dropped.
+        """
+        ...
+
+    async def since(self, key: str, epoch: str, seq: int) -> list[Delivery] | None:
+        """Every logged event after ``seq``, or None if the log can't prove it has them all
+        (another epoch, events already trimmed, or the session is gone)."""
+        ...
+
+    async def subscribe(self, key: str, subscriber: Subscriber) -> None: ...
+
+    async def unsubscribe(self, key: str, subscriber: Subscriber) -> None: ...
+
+    async def live_sessions(self) -> list[str]:
+        """Sessions this hub should keep ticking."""
+        ...
+
+    async def close(self) -> None: ...

@@ -1,0 +1,94 @@
+"""The embedded hub: live sessions in this process's memory.
+
+Atomicity comes from the event loop: ``step`` runs with no ``await`` between
+reading state, applying it and publishing, so no other command can interleave.
+Nothing here survives the process, by design: what is said in the room stays
+in the room.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from holdspace.core.events import SessionEnded
+from holdspace.core.room import Transition
+from holdspace.core.state import RoomState
+from holdspace.live.base import Delivery, Encoder, Step, Subscriber
+
+
+@dataclass(slots=True)
+class _Session:
+    state: RoomState
+    log: deque[Delivery]
+
+
+class MemoryHub:
+    def __init__(self, encode: Encoder, *, log_size: int = 1000) -> None:
+        self._encode = encode
+        self._log_size = log_size
+        self._sessions: dict[str, _Session] = {}
+        self._subscribers: dict[str, set[Subscriber]] = {}
+
+    async def transact(
+        self, key: str, step: Step, create: Callable[[], RoomState] | None = None
+    ) -> Transition | None:
+        session = self._sessions.get(key)
+        if session is None:
+            if create is None:
+                return None
+            session = _Session(create(), deque(maxlen=self._log_size))
+            self._sessions[key] = session
+        t = step(session.state)
+        if t.replaced:
+            self._rewrite(session, t)
+        if t.events:
+            batch = [
+                Delivery(ev.seq, self._encode(ev), final=isinstance(ev, SessionEnded))
+                for ev in t.events
+            ]
+            session.log.extend(batch)
+            for subscriber in list(self._subscribers.get(key, ())):
+                subscriber.deliver(batch)
+        if t.ended:
+            del self._sessions[key]
+        return t
+
+    def _rewrite(self, session: _Session, t: Transition) -> None:
+        log = session.log
+        if not log:
+            return
+        first = log[0].seq
+        for ev in t.replaced:
+            index = ev.seq - first
+            if 0 <= index < len(log):
+                log[index] = Delivery(ev.seq, self._encode(ev))
+
+    async def since(self, key: str, epoch: str, seq: int) -> list[Delivery] | None:
+        session = self._sessions.get(key)
+        if session is None or session.state.epoch != epoch or seq > session.state.seq:
+            return None
+        log = session.log
+        if seq == session.state.seq:
+            return []
+        if not log or log[0].seq > seq + 1:
+            return None  # trimmed past what the client saw
+        return [d for d in log if d.seq > seq]
+
+    async def subscribe(self, key: str, subscriber: Subscriber) -> None:
+        self._subscribers.setdefault(key, set()).add(subscriber)
+
+    async def unsubscribe(self, key: str, subscriber: Subscriber) -> None:
+        subscribers = self._subscribers.get(key)
+        if subscribers is not None:
+            subscribers.discard(subscriber)
+            if not subscribers:
+                del self._subscribers[key]
+
+    async def live_sessions(self) -> list[str]:
+        return list(self._sessions)
+
+    async def close(self) -> None:
+        self._sessions.clear()
+        self._subscribers.clear()

@@ -1,0 +1,402 @@
+"""Rooms: managing them (durable) and running their live sessions (through the hub).
+
+This is where access is decided — who may see, manage or enter a room, and
+whether a session is open now — using durable records. What happens *inside* a
+session is decided by the pure core; this module only feeds it commands,
+persists the effects it asks for, and never looks at message text.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from holdspace.auth.tokens import hash_invite_code, new_invite_code, normalize_invite_code
+from holdspace.clock import Clock
+from holdspace.core import commands as c
+from holdspace.core.events import RecordAgreement, RecordModeration
+from holdspace.core.room import Transition, apply
+from holdspace.core.state import RoomConfig, RoomState
+from holdspace.core.text import clean_short
+from holdspace.core.views import snapshot
+from holdspace.errors import Forbidden, InvalidInput, NotFound, Rejected
+from holdspace.live.base import LiveHub
+from holdspace.schedule import (
+    SessionWindow,
+    current_session,
+    next_session,
+    schedule_from_json,
+    schedule_to_json,
+)
+from holdspace.settings import Settings
+from holdspace.storage.base import Store
+from holdspace.storage.models import Invite, ModerationEntry, Room, User, new_id
+
+log = logging.getLogger("holdspace.rooms")
+
+DEFAULT_GUIDELINES = (
+    "What is shared here stays here.\n"
+    "Listen without interrupting, fixing or judging.\n"
+    "Speak from your own experience.\n"
+    "Listening is taking part. You can always pass.\n"
+    "Be gentle with yourself and with each other."
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Seat:
+    """What entering a session needs: the room, the session, and the member's role there."""
+
+    room: Room
+    window: SessionWindow
+    role: c.RoomRole
+
+
+def room_role(room: Room, user: User) -> c.RoomRole | None:
+    """The role ``user`` holds in ``room`` when allowed to manage it, else None."""
+    if user.role == "admin":
+        return "admin"
+    if room.is_facilitator(user.id):
+        return "facilitator"
+    return None
+
+
+def when(ts: float, tz: str) -> str:
+    local = datetime.fromtimestamp(ts, ZoneInfo(tz))
+    return f"{local:%A %d %B, %H:%M} ({tz})"
+
+
+class Rooms:
+    def __init__(self, store: Store, hub: LiveHub, clock: Clock, settings: Settings) -> None:
+        self.store = store
+        self.hub = hub
+        self.clock = clock
+        self.settings = settings
+
+    # -- management ---------------------------------------------------------
+
+    async def create(self, actor: User, spec: dict[str, Any]) -> Room:
+        if actor.role == "member":
+            raise Forbidden("Only facilitators can create rooms.")
+        fields = await self._room_fields(spec, partial=False)
+        room = Room(
+            id=new_id("room"),
+            owner_id=actor.id,
+            facilitator_ids=(actor.id, *[f for f in fields.pop("co_ids") if f != actor.id]),
+            created_at=self.clock.now(),
+            **fields,
+        )
+        await self.store.create_room(room)
+        await self._record(room.id, actor.id, "room_created")
+        return room
+
+    async def update(self, actor: User, room_id: str, spec: dict[str, Any]) -> Room:
+        room = await self.manageable(actor, room_id)
+        fields = await self._room_fields(spec, partial=True)
+        co_ids = fields.pop("co_ids", None)
+        if co_ids is not None:
+            fields["facilitator_ids"] = (room.owner_id, *[f for f in co_ids if f != room.owner_id])
+        room = replace(room, **fields)
+        await self.store.update_room(room)
+        await self._record(room.id, actor.id, "room_updated", detail={"fields": ",".join(spec)})
+        return room
+
+    async def _room_fields(self, spec: dict[str, Any], *, partial: bool) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+
+        def text(name: str, limit: int, *, required: bool = False, default: str = "") -> None:
+            if name not in spec:
+                if not partial:
+                    if required:
+                        raise InvalidInput(f"`{name}` is required.", field=name)
+                    out[name] = default
+                return
+            value = spec[name]
+            if not isinstance(value, str):
+                raise InvalidInput(f"`{name}` must be text.", field=name)
+            value = value.strip()
+            if required and not value:
+                raise InvalidInput(f"`{name}` can't be empty.", field=name)
+            if len(value) > limit:
+                raise InvalidInput(f"`{name}` can be up to {limit} characters.", field=name)
+            out[name] = value or default
+
+        text("name", 80, required=True)
+        text("description", 1000)
+        text("guidelines", 4000, default=DEFAULT_GUIDELINES)
+        text("crisis_resources", 2000)
+        for name in ("name",):
+            if name in out:
+                out[name] = clean_short(out[name], limit=80, field=name)
+        if "capacity" in spec or not partial:
+            capacity = spec.get("capacity", self.settings.default_capacity)
+            limit = self.settings.max_capacity
+            if not isinstance(capacity, int) or isinstance(capacity, bool):
+                raise InvalidInput("`capacity` must be a whole number.", field="capacity")
+            if not 1 <= capacity <= limit:
+                raise InvalidInput(f"`capacity` is between 1 and {limit}.", field="capacity")
+            out["capacity"] = capacity
+        if "lobby_minutes" in spec or not partial:
+            lobby = spec.get("lobby_minutes", self.settings.lobby_minutes)
+            if not isinstance(lobby, int) or isinstance(lobby, bool) or not 0 <= lobby <= 120:
+                raise InvalidInput("`lobby_minutes` is between 0 and 120.", field="lobby_minutes")
+            out["lobby_minutes"] = lobby
+        if "visibility" in spec or not partial:
+            visibility = spec.get("visibility", "closed")
+            if visibility not in ("closed", "open"):
+                raise InvalidInput("`visibility` is 'closed' or 'open'.", field="visibility")
+            out["visibility"] = visibility
+        if "schedule" in spec or not partial:
+            out["schedule"] = schedule_from_json(spec.get("schedule", {}))
+        if "co_facilitators" in spec or not partial:
+            out["co_ids"] = await self._facilitator_ids(spec.get("co_facilitators", []))
+        return out
+
+    async def _facilitator_ids(self, usernames: Any) -> list[str]:
+        if not isinstance(usernames, list) or not all(isinstance(u, str) for u in usernames):
+            raise InvalidInput("`co_facilitators` is a list of usernames.", field="co_facilitators")
+        ids: list[str] = []
+        for username in usernames:
+            user = await self.store.get_user_by_username(username)
+            if user is None or user.role == "member":
+                raise InvalidInput(
+                    f"{username!r} isn't a facilitator account.", field="co_facilitators"
+                )
+            if user.id not in ids:
+                ids.append(user.id)
+        return ids
+
+    async def visible(self, user: User, room_id: str) -> Room:
+        """The room, if ``user`` may know it exists (enrolled, facilitating, admin, or open)."""
+        room = await self.store.get_room(room_id)
+        if room is None or room.archived:
+            raise NotFound("There's no such room.")
+        if (
+            room_role(room, user) is None
+            and room.visibility != "open"
+            and not await self.store.is_enrolled(room.id, user.id)
+        ):
+            raise NotFound("There's no such room.")
+        return room
+
+    async def manageable(self, user: User, room_id: str) -> Room:
+        room = await self.visible(user, room_id)
+        if room_role(room, user) is None:
+            raise Forbidden("Only this room's facilitators can do that.")
+        return room
+
+    async def mine(self, user: User) -> list[Room]:
+        rooms = await self.store.rooms_for_user(user.id)
+        if user.role == "admin":
+            seen = {r.id for r in rooms}
+            rooms += [
+                r for r in await self.store.all_rooms() if r.id not in seen and not r.archived
+            ]
+        return rooms
+
+    def describe(self, room: Room, user: User, names: dict[str, str]) -> dict[str, Any]:
+        now = self.clock.now()
+        current = current_session(room, now)
+        upcoming = current or next_session(room, now)
+        return {
+            "id": room.id,
+            "name": room.name,
+            "description": room.description,
+            "capacity": room.capacity,
+            "guidelines": room.guidelines,
+            "crisis_resources": room.crisis_resources or self.settings.crisis_resources,
+            "visibility": room.visibility,
+            "lobby_minutes": room.lobby_minutes,
+            "schedule": schedule_to_json(room.schedule),
+            "facilitators": [{"id": f, "name": names.get(f, "")} for f in room.facilitator_ids],
+            "your_role": room_role(room, user) or "member",
+            "open_now": current is not None,
+            "next_session": None
+            if upcoming is None
+            else {
+                "key": upcoming.key,
+                "starts_at": upcoming.starts_at,
+                "ends_at": upcoming.ends_at,
+                "lobby_opens_at": upcoming.lobby_opens_at,
+            },
+        }
+
+    # -- invites --------------------------------------------------------------
+
+    async def invite(
+        self, actor: User, room_id: str, max_uses: int | None, expires_hours: float | None
+    ) -> tuple[Invite, str]:
+        room = await self.manageable(actor, room_id)
+        if max_uses is not None and not 1 <= max_uses <= 1000:
+            raise InvalidInput("`max_uses` is between 1 and 1000.", field="max_uses")
+        if expires_hours is not None and not 0 < expires_hours <= 24 * 90:
+            raise InvalidInput("`expires_in_hours` is up to 90 days.", field="expires_in_hours")
+        now = self.clock.now()
+        code = new_invite_code()
+        invite = Invite(
+            id=new_id("inv"),
+            room_id=room.id,
+            code_hash=hash_invite_code(code),
+            created_by=actor.id,
+            created_at=now,
+            expires_at=None if expires_hours is None else now + expires_hours * 3600,
+            max_uses=max_uses,
+        )
+        await self.store.create_invite(invite)
+        await self._record(room.id, actor.id, "invite_created", detail={"invite": invite.id})
+        return invite, code
+
+    async def invites(self, actor: User, room_id: str) -> list[Invite]:
+        room = await self.manageable(actor, room_id)
+        return await self.store.list_invites(room.id)
+
+    async def revoke_invite(self, actor: User, room_id: str, invite_id: str) -> None:
+        room = await self.manageable(actor, room_id)
+        if not await self.store.revoke_invite(room.id, invite_id, self.clock.now()):
+            raise NotFound("There's no such invite.")
+        await self._record(room.id, actor.id, "invite_revoked", detail={"invite": invite_id})
+
+    async def redeem(self, user: User, code: str) -> Room:
+        room_id = await self.store.redeem_invite(
+            hash_invite_code(normalize_invite_code(code)), user.id, self.clock.now()
+        )
+        room = await self.store.get_room(room_id) if room_id else None
+        if room is None or room.archived:
+            raise NotFound(
+                "That invite code isn't valid any more. Please ask your facilitator for a new one.",
+                code="invalid_invite",
+            )
+        return room
+
+    async def moderation_record(self, actor: User, room_id: str) -> list[ModerationEntry]:
+        room = await self.manageable(actor, room_id)
+        return await self.store.moderation_record(room.id)
+
+    # -- live sessions --------------------------------------------------------
+
+    async def seat(self, user: User, room_id: str) -> Seat:
+        """Decide whether ``user`` may enter ``room_id`` now, and as what."""
+        room = await self.visible(user, room_id)
+        role = room_role(room, user)
+        if role is None:
+            if room.visibility == "open":
+                await self.store.enrol(room.id, user.id, self.clock.now())
+            role = "member"
+        now = self.clock.now()
+        window = current_session(room, now)
+        if window is None:
+            upcoming = next_session(room, now)
+            if upcoming is None:
+                raise Rejected("This group has no upcoming sessions scheduled.", code="no_session")
+            raise Rejected(
+                "This group isn't meeting right now. The next session starts "
+                f"{when(upcoming.starts_at, room.schedule.timezone)}; the room opens "
+                f"{room.lobby_minutes} minutes before.",
+                code="no_session",
+                next_starts_at=upcoming.starts_at,
+                lobby_opens_at=upcoming.lobby_opens_at,
+            )
+        return Seat(room, window, role)
+
+    def _create(self, seat: Seat) -> RoomState:
+        config = RoomConfig(
+            room_id=seat.room.id,
+            session_key=seat.window.key,
+            name=seat.room.name,
+            capacity=seat.room.capacity,
+            starts_at=seat.window.starts_at,
+            ends_at=seat.window.ends_at,
+            grace_seconds=self.settings.grace_seconds,
+        )
+        return RoomState(config=config, epoch=secrets.token_hex(8))
+
+    async def enter(
+        self, seat: Seat, user: User, conn: str
+    ) -> tuple[Transition, dict[str, Any] | None]:
+        """Join (or rejoin) the session; return the transition and the joiner's snapshot."""
+        agreed = seat.role != "member" or await self.store.has_agreed(
+            seat.room.id, seat.window.key, user.id
+        )
+        join = c.Join(conn=conn, name=user.display_name, role=seat.role, agreed=agreed)
+        view: dict[str, Any] | None = None
+
+        def step(state: RoomState) -> Transition:
+            nonlocal view
+            now = self.clock.now()
+            t = apply(state, user.id, join, now)
+            view = None if t.error else snapshot(state, user.id, now)
+            return t
+
+        t = await self.hub.transact(seat.window.key, step, lambda: self._create(seat))
+        assert t is not None  # create was given, so a state exists
+        await self._persist(seat.room.id, seat.window.key, t)
+        return t, view
+
+    async def resnapshot(self, key: str, user_id: str) -> dict[str, Any] | None:
+        view: dict[str, Any] | None = None
+
+        def step(state: RoomState) -> Transition:
+            nonlocal view
+            view = snapshot(state, user_id, self.clock.now())
+            return Transition()
+
+        await self.hub.transact(key, step)
+        return view
+
+    async def command(self, room_id: str, key: str, user_id: str, cmd: c.Command) -> Transition:
+        """Run one command; a refusal comes back as ``Transition.error``."""
+
+        def step(state: RoomState) -> Transition:
+            return apply(state, user_id, cmd, self.clock.now())
+
+        t = await self.hub.transact(key, step)
+        if t is None:
+            t = Transition(error=Rejected("This session has ended.", code="session_ended"))
+        await self._persist(room_id, key, t)
+        return t
+
+    async def tick(self) -> None:
+        """Let time act on every live session (start, expiries, held seats, scheduled end)."""
+        tick = c.Tick()
+        for key in await self.hub.live_sessions():
+            t = await self.hub.transact(key, lambda s: apply(s, None, tick, self.clock.now()))
+            if t is not None and (t.effects or t.ended):
+                await self._persist(key.split(":", 1)[0], key, t)
+
+    async def _persist(self, room_id: str, key: str, t: Transition) -> None:
+        if t.ended:
+            log.info("session ended", extra={"room_id": room_id, "session": key})
+        now = self.clock.now()
+        for effect in t.effects:
+            if isinstance(effect, RecordAgreement):
+                await self.store.record_agreement(room_id, key, effect.user_id, now)
+            elif isinstance(effect, RecordModeration):
+                await self.store.append_moderation(
+                    ModerationEntry(
+                        room_id=room_id,
+                        at=now,
+                        actor_id=effect.actor_id,
+                        action=effect.action,
+                        target_id=effect.target_id,
+                        session_key=key,
+                        reason=effect.reason,
+                        detail=dict(effect.detail or {}),
+                    )
+                )
+
+    async def _record(
+        self, room_id: str, actor_id: str, action: str, detail: dict[str, Any] | None = None
+    ) -> None:
+        await self.store.append_moderation(
+            ModerationEntry(
+                room_id=room_id,
+                at=self.clock.now(),
+                actor_id=actor_id,
+                action=action,
+                detail=detail or {},
+            )
+        )

@@ -1,0 +1,122 @@
+"""Settings, read once from the environment (and CLI flags) at start-up.
+
+Every setting has an ``HOLDSPACE_*`` variable; a bad value stops the server with
+a message naming the variable rather than surfacing later as odd behaviour.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+DEFAULT_CRISIS_RESOURCES = (
+    "Holdspace is a peer-support space, not a crisis service. If you are in danger or "
+    "thinking about ending your life, please contact your local emergency number now, "
+    "or a crisis line where you live (for example 988 in the US and Canada, 116 123 "
+    "for Samaritans in the UK and Ireland). Find more lines at https://findahelpline.com."
+)
+
+
+class SettingsError(ValueError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    data_dir: Path = Path("data")
+    redis_url: str | None = None
+    # Exact Origin values allowed to open a cookie-authenticated WebSocket or send
+    # cookie-authenticated writes. Empty: the server's own http://host:port forms.
+    allowed_origins: tuple[str, ...] = ()
+    cookie_secure: bool = False  # set when served over HTTPS
+    token_ttl_hours: float = 24 * 14
+    password_profile: str = "rfc9106-low-memory"  # noqa: S105 - a profile name
+    hash_concurrency: int = 2  # argon2 hashes running at once per worker
+    registration_open: bool = True
+    default_capacity: int = 8
+    max_capacity: int = 16
+    lobby_minutes: int = 15
+    grace_seconds: float = 120.0
+    tick_seconds: float = 1.0
+    log_size: int = 1000  # events kept per session for resuming
+    send_queue_frames: int = 1000
+    send_queue_bytes: int = 1024 * 1024
+    auth_timeout_seconds: float = 10.0
+    demo: bool = False  # seed demo accounts and a room on first start
+    log_level: str = "INFO"
+    log_format: str = "json"  # or "text"
+    crisis_resources: str = DEFAULT_CRISIS_RESOURCES
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def origins(self) -> frozenset[str]:
+        if self.allowed_origins:
+            return frozenset(self.allowed_origins)
+        hosts = {self.host, "localhost", "127.0.0.1"} if self.host in _LOOPBACK else {self.host}
+        return frozenset(f"http://{h}:{self.port}" for h in hosts)
+
+    @property
+    def database_path(self) -> Path:
+        return self.data_dir / "holdspace.sqlite3"
+
+    def with_(self, **changes: Any) -> Settings:
+        return replace(self, **changes)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            if f.name == "extra":
+                continue
+            name = f"HOLDSPACE_{f.name.upper()}"
+            if name in env and env[name] != "":
+                values[f.name] = _convert(name, env[name], f.default)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        settings = cls(**values)
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        if not 1 <= self.default_capacity <= self.max_capacity:
+            raise SettingsError(
+                "HOLDSPACE_DEFAULT_CAPACITY must be between 1 and HOLDSPACE_MAX_CAPACITY"
+            )
+        if self.password_profile not in ("rfc9106-low-memory", "test"):
+            raise SettingsError("HOLDSPACE_PASSWORD_PROFILE must be rfc9106-low-memory or test")
+        if self.log_format not in ("json", "text"):
+            raise SettingsError("HOLDSPACE_LOG_FORMAT must be json or text")
+        for origin in self.allowed_origins:
+            if not origin.startswith(("http://", "https://")) or origin.endswith("/"):
+                raise SettingsError(
+                    f"HOLDSPACE_ALLOWED_ORIGINS: {origin!r} must look like https://example.org"
+                )
+
+
+_LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+
+def _convert(name: str, raw: str, default: Any) -> Any:
+    try:
+        if isinstance(default, bool):
+            if raw.lower() in ("1", "true", "yes", "on"):
+                return True
+            if raw.lower() in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(raw)
+        if isinstance(default, int):
+            return int(raw)
+        if isinstance(default, float):
+            return float(raw)
+        if isinstance(default, Path):
+            return Path(raw)
+        if isinstance(default, tuple):
+            return tuple(part.strip() for part in raw.split(",") if part.strip())
+        return raw
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r} is not a valid value") from None

@@ -1,0 +1,1 @@
+"""The Starlette edge: authenticate, parse, call the services, send what comes back."""

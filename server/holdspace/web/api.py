@@ -1,0 +1,290 @@
+"""The HTTP JSON API: accounts, rooms, schedules, invites, the moderation record.
+
+Browsers authenticate with an HttpOnly, SameSite=Lax session cookie; other
+clients with ``Authorization: Bearer``. Cookie-authenticated writes must come
+from an allowed ``Origin`` with a JSON body, which a cross-site form cannot send.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from holdspace import protocol
+from holdspace.accounts import Accounts
+from holdspace.clock import iso
+from holdspace.errors import ClientError, Forbidden, InvalidInput, NotAuthenticated
+from holdspace.rooms import Rooms
+from holdspace.schedule import upcoming_sessions
+from holdspace.settings import Settings
+from holdspace.storage.models import Invite, Room, User
+from holdspace.web.services import Services
+from holdspace.web.ws import COOKIE
+
+MAX_BODY = 64 * 1024
+_UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+def ok(body: Any, status: int = 200) -> JSONResponse:
+    return JSONResponse(protocol.plain(body), status_code=status)
+
+
+def user_data(user: User) -> dict[str, Any]:
+    return {"id": user.id, "username": user.username, "name": user.display_name, "role": user.role}
+
+
+def invite_data(invite: Invite) -> dict[str, Any]:
+    data = asdict(invite)
+    data.pop("code_hash")
+    return data
+
+
+class Api:
+    def __init__(self, services: Services, settings: Settings) -> None:
+        self.services = services
+        self.settings = settings
+
+    @property
+    def accounts(self) -> Accounts:
+        return self.services.accounts
+
+    @property
+    def rooms(self) -> Rooms:
+        return self.services.rooms
+
+    def routes(self) -> list[Route]:
+        return [
+            Route("/api", self.info, methods=["GET"]),
+            Route("/api/crisis", self.crisis, methods=["GET"]),
+            Route("/api/auth/register", self.register, methods=["POST"]),
+            Route("/api/auth/login", self.login, methods=["POST"]),
+            Route("/api/auth/logout", self.logout, methods=["POST"]),
+            Route("/api/auth/me", self.me, methods=["GET"]),
+            Route("/api/rooms", self.list_rooms, methods=["GET"]),
+            Route("/api/rooms", self.create_room, methods=["POST"]),
+            Route("/api/rooms/{room_id}", self.get_room, methods=["GET"]),
+            Route("/api/rooms/{room_id}", self.update_room, methods=["PATCH"]),
+            Route("/api/rooms/{room_id}/sessions", self.sessions, methods=["GET"]),
+            Route("/api/rooms/{room_id}/roster", self.roster, methods=["GET"]),
+            Route("/api/rooms/{room_id}/moderation", self.moderation, methods=["GET"]),
+            Route("/api/rooms/{room_id}/invites", self.list_invites, methods=["GET"]),
+            Route("/api/rooms/{room_id}/invites", self.create_invite, methods=["POST"]),
+            Route(
+                "/api/rooms/{room_id}/invites/{invite_id}", self.revoke_invite, methods=["DELETE"]
+            ),
+            Route("/api/invites/redeem", self.redeem, methods=["POST"]),
+        ]
+
+    # -- plumbing -------------------------------------------------------------
+
+    @staticmethod
+    def _bearer(request: Request) -> str | None:
+        header = request.headers.get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+    async def _user(self, request: Request) -> User:
+        bearer = self._bearer(request)
+        if bearer is None and request.method in _UNSAFE:
+            self._check_cookie_write(request)
+        user = await self.accounts.authenticate(bearer or request.cookies.get(COOKIE))
+        if user is None:
+            raise NotAuthenticated("Please sign in.")
+        return user
+
+    def _check_cookie_write(self, request: Request) -> None:
+        origin = request.headers.get("origin")
+        if origin is not None and origin not in self.settings.origins:
+            raise Forbidden("This request came from a page we don't recognise.", code="bad_origin")
+
+    @staticmethod
+    async def _json(request: Request) -> dict[str, Any]:
+        if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
+            raise InvalidInput("Send a JSON body (Content-Type: application/json).")
+        body = await request.body()
+        if len(body) > MAX_BODY:
+            raise InvalidInput("That request is too large.", code="too_large")
+        try:
+            data = json.loads(body or b"{}")
+        except ValueError:
+            raise InvalidInput("That body isn't valid JSON.", code="bad_json") from None
+        if not isinstance(data, dict):
+            raise InvalidInput("The body must be a JSON object.", code="bad_json")
+        return data
+
+    @staticmethod
+    def _str(data: dict[str, Any], name: str) -> str:
+        value = data.get(name)
+        if not isinstance(value, str):
+            raise InvalidInput(f"`{name}` is required.", field=name)
+        return value
+
+    @staticmethod
+    def _address(request: Request) -> str:
+        return request.client.host if request.client else "unknown"
+
+    def _signed_in(self, user: User, token: str, bearer: bool) -> JSONResponse:
+        if bearer:
+            return ok({"user": user_data(user), "token": token})
+        response = ok({"user": user_data(user)})
+        response.set_cookie(
+            COOKIE,
+            token,
+            max_age=int(self.settings.token_ttl_hours * 3600),
+            httponly=True,
+            samesite="lax",
+            secure=self.settings.cookie_secure,
+            path="/",
+        )
+        return response
+
+    # -- accounts -------------------------------------------------------------
+
+    async def info(self, request: Request) -> Response:
+        return ok({"name": "holdspace", "protocol": protocol.PROTOCOL_VERSION})
+
+    async def crisis(self, request: Request) -> Response:
+        return ok({"crisis_resources": self.settings.crisis_resources})
+
+    async def register(self, request: Request) -> Response:
+        self._check_cookie_write(request)
+        data = await self._json(request)
+        user, token = await self.accounts.register(
+            self._str(data, "username"),
+            self._str(data, "password"),
+            self._str(data, "display_name"),
+            self._address(request),
+        )
+        response = self._signed_in(user, token, data.get("bearer") is True)
+        response.status_code = 201
+        return response
+
+    async def login(self, request: Request) -> Response:
+        self._check_cookie_write(request)
+        data = await self._json(request)
+        user, token = await self.accounts.login(
+            self._str(data, "username"), self._str(data, "password"), self._address(request)
+        )
+        return self._signed_in(user, token, data.get("bearer") is True)
+
+    async def logout(self, request: Request) -> Response:
+        token = self._bearer(request)
+        if token is None:
+            self._check_cookie_write(request)
+            token = request.cookies.get(COOKIE)
+        if token:
+            await self.accounts.logout(token)
+        response = ok({"ok": True})
+        response.delete_cookie(COOKIE, path="/", httponly=True, samesite="lax")
+        return response
+
+    async def me(self, request: Request) -> Response:
+        return ok({"user": user_data(await self._user(request))})
+
+    # -- rooms ----------------------------------------------------------------
+
+    async def _describe(self, room: Room, user: User) -> dict[str, Any]:
+        names: dict[str, str] = {}
+        for fid in room.facilitator_ids:
+            f = await self.rooms.store.get_user(fid)
+            names[fid] = f.display_name if f else ""
+        return self.rooms.describe(room, user, names)
+
+    async def list_rooms(self, request: Request) -> Response:
+        user = await self._user(request)
+        rooms = await self.rooms.mine(user)
+        return ok({"rooms": [await self._describe(r, user) for r in rooms]})
+
+    async def create_room(self, request: Request) -> Response:
+        user = await self._user(request)
+        room = await self.rooms.create(user, await self._json(request))
+        return ok({"room": await self._describe(room, user)}, 201)
+
+    async def get_room(self, request: Request) -> Response:
+        user = await self._user(request)
+        room = await self.rooms.visible(user, request.path_params["room_id"])
+        return ok({"room": await self._describe(room, user)})
+
+    async def update_room(self, request: Request) -> Response:
+        user = await self._user(request)
+        room = await self.rooms.update(
+            user, request.path_params["room_id"], await self._json(request)
+        )
+        return ok({"room": await self._describe(room, user)})
+
+    async def sessions(self, request: Request) -> Response:
+        user = await self._user(request)
+        room = await self.rooms.visible(user, request.path_params["room_id"])
+        windows = upcoming_sessions(room, self.rooms.clock.now(), count=10)
+        return ok(
+            {
+                "sessions": [
+                    {
+                        "key": w.key,
+                        "starts_at": w.starts_at,
+                        "ends_at": w.ends_at,
+                        "lobby_opens_at": w.lobby_opens_at,
+                    }
+                    for w in windows
+                ]
+            }
+        )
+
+    async def roster(self, request: Request) -> Response:
+        user = await self._user(request)
+        room = await self.rooms.manageable(user, request.path_params["room_id"])
+        members = await self.rooms.store.roster(room.id)
+        return ok({"members": [{"id": m.id, "name": m.display_name} for m in members]})
+
+    async def moderation(self, request: Request) -> Response:
+        user = await self._user(request)
+        entries = await self.rooms.moderation_record(user, request.path_params["room_id"])
+        return ok({"entries": [asdict(e) for e in entries]})
+
+    async def list_invites(self, request: Request) -> Response:
+        user = await self._user(request)
+        invites = await self.rooms.invites(user, request.path_params["room_id"])
+        return ok({"invites": [invite_data(i) for i in invites]})
+
+    async def create_invite(self, request: Request) -> Response:
+        user = await self._user(request)
+        data = await self._json(request)
+        max_uses = data.get("max_uses")
+        hours = data.get("expires_in_hours", 24 * 7)
+        if max_uses is not None and (not isinstance(max_uses, int) or isinstance(max_uses, bool)):
+            raise InvalidInput("`max_uses` must be a whole number.", field="max_uses")
+        if hours is not None and (not isinstance(hours, int | float) or isinstance(hours, bool)):
+            raise InvalidInput("`expires_in_hours` must be a number.", field="expires_in_hours")
+        invite, code = await self.rooms.invite(
+            user, request.path_params["room_id"], max_uses, hours
+        )
+        return ok({"invite": invite_data(invite), "code": code}, 201)
+
+    async def revoke_invite(self, request: Request) -> Response:
+        user = await self._user(request)
+        await self.rooms.revoke_invite(
+            user, request.path_params["room_id"], request.path_params["invite_id"]
+        )
+        return ok({"ok": True})
+
+    async def redeem(self, request: Request) -> Response:
+        user = await self._user(request)
+        room = await self.rooms.redeem(user, self._str(await self._json(request), "code"))
+        return ok({"room": await self._describe(room, user)})
+
+
+async def client_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ClientError)
+    response = JSONResponse({"error": exc.to_dict()}, status_code=exc.http_status)
+    retry = exc.detail.get("retry_after")
+    if isinstance(retry, int):
+        response.headers["retry-after"] = str(retry)
+    return response
+
+
+__all__ = ["Api", "client_error", "iso"]

@@ -1,0 +1,90 @@
+"""One socket's outgoing side: a bounded queue drained by a single writer.
+
+Fan-out never awaits a member's socket: the hub calls :meth:`Connection.deliver`,
+which only queues. A member whose queue grows past its limits (a phone in a
+tunnel, a tab in the background that stopped reading) is cut off with
+:data:`CloseCode.TOO_SLOW` and resumes by ``seq`` later; the room never waits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Awaitable, Callable, Sequence
+
+from holdspace.live.base import Delivery
+
+
+class Overflow(Exception):
+    """The queue passed its limits."""
+
+
+class Connection:
+    def __init__(
+        self,
+        conn_id: str,
+        send: Callable[[str], Awaitable[None]],
+        *,
+        max_frames: int,
+        max_bytes: int,
+    ) -> None:
+        self.id = conn_id
+        self._send = send
+        self._max_frames = max_frames
+        self._max_bytes = max_bytes
+        self._queue: deque[str] = deque()
+        self._bytes = 0
+        self._wake = asyncio.Event()
+        self.overflowed = False
+        self.session_over = False  # the room's session ended; this socket is in no room now
+        self.seq = 0  # last room event queued: anything at or below it is a duplicate
+        # While joining, events are held here until the snapshot's seq is known.
+        self._held: list[Delivery] | None = None
+
+    def deliver(self, batch: Sequence[Delivery]) -> None:
+        if self._held is not None:
+            self._held.extend(batch)
+            return
+        for d in batch:
+            if d.seq > self.seq:
+                self.seq = d.seq
+                self.send(d.frame)
+                self.session_over = self.session_over or d.final
+
+    def hold(self) -> None:
+        """Buffer room events until :meth:`release`: subscribe first, then read state."""
+        self._held = []
+
+    def release(self, seq: int, catch_up: Sequence[Delivery] = ()) -> None:
+        """Everything up to ``seq`` has been sent (or is in ``catch_up``); flush the rest."""
+        held, self._held = self._held or [], None
+        self.seq = seq
+        self.session_over = False
+        self.deliver(catch_up)
+        self.deliver(held)
+
+    def drop_held(self) -> None:
+        self._held = None
+
+    def send(self, frame: str) -> None:
+        if self.overflowed:
+            return
+        self._queue.append(frame)
+        self._bytes += len(frame)
+        if len(self._queue) > self._max_frames or self._bytes > self._max_bytes:
+            self.overflowed = True
+        self._wake.set()
+
+    async def writer(self) -> None:
+        """Drain the queue until the connection ends or the queue overflows."""
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            if self.overflowed:
+                raise Overflow
+            while self._queue:
+                frame = self._queue.popleft()
+                self._bytes -= len(frame)
+                await self._send(frame)
+                if self.overflowed:
+                    raise Overflow

@@ -1,0 +1,250 @@
+"""The WebSocket endpoint: one task receives and handles commands, one writes.
+
+Authentication happens on the upgrade (the session cookie, with ``Origin``
+checked against an exact allow-list *before* accepting — nothing in Starlette or
+uvicorn does this) or by an ``auth`` frame carrying a bearer token as the first
+frame. Tokens never travel in the URL. Everything after that is: parse, call
+:class:`holdspace.rooms.Rooms`, queue what comes back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from holdspace import protocol as p
+from holdspace.accounts import Accounts
+from holdspace.core import commands as c
+from holdspace.errors import ClientError, InvalidInput, Rejected, Unavailable
+from holdspace.rooms import Rooms, Seat
+from holdspace.settings import Settings
+from holdspace.storage.models import User
+from holdspace.web.connection import Connection, Overflow
+from holdspace.web.services import Services
+
+log = logging.getLogger("holdspace.ws")
+
+COOKIE = "holdspace_session"
+
+
+@dataclass(slots=True)
+class _Joined:
+    seat: Seat
+
+
+class Endpoint:
+    def __init__(self, services: Services, settings: Settings) -> None:
+        self.services = services
+        self.settings = settings
+        self.open = 0  # sockets currently open on this worker
+
+    @property
+    def accounts(self) -> Accounts:
+        return self.services.accounts
+
+    @property
+    def rooms(self) -> Rooms:
+        return self.services.rooms
+
+    async def handle(self, websocket: WebSocket) -> None:
+        origin = websocket.headers.get("origin")
+        if origin is not None and origin not in self.settings.origins:
+            log.info("websocket refused", extra={"reason": "origin"})
+            await websocket.close(code=p.CloseCode.POLICY)  # before accept: HTTP 403
+            return
+        user = await self.accounts.authenticate(websocket.cookies.get(COOKIE))
+        await websocket.accept()
+        if user is None:
+            user = await self._auth_frame(websocket)
+            if user is None:
+                return
+        session = _Session(self, websocket, user)
+        self.open += 1
+        try:
+            await session.run()
+        finally:
+            self.open -= 1
+
+    async def _auth_frame(self, websocket: WebSocket) -> User | None:
+        try:
+            async with asyncio.timeout(self.settings.auth_timeout_seconds):
+                message = await websocket.receive()
+        except TimeoutError:
+            await websocket.close(p.CloseCode.AUTH_TIMEOUT, "authentication timed out")
+            return None
+        text = message.get("text")
+        user = None
+        if message["type"] == "websocket.receive" and isinstance(text, str):
+            with contextlib.suppress(ClientError):
+                frame = p.parse(text)
+                if isinstance(frame.command, p.Auth):
+                    user = await self.accounts.authenticate(frame.command.token)
+        if user is None:
+            log.info("websocket refused", extra={"reason": "auth"})
+            if message["type"] != "websocket.disconnect":
+                await websocket.close(p.CloseCode.AUTH_FAILED, "authentication failed")
+        return user
+
+
+class _Session:
+    """One authenticated socket, in at most one room at a time."""
+
+    def __init__(self, endpoint: Endpoint, websocket: WebSocket, user: User) -> None:
+        self.rooms = endpoint.rooms
+        self.websocket = websocket
+        self.user = user
+        settings = endpoint.settings
+        self.conn = Connection(
+            secrets.token_hex(8),
+            websocket.send_text,
+            max_frames=settings.send_queue_frames,
+            max_bytes=settings.send_queue_bytes,
+        )
+        self.joined: _Joined | None = None
+
+    async def run(self) -> None:
+        log.info("connected", extra={"conn": self.conn.id, "user_id": self.user.id})
+        self.conn.send(
+            p.encode(
+                "hello",
+                protocol=p.PROTOCOL_VERSION,
+                user={"id": self.user.id, "name": self.user.display_name, "role": self.user.role},
+            )
+        )
+        reader = asyncio.create_task(self._receive())
+        writer = asyncio.create_task(self.conn.writer())
+        close: tuple[int, str] | None = None
+        try:
+            done, _ = await asyncio.wait({reader, writer}, return_when=asyncio.FIRST_COMPLETED)
+            for task in (reader, writer):
+                if task in done and not task.cancelled():
+                    error = task.exception()
+                    if isinstance(error, Overflow):
+                        close = (p.CloseCode.TOO_SLOW, "too slow: reconnect and resume")
+                    elif error is not None and not isinstance(error, WebSocketDisconnect):
+                        log.error("connection failed", exc_info=error, extra={"conn": self.conn.id})
+                        close = (1011, "internal error")
+        finally:
+            for task in (reader, writer):
+                task.cancel()
+            await asyncio.gather(reader, writer, return_exceptions=True)
+            await self._part(leaving=False)
+            if close is not None:
+                with contextlib.suppress(Exception):
+                    async with asyncio.timeout(2):
+                        await self.websocket.close(*close)
+            log.info(
+                "disconnected",
+                extra={"conn": self.conn.id, "close_code": close[0] if close else None},
+            )
+
+    async def _receive(self) -> None:
+        while True:
+            message = await self.websocket.receive()
+            if message["type"] == "websocket.disconnect":
+                return
+            text = message.get("text")
+            if text is None:
+                self._error(
+                    InvalidInput("Send JSON text frames, not binary.", code="binary_frame"), None
+                )
+                continue
+            try:
+                frame = p.parse(text)
+            except p.BadFrame as bad:
+                self._error(bad, bad.frame_id)
+                continue
+            try:
+                await self._handle(frame)
+            except ClientError as refusal:
+                self._error(refusal, frame.id)
+            except Unavailable:
+                self._error(
+                    ClientError(
+                        "The service is briefly unavailable; nothing was sent.", code="unavailable"
+                    ),
+                    frame.id,
+                )
+
+    def _error(self, error: ClientError, frame_id: Any) -> None:
+        self.conn.send(p.error_frame(error, frame_id))
+
+    def _reply(self, frame_id: Any, **body: Any) -> None:
+        self.conn.send(p.encode("reply", id=frame_id, ok=True, **body))
+
+    async def _handle(self, frame: p.Frame) -> None:
+        cmd = frame.command
+        if self.conn.session_over and self.joined is not None:
+            await self._part(leaving=False)  # the session ended: this socket is in no room now
+        if isinstance(cmd, p.Ping):
+            self.conn.send(p.encode("pong", id=frame.id))
+        elif isinstance(cmd, p.Auth):
+            raise Rejected(
+                "You're already signed in on this connection.", code="already_authenticated"
+            )
+        elif isinstance(cmd, p.JoinRoom):
+            await self._join(frame.id, cmd)
+        elif isinstance(cmd, c.Leave):
+            await self._part(leaving=True)
+            self._reply(frame.id)
+        elif self.joined is None and self.conn.session_over:
+            raise Rejected("This session has ended.", code="session_ended")
+        else:
+            if self.joined is None:
+                raise Rejected("Join a room first.", code="not_joined")
+            seat = self.joined.seat
+            t = await self.rooms.command(seat.room.id, seat.window.key, self.user.id, cmd)
+            if t.error is not None:
+                raise t.error
+            self._reply(frame.id, **t.reply)
+
+    async def _join(self, frame_id: Any, cmd: p.JoinRoom) -> None:
+        if self.joined is not None:
+            raise Rejected("You're already in a room on this connection.", code="already_joined")
+        seat = await self.rooms.seat(self.user, cmd.room)
+        key = seat.window.key
+        # Subscribe and hold first, then read state: nothing can fall between the two.
+        self.conn.hold()
+        await self.rooms.hub.subscribe(key, self.conn)
+        try:
+            t, view = await self.rooms.enter(seat, self.user, self.conn.id)
+        except BaseException:
+            self.conn.drop_held()
+            await self.rooms.hub.unsubscribe(key, self.conn)
+            raise
+        if t.error is not None or view is None:
+            self.conn.drop_held()
+            await self.rooms.hub.unsubscribe(key, self.conn)
+            raise t.error or Rejected("Couldn't join.", code="join_failed")
+        self.joined = _Joined(seat)
+        log.info("joined", extra={"conn": self.conn.id, "room_id": seat.room.id, "role": seat.role})
+        resume = cmd.resume
+        if resume is not None and resume.session == key:
+            missed = await self.rooms.hub.since(key, resume.epoch, resume.seq)
+            if missed is not None:
+                self.conn.release(resume.seq, missed)
+                self._reply(frame_id, resumed=True, seq=self.conn.seq, epoch=view["epoch"])
+                return
+        kind = "snapshot" if resume is None else "resync"
+        self.conn.send(p.encode(kind, id=frame_id, **view))
+        self.conn.release(view["seq"])
+
+    async def _part(self, *, leaving: bool) -> None:
+        joined, self.joined = self.joined, None
+        if joined is None:
+            if leaving:
+                raise Rejected("You're not in a room.", code="not_joined")
+            return
+        key = joined.seat.window.key
+        await self.rooms.hub.unsubscribe(key, self.conn)
+        if self.conn.session_over:
+            return
+        cmd: c.Command = c.Leave() if leaving else c.Disconnect(self.conn.id)
+        await self.rooms.command(joined.seat.room.id, key, self.user.id, cmd)
+        log.info("left" if leaving else "dropped", extra={"conn": self.conn.id})
