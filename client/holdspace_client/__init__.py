@@ -6,6 +6,6 @@ when the server no longer has them all.
 """
 
 from holdspace_client.client import Client, CommandError, ConnectionLost
-from holdspace_client.http import login, register
+from holdspace_client.http import HttpError, login, my_rooms, register
 
-__all__ = ["Client", "CommandError", "ConnectionLost", "login", "register"]
+__all__ = ["Client", "CommandError", "ConnectionLost", "HttpError", "login", "my_rooms", "register"]

@@ -17,12 +17,15 @@ class HttpError(Exception):
         self.code = error.get("code")
 
 
-def _post(url: str, body: dict[str, Any]) -> dict[str, Any]:
+def _call(url: str, body: dict[str, Any] | None = None, token: str | None = None) -> dict[str, Any]:
+    headers = {"content-type": "application/json"}
+    if token is not None:
+        headers["authorization"] = f"Bearer {token}"
     request = urllib.request.Request(  # noqa: S310 - the caller chooses the server
         url,
-        data=json.dumps(body).encode(),
-        headers={"content-type": "application/json"},
-        method="POST",
+        data=None if body is None else json.dumps(body).encode(),
+        headers=headers,
+        method="GET" if body is None else "POST",
     )
     try:
         with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
@@ -35,7 +38,7 @@ def _post(url: str, body: dict[str, Any]) -> dict[str, Any]:
 async def login(base_url: str, username: str, password: str) -> str:
     """Sign in and return a bearer token."""
     body = {"username": username, "password": password, "bearer": True}
-    result = await asyncio.to_thread(_post, base_url.rstrip("/") + "/api/auth/login", body)
+    result = await asyncio.to_thread(_call, base_url.rstrip("/") + "/api/auth/login", body)
     return str(result["token"])
 
 
@@ -47,5 +50,12 @@ async def register(base_url: str, username: str, password: str, display_name: st
         "display_name": display_name,
         "bearer": True,
     }
-    result = await asyncio.to_thread(_post, base_url.rstrip("/") + "/api/auth/register", body)
+    result = await asyncio.to_thread(_call, base_url.rstrip("/") + "/api/auth/register", body)
     return str(result["token"])
+
+
+async def my_rooms(base_url: str, token: str) -> list[dict[str, Any]]:
+    """The rooms this account belongs to, each with its next session."""
+    result = await asyncio.to_thread(_call, base_url.rstrip("/") + "/api/rooms", None, token)
+    rooms: list[dict[str, Any]] = result["rooms"]
+    return rooms

@@ -1,0 +1,123 @@
+"""The ``holdspace`` command as an operator uses it: a real process, real signals."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+
+from holdspace_client import login
+
+pytestmark = pytest.mark.integration
+
+HOLDSPACE = [sys.executable, "-m", "holdspace"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def environment(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HOLDSPACE_")}
+    env.update(extra)
+    return env
+
+
+@asynccontextmanager
+async def serving(data: Path, *args: str) -> AsyncIterator[tuple[str, list[str]]]:
+    """Start ``holdspace serve``; yield its URL once it is listening, and its output."""
+    port = free_port()
+    process = await asyncio.create_subprocess_exec(
+        *HOLDSPACE, "serve", "--port", str(port), "--data-dir", str(data), *args,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=environment(),
+    )  # fmt: skip
+    assert process.stdout is not None
+    assert process.stderr is not None
+    logs: list[str] = []
+    try:
+        async with asyncio.timeout(30):
+            while True:
+                line = (await process.stderr.readline()).decode()
+                assert line, "the server exited before starting"
+                logs.append(line)
+                if json.loads(line).get("event", "").startswith("Uvicorn running on"):
+                    break  # logged once the socket is bound
+        yield f"http://127.0.0.1:{port}", logs
+    finally:
+        process.send_signal(signal.SIGTERM)
+        async with asyncio.timeout(15):
+            out, err = await process.communicate()
+        logs.extend(err.decode().splitlines())
+        logs.insert(0, out.decode())
+        # uvicorn shuts down gracefully, then re-raises SIGTERM so the exit status tells
+        # a supervisor how the process ended.
+        assert process.returncode in (0, -signal.SIGTERM)
+        assert any('"event": "stopped"' in line for line in logs)
+
+
+async def test_demo_is_seeded_once_and_its_credentials_work(tmp_path: Path) -> None:
+    """First start prints demo credentials that sign in; a restart keeps data and seeds nothing."""
+    data = tmp_path / "data"
+    async with serving(data, "--demo") as (url, first), httpx.AsyncClient(base_url=url) as http:
+        assert (await http.get("/healthz")).json()["ok"] is True
+    printed = first[0]  # stdout, in first place once the process has exited
+    assert "Holdspace demo seeded" in printed
+    credentials = {
+        parts[0]: parts[1]
+        for line in printed.splitlines()
+        if (parts := line.split()) and parts[0] in ("facilitator", "member1", "member2")
+    }
+    assert set(credentials) == {"facilitator", "member1", "member2"}
+    async with serving(data, "--demo") as (url, again):
+        token = await login(url, "member1", credentials["member1"])
+        async with httpx.AsyncClient(base_url=url) as http:
+            rooms = await http.get("/api/rooms", headers={"authorization": f"Bearer {token}"})
+        [room] = rooms.json()["rooms"]
+        assert room["open_now"] is True
+    assert "Holdspace demo seeded" not in again[0]
+    for line in first[1:] + again[1:]:
+        for password in credentials.values():
+            assert password not in line  # printed to the terminal once, never logged
+
+
+async def test_admin_creates_a_facilitator_who_can_sign_in(tmp_path: Path) -> None:
+    """``holdspace admin create-user`` makes a facilitator account from a password on stdin."""
+    data = tmp_path / "data"
+    process = await asyncio.create_subprocess_exec(
+        *HOLDSPACE, "admin", "--data-dir", str(data), "create-user", "robin",
+        "--display-name", "Robin", "--role", "facilitator", "--password-stdin",
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        env=environment(HOLDSPACE_PASSWORD_PROFILE="test"),
+    )  # fmt: skip
+    out, _ = await asyncio.wait_for(process.communicate(b"a long enough password\n"), 30)
+    assert process.returncode == 0
+    assert b"created facilitator robin" in out
+    async with serving(data) as (url, _):
+        token = await login(url, "robin", "a long enough password")
+        async with httpx.AsyncClient(base_url=url) as http:
+            me = await http.get("/api/auth/me", headers={"authorization": f"Bearer {token}"})
+    assert me.json()["user"]["role"] == "facilitator"
+
+
+async def test_bad_settings_stop_the_server_with_a_clear_message(tmp_path: Path) -> None:
+    """A malformed setting is named on stderr and the process exits non-zero."""
+    process = await asyncio.create_subprocess_exec(
+        *HOLDSPACE, "serve", "--data-dir", str(tmp_path),
+        stderr=asyncio.subprocess.PIPE,
+        env=environment(HOLDSPACE_MAX_CAPACITY="lots"),
+    )  # fmt: skip
+    _, err = await asyncio.wait_for(process.communicate(), 30)
+    assert process.returncode == 2
+    assert b"HOLDSPACE_MAX_CAPACITY='lots' is not a valid value" in err
