@@ -75,6 +75,7 @@ class LiveServer:
             "password_profile": "test",
             "tick_seconds": 0.02,
             "auth_timeout_seconds": 2.0,
+            "reauth_seconds": 0.05,
         }
         values.update(overrides)
         self.settings = Settings(**values)

@@ -26,6 +26,10 @@ _log = logging.getLogger("holdspace_client.ws")
 _log.addFilter(_NoPayloads())
 
 
+# Closes after which reconnecting cannot help: a normal close, or the sign-in is gone.
+_FINAL_CLOSES = (1000, 4001)
+
+
 class CommandError(Exception):
     """The server refused a command; ``code`` is stable, ``message`` is for people."""
 
@@ -45,7 +49,10 @@ class Client:
 
     Room events (frames with a ``seq``) arrive on :meth:`next_event` in order,
     exactly once, across reconnects. With ``reconnect=True`` a dropped connection
-    is re-established and the room resumed from the last ``seq`` seen.
+    is re-established and the room resumed from the last ``seq`` seen; the client
+    then queues a ``{"type": "_resumed", "via": "reply" | "resync"}`` marker, or
+    ``{"type": "_resume_failed", "error": ...}`` when it gave up (the server
+    refused the handshake, or the sign-in was revoked).
     """
 
     def __init__(
@@ -268,7 +275,7 @@ class Client:
             for future in self._pending.values():
                 if not future.done():
                     future.set_exception(ConnectionLost())
-        if self._reconnect and not self._closing and self.close_code not in (1000, 4001):
+        if self._reconnect and not self._closing and self.close_code not in _FINAL_CLOSES:
             # Keep a reference: the loop holds tasks only weakly.
             self._resumer = asyncio.get_running_loop().create_task(self._resume())
 
@@ -280,7 +287,14 @@ class Client:
             try:
                 await self._open()
                 break
+            except websockets.InvalidStatus as refused:
+                # The server answered and said no (a foreign origin, say): retrying won't help.
+                self._give_up(f"handshake refused: HTTP {refused.response.status_code}")
+                return
             except (OSError, websockets.WebSocketException):
+                if self.close_code in _FINAL_CLOSES:
+                    self._give_up(f"closed {self.close_code}: {self.close_reason or ''}")
+                    return
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self._max_backoff)
         if self._closing or self.room is None:
@@ -295,6 +309,9 @@ class Client:
         try:
             reply = await self.request("join", **fields)
         except (CommandError, ConnectionLost, TimeoutError) as error:
-            self._events.put_nowait({"type": "_resume_failed", "error": repr(error)})
+            self._give_up(repr(error))
             return
         self._events.put_nowait({"type": "_resumed", "via": reply["type"]})
+
+    def _give_up(self, why: str) -> None:
+        self._events.put_nowait({"type": "_resume_failed", "error": why})

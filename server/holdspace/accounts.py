@@ -9,6 +9,7 @@ user and a wrong password get the same answer after the same work.
 from __future__ import annotations
 
 import logging
+import math
 import re
 
 from holdspace.auth.passwords import PasswordService, validate_password
@@ -62,13 +63,18 @@ class Accounts:
         if await self._store.get_user_by_username(username) is not None:
             raise Conflict("That username is taken. Please choose another.", code="username_taken")
         password_hash = await self._passwords.hash(password)
-        user = await self._store.create_user(
-            username=username,
-            display_name=name,
-            password_hash=password_hash,
-            role=role,
-            now=self._clock.now(),
-        )
+        try:
+            user = await self._store.create_user(
+                username=username,
+                display_name=name,
+                password_hash=password_hash,
+                role=role,
+                now=self._clock.now(),
+            )
+        except Conflict:  # someone took it while we were hashing
+            raise Conflict(
+                "That username is taken. Please choose another.", code="username_taken"
+            ) from None
         log.info("account created", extra={"user_id": user.id, "role": role})
         return user
 
@@ -119,7 +125,7 @@ class Accounts:
     def _throttle(throttle: LoginThrottle, account: str, address: str) -> None:
         wait = throttle.check(account, address)
         if wait is not None:
-            seconds = max(1, round(wait))
+            seconds = max(1, math.ceil(wait))  # waiting exactly this long must be enough
             raise Throttled(
                 f"Too many attempts. Please wait {seconds} s and try again.",
                 retry_after=seconds,

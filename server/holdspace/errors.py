@@ -3,8 +3,8 @@
 * :class:`ClientError` — the request was understood and refused. It carries a
   stable ``code`` and a message that is safe to show the member; it becomes an
   ``error`` frame (WebSocket) or a JSON error body (HTTP), and the connection lives on.
-* :class:`ProtocolViolation` — the peer broke the protocol; the socket is closed
-  with ``close_code``.
+* Transport-level violations (oversized or undecodable frames) are closed by
+  the transport itself with a standard close code; see ``protocol.CloseCode``.
 * :class:`Unavailable` — a backend is out of reach; the command was *not* applied.
 
 Internal detail never travels in these: log it where it happens.
@@ -72,15 +72,6 @@ class Rejected(ClientError):
 
     code = "rejected"
     http_status = 409
-
-
-class ProtocolViolation(HoldspaceError):
-    """The peer broke the wire protocol; the connection is closed."""
-
-    def __init__(self, reason: str, close_code: int) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.close_code = close_code
 
 
 class Unavailable(HoldspaceError):

@@ -26,14 +26,15 @@ TRANSPORT_MAX_BYTES = 64 * 1024  # the server refuses anything larger at the tra
 
 
 class CloseCode:
-    NORMAL = 1000  # you left, or the session ended
-    GOING_AWAY = 1001
-    POLICY = 1008  # a protocol violation
-    TOO_BIG = 1009
-    RESTARTING = 1012  # the worker is restarting: reconnect and resume
-    AUTH_FAILED = 4001  # no valid session token
+    """Why the server closes a socket. Refusals that happen before the upgrade is
+    accepted (a foreign ``Origin``) are HTTP 403 responses instead."""
+
+    POLICY = 1008  # refused before accepting: the client sees HTTP 403
+    TOO_BIG = 1009  # a frame over TRANSPORT_MAX_BYTES (sent by the transport)
+    INTERNAL = 1011  # the server failed; reconnect and resume
+    AUTH_FAILED = 4001  # no valid session token, or it was revoked: sign in again
     AUTH_TIMEOUT = 4002  # no `auth` frame in time
-    TOO_SLOW = 4008  # the connection could not keep up; reconnect and resume
+    TOO_SLOW = 4008  # the connection could not keep up: reconnect and resume
 
 
 # -- commands only the edge handles ------------------------------------------

@@ -28,9 +28,9 @@ from holdspace.live.base import LiveHub
 from holdspace.schedule import (
     SessionWindow,
     current_session,
-    next_session,
     schedule_from_json,
     schedule_to_json,
+    upcoming_sessions,
 )
 from holdspace.settings import Settings
 from holdspace.storage.base import Store
@@ -129,9 +129,10 @@ class Rooms:
         text("description", 1000)
         text("guidelines", 4000, default=DEFAULT_GUIDELINES)
         text("crisis_resources", 2000)
-        for name in ("name",):
-            if name in out:
-                out[name] = clean_short(out[name], limit=80, field=name)
+        if "name" in out:
+            out["name"] = clean_short(out["name"], limit=80, field="name")
+            if out["name"] is None:
+                raise InvalidInput("`name` can't be empty.", field="name")
         if "capacity" in spec or not partial:
             capacity = spec.get("capacity", self.settings.default_capacity)
             limit = self.settings.max_capacity
@@ -198,10 +199,22 @@ class Rooms:
             ]
         return rooms
 
-    def describe(self, room: Room, user: User, names: dict[str, str]) -> dict[str, Any]:
+    async def windows(self, room: Room, count: int = 1) -> list[SessionWindow]:
+        """The next ``count`` sessions not yet over: scheduled ones a facilitator ended
+        early are skipped."""
         now = self.clock.now()
-        current = current_session(room, now)
-        upcoming = current or next_session(room, now)
+        found: list[SessionWindow] = []
+        for window in upcoming_sessions(room, now, count=count + 3):
+            if not await self.store.session_ended(room.id, window.key):
+                found.append(window)
+            if len(found) == count:
+                break
+        return found
+
+    async def describe(self, room: Room, user: User, names: dict[str, str]) -> dict[str, Any]:
+        now = self.clock.now()
+        upcoming = next(iter(await self.windows(room)), None)
+        current = upcoming if upcoming and upcoming.lobby_opens_at <= now else None
         return {
             "id": room.id,
             "name": room.name,
@@ -288,15 +301,22 @@ class Rooms:
             role = "member"
         now = self.clock.now()
         window = current_session(room, now)
+        if window is not None and await self.store.session_ended(room.id, window.key):
+            window = None
+            code, opening = "session_ended", "This session has ended. The next one starts "
+        else:
+            code, opening = (
+                "no_session",
+                "This group isn't meeting right now. The next session starts ",
+            )
         if window is None:
-            upcoming = next_session(room, now)
+            upcoming = next(iter(await self.windows(room)), None)
             if upcoming is None:
                 raise Rejected("This group has no upcoming sessions scheduled.", code="no_session")
             raise Rejected(
-                "This group isn't meeting right now. The next session starts "
-                f"{when(upcoming.starts_at, room.schedule.timezone)}; the room opens "
+                f"{opening}{when(upcoming.starts_at, room.schedule.timezone)}; the room opens "
                 f"{room.lobby_minutes} minutes before.",
-                code="no_session",
+                code=code,
                 next_starts_at=upcoming.starts_at,
                 lobby_opens_at=upcoming.lobby_opens_at,
             )
@@ -368,9 +388,10 @@ class Rooms:
                 await self._persist(key.split(":", 1)[0], key, t)
 
     async def _persist(self, room_id: str, key: str, t: Transition) -> None:
-        if t.ended:
-            log.info("session ended", extra={"room_id": room_id, "session": key})
         now = self.clock.now()
+        if t.ended:
+            await self.store.end_session(room_id, key, now)
+            log.info("session ended", extra={"room_id": room_id, "session": key})
         for effect in t.effects:
             if isinstance(effect, RecordAgreement):
                 await self.store.record_agreement(room_id, key, effect.user_id, now)

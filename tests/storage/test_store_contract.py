@@ -495,6 +495,22 @@ async def test_agreements_are_per_session_and_user(store: Store) -> None:
     assert not await store.has_agreed(other.id, "s1", member.id)
 
 
+# -- sessions ended early ----------------------------------------------------------
+
+
+async def test_an_ended_session_stays_ended(store: Store) -> None:
+    """Ending is remembered per room and session, and ending twice is harmless."""
+    owner = await make_user(store, "owner")
+    room = await make_room(store, owner)
+    other = await make_room(store, owner)
+    assert not await store.session_ended(room.id, "s1")
+    await store.end_session(room.id, "s1", T0)
+    await store.end_session(room.id, "s1", T0 + 5)
+    assert await store.session_ended(room.id, "s1")
+    assert not await store.session_ended(room.id, "s2")
+    assert not await store.session_ended(other.id, "s1")
+
+
 # -- moderation record ---------------------------------------------------------------
 
 

@@ -32,7 +32,10 @@ class Disconnect:
 
 @dataclass(frozen=True, slots=True)
 class Leave:
-    pass
+    """Leave from one connection; the seat is given up when no other connection remains.
+    ``conn=None`` leaves from everywhere."""
+
+    conn: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

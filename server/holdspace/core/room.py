@@ -155,6 +155,10 @@ def _disconnect(state: RoomState, t: Transition, p: Participant, conn: str, now:
 
 
 def _leave(state: RoomState, t: Transition, p: Participant, cmd: c.Leave, now: float) -> None:
+    if cmd.conn is not None:
+        p.conns.discard(cmd.conn)
+        if p.conns:  # still here in another tab or device
+            return
     del state.participants[p.user_id]
     _emit(state, t, e.Left, now, user_id=p.user_id, reason="left")
 
@@ -242,7 +246,7 @@ def _mute(state: RoomState, t: Transition, p: Participant, cmd: c.Mute, now: flo
     if target.staff:
         raise Rejected("Facilitators can't be muted.", code="forbidden")
     limit = state.config.max_mute_minutes
-    if cmd.minutes is not None and not (0 < cmd.minutes <= limit):
+    if cmd.minutes is not None and not (1 <= cmd.minutes <= limit):
         raise InvalidInput(f"A mute lasts between 1 and {limit} minutes.", code="invalid")
     reason = clean_short(cmd.reason, limit=200, field="reason")
     until = INDEFINITE if cmd.minutes is None else now + cmd.minutes * 60

@@ -77,5 +77,10 @@ def clean_short(text: str | None, *, limit: int, field: str) -> str | None:
         return None
     text = " ".join(strip_markup(_CONTROL.sub("", unicodedata.normalize("NFC", text))).split())
     if len(text) > limit:
-        raise InvalidInput(f"The {field} can be up to {limit} characters.", code="too_long")
+        raise InvalidInput(
+            f"The {field} can be up to {limit} characters.",
+            code="too_long",
+            field=field,
+            limit=limit,
+        )
     return text or None

@@ -92,6 +92,13 @@ class Store(Protocol):
 
     async def has_agreed(self, room_id: str, session_key: str, user_id: str) -> bool: ...
 
+    # -- sessions ended early -------------------------------------------------
+    async def end_session(self, room_id: str, session_key: str, now: float) -> None:
+        """Remember that this session is over, even though its window is still open."""
+        ...
+
+    async def session_ended(self, room_id: str, session_key: str) -> bool: ...
+
     # -- moderation record ---------------------------------------------------
     async def append_moderation(self, entry: ModerationEntry) -> None: ...
 

@@ -123,6 +123,15 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX invites_by_room ON invites (room_id, created_at);
     CREATE INDEX moderation_by_room ON moderation (room_id, seq);
     """,
+    # 3: sessions a facilitator ended early stay ended for the rest of their window.
+    """
+    CREATE TABLE ended_sessions (
+        room_id     TEXT NOT NULL REFERENCES rooms (id) ON DELETE CASCADE,
+        session_key TEXT NOT NULL,
+        ended_at    REAL NOT NULL,
+        PRIMARY KEY (room_id, session_key)
+    );
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -753,6 +762,35 @@ class SQLiteStore:
             row = conn.execute(
                 "SELECT 1 FROM agreements WHERE room_id = ? AND session_key = ? AND user_id = ?",
                 (room_id, session_key, user_id),
+            ).fetchone()
+            return row is not None
+
+        return await self._run(job)
+
+    # -- ended sessions ------------------------------------------------------
+
+    async def end_session(self, room_id: str, session_key: str, now: float) -> None:
+        """Idempotent: the first end's time is kept."""
+
+        def job(conn: sqlite3.Connection) -> None:
+            try:
+                conn.execute(
+                    "INSERT INTO ended_sessions (room_id, session_key, ended_at)"
+                    " VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+                    (room_id, session_key, now),
+                )
+            except sqlite3.IntegrityError as error:
+                if _is_missing_reference(error):
+                    raise NotFound("No such room.") from None
+                raise
+
+        await self._run(job)
+
+    async def session_ended(self, room_id: str, session_key: str) -> bool:
+        def job(conn: sqlite3.Connection) -> bool:
+            row = conn.execute(
+                "SELECT 1 FROM ended_sessions WHERE room_id = ? AND session_key = ?",
+                (room_id, session_key),
             ).fetchone()
             return row is not None
 

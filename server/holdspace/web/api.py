@@ -20,7 +20,6 @@ from holdspace.accounts import Accounts
 from holdspace.clock import iso
 from holdspace.errors import ClientError, Forbidden, InvalidInput, NotAuthenticated
 from holdspace.rooms import Rooms
-from holdspace.schedule import upcoming_sessions
 from holdspace.settings import Settings
 from holdspace.storage.models import Invite, Room, User
 from holdspace.web.services import Services
@@ -104,11 +103,20 @@ class Api:
 
     @staticmethod
     async def _json(request: Request) -> dict[str, Any]:
-        if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
+        media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if media_type != "application/json":
             raise InvalidInput("Send a JSON body (Content-Type: application/json).")
-        body = await request.body()
-        if len(body) > MAX_BODY:
-            raise InvalidInput("That request is too large.", code="too_large")
+        too_large = InvalidInput("That request is too large.", code="too_large")
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > MAX_BODY:
+            raise too_large
+        chunks, size = [], 0
+        async for chunk in request.stream():  # stop reading past the cap
+            size += len(chunk)
+            if size > MAX_BODY:
+                raise too_large
+            chunks.append(chunk)
+        body = b"".join(chunks)
         try:
             data = json.loads(body or b"{}")
         except ValueError:
@@ -180,7 +188,9 @@ class Api:
         if token:
             await self.accounts.logout(token)
         response = ok({"ok": True})
-        response.delete_cookie(COOKIE, path="/", httponly=True, samesite="lax")
+        response.delete_cookie(
+            COOKIE, path="/", httponly=True, samesite="lax", secure=self.settings.cookie_secure
+        )
         return response
 
     async def me(self, request: Request) -> Response:
@@ -193,7 +203,7 @@ class Api:
         for fid in room.facilitator_ids:
             f = await self.rooms.store.get_user(fid)
             names[fid] = f.display_name if f else ""
-        return self.rooms.describe(room, user, names)
+        return await self.rooms.describe(room, user, names)
 
     async def list_rooms(self, request: Request) -> Response:
         user = await self._user(request)
@@ -220,7 +230,7 @@ class Api:
     async def sessions(self, request: Request) -> Response:
         user = await self._user(request)
         room = await self.rooms.visible(user, request.path_params["room_id"])
-        windows = upcoming_sessions(room, self.rooms.clock.now(), count=10)
+        windows = await self.rooms.windows(room, count=10)
         return ok(
             {
                 "sessions": [

@@ -33,6 +33,10 @@ log = logging.getLogger("holdspace.ws")
 COOKIE = "holdspace_session"
 
 
+class SignedOut(Exception):
+    """The socket's token is no longer valid."""
+
+
 @dataclass(slots=True)
 class _Joined:
     seat: Seat
@@ -58,48 +62,54 @@ class Endpoint:
             log.info("websocket refused", extra={"reason": "origin"})
             await websocket.close(code=p.CloseCode.POLICY)  # before accept: HTTP 403
             return
-        user = await self.accounts.authenticate(websocket.cookies.get(COOKIE))
+        token = websocket.cookies.get(COOKIE)
+        user = await self.accounts.authenticate(token)
         await websocket.accept()
         if user is None:
-            user = await self._auth_frame(websocket)
-            if user is None:
+            user, token = await self._auth_frame(websocket)
+            if user is None or token is None:
                 return
-        session = _Session(self, websocket, user)
+        assert token is not None
+        session = _Session(self, websocket, user, token)
         self.open += 1
         try:
             await session.run()
         finally:
             self.open -= 1
 
-    async def _auth_frame(self, websocket: WebSocket) -> User | None:
+    async def _auth_frame(self, websocket: WebSocket) -> tuple[User | None, str | None]:
         try:
             async with asyncio.timeout(self.settings.auth_timeout_seconds):
                 message = await websocket.receive()
         except TimeoutError:
             await websocket.close(p.CloseCode.AUTH_TIMEOUT, "authentication timed out")
-            return None
+            return None, None
         text = message.get("text")
-        user = None
+        user = token = None
         if message["type"] == "websocket.receive" and isinstance(text, str):
             with contextlib.suppress(ClientError):
                 frame = p.parse(text)
                 if isinstance(frame.command, p.Auth):
-                    user = await self.accounts.authenticate(frame.command.token)
+                    token = frame.command.token
+                    user = await self.accounts.authenticate(token)
         if user is None:
             log.info("websocket refused", extra={"reason": "auth"})
             if message["type"] != "websocket.disconnect":
                 await websocket.close(p.CloseCode.AUTH_FAILED, "authentication failed")
-        return user
+        return user, token
 
 
 class _Session:
     """One authenticated socket, in at most one room at a time."""
 
-    def __init__(self, endpoint: Endpoint, websocket: WebSocket, user: User) -> None:
+    def __init__(self, endpoint: Endpoint, websocket: WebSocket, user: User, token: str) -> None:
         self.rooms = endpoint.rooms
+        self.accounts = endpoint.accounts
         self.websocket = websocket
         self.user = user
+        self._token = token
         settings = endpoint.settings
+        self._reauth_seconds = settings.reauth_seconds
         self.conn = Connection(
             secrets.token_hex(8),
             websocket.send_text,
@@ -117,23 +127,27 @@ class _Session:
                 user={"id": self.user.id, "name": self.user.display_name, "role": self.user.role},
             )
         )
-        reader = asyncio.create_task(self._receive())
-        writer = asyncio.create_task(self.conn.writer())
+        tasks = {
+            asyncio.create_task(self._receive()),
+            asyncio.create_task(self.conn.writer()),
+            asyncio.create_task(self._guard()),
+        }
         close: tuple[int, str] | None = None
         try:
-            done, _ = await asyncio.wait({reader, writer}, return_when=asyncio.FIRST_COMPLETED)
-            for task in (reader, writer):
-                if task in done and not task.cancelled():
-                    error = task.exception()
-                    if isinstance(error, Overflow):
-                        close = (p.CloseCode.TOO_SLOW, "too slow: reconnect and resume")
-                    elif error is not None and not isinstance(error, WebSocketDisconnect):
-                        log.error("connection failed", exc_info=error, extra={"conn": self.conn.id})
-                        close = (1011, "internal error")
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                error = None if task.cancelled() else task.exception()
+                if isinstance(error, Overflow):
+                    close = (p.CloseCode.TOO_SLOW, "too slow: reconnect and resume")
+                elif isinstance(error, SignedOut):
+                    close = (p.CloseCode.AUTH_FAILED, "signed out")
+                elif error is not None and not isinstance(error, WebSocketDisconnect):
+                    log.error("connection failed", exc_info=error, extra={"conn": self.conn.id})
+                    close = (p.CloseCode.INTERNAL, "internal error")
         finally:
-            for task in (reader, writer):
+            for task in tasks:
                 task.cancel()
-            await asyncio.gather(reader, writer, return_exceptions=True)
+            await asyncio.gather(*tasks, return_exceptions=True)
             await self._part(leaving=False)
             if close is not None:
                 with contextlib.suppress(Exception):
@@ -143,6 +157,19 @@ class _Session:
                 "disconnected",
                 extra={"conn": self.conn.id, "close_code": close[0] if close else None},
             )
+
+    async def _guard(self) -> None:
+        """Close the socket soon after its sign-in is revoked (logout, password or role change)."""
+        while True:
+            await asyncio.sleep(self._reauth_seconds)
+            await self._reauthenticate()
+
+    async def _reauthenticate(self) -> None:
+        user = await self.accounts.authenticate(self._token)
+        if user is None:
+            log.info("signed out", extra={"conn": self.conn.id, "user_id": self.user.id})
+            raise SignedOut
+        self.user = user  # a changed name or role applies from the next join
 
     async def _receive(self) -> None:
         while True:
@@ -207,6 +234,7 @@ class _Session:
     async def _join(self, frame_id: Any, cmd: p.JoinRoom) -> None:
         if self.joined is not None:
             raise Rejected("You're already in a room on this connection.", code="already_joined")
+        await self._reauthenticate()
         seat = await self.rooms.seat(self.user, cmd.room)
         key = seat.window.key
         # Subscribe and hold first, then read state: nothing can fall between the two.
@@ -218,10 +246,11 @@ class _Session:
             self.conn.drop_held()
             await self.rooms.hub.unsubscribe(key, self.conn)
             raise
-        if t.error is not None or view is None:
+        if t.error is not None:
             self.conn.drop_held()
             await self.rooms.hub.unsubscribe(key, self.conn)
-            raise t.error or Rejected("Couldn't join.", code="join_failed")
+            raise t.error
+        assert view is not None  # a join that was not refused has a snapshot
         self.joined = _Joined(seat)
         log.info("joined", extra={"conn": self.conn.id, "room_id": seat.room.id, "role": seat.role})
         resume = cmd.resume
@@ -245,6 +274,6 @@ class _Session:
         await self.rooms.hub.unsubscribe(key, self.conn)
         if self.conn.session_over:
             return
-        cmd: c.Command = c.Leave() if leaving else c.Disconnect(self.conn.id)
+        cmd: c.Command = c.Leave(self.conn.id) if leaving else c.Disconnect(self.conn.id)
         await self.rooms.command(joined.seat.room.id, key, self.user.id, cmd)
         log.info("left" if leaving else "dropped", extra={"conn": self.conn.id})
