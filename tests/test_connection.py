@@ -39,7 +39,7 @@ async def drained(socket: Socket, count: int) -> None:
 async def test_held_events_are_released_after_the_snapshot_without_duplicates() -> None:
     """Events published while joining wait; those the snapshot already covers are dropped."""
     socket = Socket()
-    conn = Connection("c", socket.send, max_frames=100, max_bytes=10_000)
+    conn = Connection("c", "u", socket.send, max_frames=100, max_bytes=10_000)
     writer = asyncio.create_task(conn.writer())
     conn.hold()
     conn.deliver(batch(4, 5, 6))
@@ -54,7 +54,7 @@ async def test_held_events_are_released_after_the_snapshot_without_duplicates() 
 async def test_catch_up_then_held_then_live_in_order() -> None:
     """A resume replays the gap from the log, then what arrived meanwhile, each once."""
     socket = Socket()
-    conn = Connection("c", socket.send, max_frames=100, max_bytes=10_000)
+    conn = Connection("c", "u", socket.send, max_frames=100, max_bytes=10_000)
     writer = asyncio.create_task(conn.writer())
     conn.hold()
     conn.deliver(batch(9, 10))
@@ -69,7 +69,7 @@ async def test_a_peer_that_stops_reading_overflows_instead_of_growing() -> None:
     """Past its frame limit the queue stops the writer with Overflow; nobody waits on it."""
     socket = Socket()
     socket.reading.clear()  # the phone went into a tunnel
-    conn = Connection("c", socket.send, max_frames=10, max_bytes=1_000_000)
+    conn = Connection("c", "u", socket.send, max_frames=10, max_bytes=1_000_000)
     writer = asyncio.create_task(conn.writer())
     for s in range(1, 30):
         conn.deliver(batch(s))  # returns at once, every time
@@ -83,8 +83,29 @@ async def test_byte_limit_counts_too() -> None:
     """A few huge frames overflow the byte limit even under the frame limit."""
     socket = Socket()
     socket.reading.clear()
-    conn = Connection("c", socket.send, max_frames=1000, max_bytes=100)
+    conn = Connection("c", "u", socket.send, max_frames=1000, max_bytes=100)
     conn.send("x" * 60)
     assert not conn.overflowed
     conn.send("y" * 60)
     assert conn.overflowed
+
+
+def notice(seq: int, frame: str, to: str = "u", gate: bool | None = None) -> Delivery:
+    return Delivery(seq, frame, to=frozenset({to}), gate=gate)
+
+
+async def test_a_gated_connection_sees_only_its_notices_until_let_in() -> None:
+    """At the door: room events are dropped, notices pass; admission opens after its seq."""
+    socket = Socket()
+    conn = Connection("c", "u", socket.send, max_frames=100, max_bytes=10_000)
+    writer = asyncio.create_task(conn.writer())
+    conn.gated = True
+    conn.deliver([*batch(3, 4), notice(4, "not-for-me", to="someone-else")])
+    conn.deliver([*batch(5), notice(5, "admitted@5", gate=False), *batch(6)])
+    await drained(socket, 2)
+    assert socket.sent == ["admitted@5", "frame-6"]
+    conn.deliver([notice(6, "removed", gate=True), *batch(7)])
+    await drained(socket, 3)
+    assert socket.sent[-1] == "removed"
+    assert conn.gated
+    writer.cancel()

@@ -14,7 +14,10 @@ from typing import Any
 import pytest
 
 from holdspace import protocol as p
+from holdspace.core import commands as c
 from holdspace.core.events import EVENT_TYPES
+from holdspace.core.room import apply
+from holdspace.core.state import RoomConfig, RoomState
 from holdspace.web.ws import COOKIE
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -24,6 +27,9 @@ SERVER = ROOT / "server" / "holdspace"
 # Direct (unsequenced) frames. The scan below must find exactly these: a new one
 # fails the test until it is documented and added here.
 DIRECT_FRAMES = frozenset({"hello", "snapshot", "resync", "reply", "error", "pong"})
+# Notices: frames for particular people, outside the room's sequence. The scan below must
+# find exactly these, too.
+NOTICES = frozenset({"whisper", "arrival", "admitted", "declined", "removed"})
 # Close codes sent outside CloseCode: 1011 by ws.py (internal error) and uvicorn (keepalive).
 EXTRA_CLOSE_CODES = (1011,)
 ERROR_KEYS = frozenset({"type", "code", "message", "detail", "id"})
@@ -166,6 +172,54 @@ def direct_frames() -> frozenset[str]:
     return frozenset(kinds)
 
 
+@cache
+def notice_kinds() -> frozenset[str]:
+    """Every kind a ``Notice(...)`` is built with anywhere in the server."""
+    kinds: set[str] = set()
+    for _, tree in modules():
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Call):
+                continue
+            func = node.func
+            name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
+            if name != "Notice":
+                continue
+            if len(node.args) >= 2:
+                kinds |= _kinds(node.args[1], tree)
+            kinds |= {
+                value
+                for keyword in node.keywords
+                if keyword.arg == "kind" and (value := string_constant(keyword.value)) is not None
+            }
+    return frozenset(kinds)
+
+
+@cache
+def notice_fields() -> dict[str, frozenset[str]]:
+    """The fields of each notice, read off notices the room core really sends: a waiting
+    room's arrival, admission and decline, a whisper, and a removal."""
+    config = RoomConfig(
+        "room_x", "room_x:0", "Room", capacity=8, starts_at=0.0, ends_at=3600.0, waiting_room=True
+    )
+    state = RoomState(config=config, epoch="e1")
+    steps: list[tuple[str, c.Command]] = [
+        ("fac", c.Join("f1", "Fac", "facilitator")),
+        ("amy", c.Join("a1", "Amy", "member")),
+        ("fac", c.Admit("amy")),
+        ("amy", c.Whisper("I need a moment")),
+        ("bo", c.Join("b1", "Bo", "member")),
+        ("fac", c.Decline("bo")),
+        ("fac", c.Remove("amy")),
+    ]
+    found: dict[str, frozenset[str]] = {}
+    for actor, command in steps:
+        t = apply(state, actor, command, 60.0)
+        assert t.error is None, t.error
+        for notice in t.notices:
+            found.setdefault(notice.kind, frozenset(json.loads(p.encode_notice(notice))))
+    return found
+
+
 def close_codes() -> list[int]:
     declared = [v for k, v in vars(p.CloseCode).items() if k.isupper() and isinstance(v, int)]
     return [*declared, *EXTRA_CLOSE_CODES]
@@ -179,7 +233,7 @@ def instants(value: Any, key: str = "") -> Iterator[tuple[str, Any]]:
     elif isinstance(value, list):
         for v in value:
             yield from instants(v, key)
-    elif key == "at" or key.endswith(("_at", "until")):
+    elif key in ("at", "deadline", "since") or key.endswith(("_at", "until")):
         yield key, value
 
 
@@ -207,6 +261,18 @@ def test_the_direct_frame_scan_finds_every_direct_frame() -> None:
 def test_every_direct_frame_is_documented(name: str) -> None:
     """Each direct (unsequenced) frame has its own heading in the direct frames section."""
     assert re.search(rf"^### `{re.escape(name)}`", section("Direct frames"), re.MULTILINE)
+
+
+def test_the_notice_scan_finds_every_notice() -> None:
+    """The source scan finds exactly the known notices, and the core really sends each."""
+    assert notice_kinds() == NOTICES
+    assert set(notice_fields()) == NOTICES
+
+
+@pytest.mark.parametrize("name", sorted(NOTICES))
+def test_every_notice_is_documented(name: str) -> None:
+    """Each notice has its own heading in the notices section."""
+    assert re.search(rf"^### `{re.escape(name)}`", section("Notices"), re.MULTILINE)
 
 
 @pytest.mark.parametrize("code", close_codes())
@@ -245,12 +311,15 @@ def test_example_client_frames_parse() -> None:
 
 
 def test_example_server_frames_match_the_code() -> None:
-    """Every example server frame has a known type, and events carry exactly their fields."""
+    """Every example server frame has a known type; events and notices carry exactly their
+    fields. (A ``whisper`` sent by the server is the notice; the client's is the command.)"""
     received = [frame for direction, frame in example_frames() if direction == "←"]
-    assert {frame["type"] for frame in received} == set(EVENT_TYPES) | DIRECT_FRAMES
+    assert {frame["type"] for frame in received} == set(EVENT_TYPES) | DIRECT_FRAMES | NOTICES
     for frame in received:
         kind = frame["type"]
-        if kind in EVENT_TYPES:
+        if kind in NOTICES:
+            assert set(frame) == notice_fields()[kind], frame
+        elif kind in EVENT_TYPES:
             expected = {"type"} | {f.name for f in fields(EVENT_TYPES[kind])}
             assert set(frame) == expected, frame
         elif kind == "error":

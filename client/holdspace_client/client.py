@@ -26,6 +26,9 @@ _log = logging.getLogger("holdspace_client.ws")
 _log.addFilter(_NoPayloads())
 
 
+# Frames that carry the whole room as of their seq: an `admitted` notice is one too.
+_SNAPSHOTS = ("snapshot", "resync", "admitted")
+
 # Closes after which reconnecting cannot help: a normal close, or the sign-in is gone.
 _FINAL_CLOSES = (1000, 4001)
 
@@ -190,8 +193,9 @@ class Client:
         self.room = room
         return reply
 
-    async def post(self, text: str) -> int:
-        return int((await self.request("post", text=text))["message"])
+    async def post(self, text: str, *, sensitive: bool = False) -> int:
+        fields = {"sensitive": True} if sensitive else {}
+        return int((await self.request("post", text=text, **fields))["message"])
 
     async def agree(self) -> Event:
         return await self.request("agree")
@@ -236,7 +240,7 @@ class Client:
 
     def _handle(self, frame: Event) -> None:
         kind = frame.get("type")
-        if kind in ("snapshot", "resync"):
+        if kind in _SNAPSHOTS:
             self.snapshot = frame
             self.session = frame["session"]["key"]
             self.epoch = frame["epoch"]
@@ -244,7 +248,7 @@ class Client:
         elif kind == "reply" and frame.get("resumed"):
             self.epoch = frame.get("epoch", self.epoch)
         seq = frame.get("seq")
-        if kind not in ("snapshot", "resync", "reply") and isinstance(seq, int):
+        if kind not in (*_SNAPSHOTS, "reply") and isinstance(seq, int):
             if seq <= self.seq:
                 self.duplicates += 1
                 return

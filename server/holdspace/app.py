@@ -24,7 +24,7 @@ from holdspace.auth.passwords import PasswordService
 from holdspace.clock import Clock, SystemClock
 from holdspace.errors import ClientError
 from holdspace.live.memory import MemoryHub
-from holdspace.protocol import encode_event
+from holdspace.protocol import encode_event, encode_notice
 from holdspace.rooms import Rooms
 from holdspace.seed import seed_demo
 from holdspace.settings import Settings
@@ -47,7 +47,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         logs.install_filters()
         store = await SQLiteStore.open(settings.database_path)
-        hub = MemoryHub(encode_event, log_size=settings.log_size)
+        hub = MemoryHub(encode_event, encode_notice, log_size=settings.log_size)
         passwords = PasswordService(
             settings.password_profile, max_concurrency=settings.hash_concurrency
         )

@@ -17,7 +17,7 @@ from typing import Any
 
 from holdspace.clock import iso
 from holdspace.core import commands as c
-from holdspace.core.events import Event
+from holdspace.core.events import Event, Notice
 from holdspace.errors import ClientError, InvalidInput
 
 PROTOCOL_VERSION = 1
@@ -105,9 +105,19 @@ class Spec:
     optional: Mapping[str, tuple[_Check, str]]
 
 
+def _is_bool(v: Any) -> bool:
+    return isinstance(v, bool)
+
+
+def _is_ids(v: Any) -> bool:
+    return isinstance(v, list) and len(v) <= 100 and all(isinstance(i, str) for i in v)
+
+
 _STR = (_is_str, "a string")
 _INT = (_is_int, "an integer")
 _NUM = (_is_number, "a number")
+_BOOL = (_is_bool, "true or false")
+_IDS = (_is_ids, "a list of user ids")
 
 
 def _resume(v: Any) -> bool:
@@ -135,7 +145,7 @@ COMMANDS: dict[str, Spec] = {
     "leave": Spec(c.Leave, {}, {}),
     "agree": Spec(c.Agree, {}, {}),
     "set_mode": Spec(c.SetMode, {"mode": _STR}, {}),
-    "post": Spec(c.Post, {"text": _STR}, {}),
+    "post": Spec(c.Post, {"text": _STR}, {"sensitive": _BOOL}),
     "react": Spec(c.React, {"message": _INT, "kind": _STR}, {}),
     "mute": Spec(
         lambda user, minutes=None, reason=None: c.Mute(user, minutes, reason),
@@ -146,6 +156,33 @@ COMMANDS: dict[str, Spec] = {
     "pause": Spec(c.Pause, {}, {"message": _STR}),
     "resume": Spec(c.Resume, {}, {}),
     "end_session": Spec(c.EndSession, {}, {}),
+    "redact": Spec(c.Redact, {"message": _INT}, {"reason": _STR}),
+    "whisper": Spec(c.Whisper, {"text": _STR}, {}),
+    "who_reacted": Spec(c.WhoReacted, {"message": _INT}, {}),
+    "crisis": Spec(c.Crisis, {}, {}),
+    "start_round": Spec(
+        c.StartRound, {}, {"kind": _STR, "prompt": _STR, "order": _STR, "turn_seconds": _NUM}
+    ),
+    "done": Spec(c.Done, {}, {}),
+    "pass": Spec(c.Pass, {}, {}),
+    "skip_turn": Spec(c.SkipTurn, {}, {}),
+    "reorder_round": Spec(lambda order: c.ReorderRound(tuple(order)), {"order": _IDS}, {}),
+    "end_round": Spec(c.EndRound, {}, {}),
+    "raise_hand": Spec(c.RaiseHand, {}, {}),
+    "lower_hand": Spec(lambda user=None: c.LowerHand(user), {}, {"user": _STR}),
+    "give_floor": Spec(c.GiveFloor, {}, {}),
+    "clear_hands": Spec(c.ClearHands, {}, {}),
+    "remove": Spec(
+        lambda user, bar=False, reason=None: c.Remove(user, bar, reason),
+        {"user": _STR},
+        {"bar": _BOOL, "reason": _STR},
+    ),
+    "lock": Spec(c.Lock, {}, {}),
+    "unlock": Spec(c.Unlock, {}, {}),
+    "admit": Spec(lambda user: c.Admit(user), {"user": _STR}, {}),
+    "decline": Spec(lambda user: c.Decline(user), {"user": _STR}, {}),
+    "slow_mode": Spec(c.SlowMode, {"seconds": _NUM}, {}),
+    "balance": Spec(c.Balance, {}, {}),
 }
 
 
@@ -199,11 +236,12 @@ _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=F
 
 
 def _is_instant(key: str) -> bool:
-    return key == "at" or key.endswith(("_at", "until"))
+    return key in ("at", "deadline", "since") or key.endswith(("_at", "until"))
 
 
 def plain(value: Any, key: str = "") -> Any:
-    """Plain data for JSON; every instant (``at``, ``*_at``, ``*until``) becomes ISO 8601."""
+    """Plain data for JSON; every instant (``at``, ``*_at``, ``*until``, ``deadline``,
+    ``since``) becomes ISO 8601."""
     if isinstance(value, float) and _is_instant(key):
         return iso(value)
     if isinstance(value, dict):
@@ -225,6 +263,11 @@ def encode_event(event: Event) -> str:
 def encode(kind: str, /, **body: Any) -> str:
     """A direct (unsequenced) frame: replies, errors, snapshots."""
     return _dumps(plain({"type": kind, **{k: v for k, v in body.items()}}))
+
+
+def encode_notice(notice: Notice) -> str:
+    """A notice's frame: its kind is the frame type, its data the body."""
+    return encode(notice.kind, **notice.data)
 
 
 def error_frame(error: ClientError, frame_id: Any = None) -> str:

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 from holdspace.auth.tokens import hash_invite_code, new_invite_code, normalize_invite_code
 from holdspace.clock import Clock
 from holdspace.core import commands as c
-from holdspace.core.events import RecordAgreement, RecordModeration
+from holdspace.core.events import BarMember, RecordAgreement, RecordModeration
 from holdspace.core.room import Transition, apply
 from holdspace.core.state import RoomConfig, RoomState
 from holdspace.core.text import clean_short
@@ -34,7 +34,7 @@ from holdspace.schedule import (
 )
 from holdspace.settings import Settings
 from holdspace.storage.base import Store
-from holdspace.storage.models import Invite, ModerationEntry, Room, User, new_id
+from holdspace.storage.models import Bar, Invite, ModerationEntry, Room, User, new_id
 
 log = logging.getLogger("holdspace.rooms")
 
@@ -44,6 +44,10 @@ DEFAULT_GUIDELINES = (
     "Speak from your own experience.\n"
     "Listening is taking part. You can always pass.\n"
     "Be gentle with yourself and with each other."
+)
+
+BARRED = (
+    "You can't join this group. If you think this is a mistake, please contact its facilitator."
 )
 
 
@@ -151,6 +155,11 @@ class Rooms:
             if visibility not in ("closed", "open"):
                 raise InvalidInput("`visibility` is 'closed' or 'open'.", field="visibility")
             out["visibility"] = visibility
+        if "waiting_room" in spec or not partial:
+            waiting_room = spec.get("waiting_room", False)
+            if not isinstance(waiting_room, bool):
+                raise InvalidInput("`waiting_room` is true or false.", field="waiting_room")
+            out["waiting_room"] = waiting_room
         if "schedule" in spec or not partial:
             out["schedule"] = schedule_from_json(spec.get("schedule", {}))
         if "co_facilitators" in spec or not partial:
@@ -224,6 +233,7 @@ class Rooms:
             "crisis_resources": room.crisis_resources or self.settings.crisis_resources,
             "visibility": room.visibility,
             "lobby_minutes": room.lobby_minutes,
+            "waiting_room": room.waiting_room,
             "schedule": schedule_to_json(room.schedule),
             "facilitators": [{"id": f, "name": names.get(f, "")} for f in room.facilitator_ids],
             "your_role": room_role(room, user) or "member",
@@ -283,11 +293,46 @@ class Rooms:
                 "That invite code isn't valid any more. Please ask your facilitator for a new one.",
                 code="invalid_invite",
             )
+        if room_role(room, user) is None and await self.store.is_barred(room.id, user.id):
+            raise Forbidden(BARRED, code="barred")
         return room
 
     async def moderation_record(self, actor: User, room_id: str) -> list[ModerationEntry]:
         room = await self.manageable(actor, room_id)
         return await self.store.moderation_record(room.id)
+
+    # -- bars -------------------------------------------------------------------
+
+    async def barred(self, actor: User, room_id: str) -> list[Bar]:
+        """The members barred from a room the actor manages, oldest bar first."""
+        room = await self.manageable(actor, room_id)
+        return await self.store.bars(room.id)
+
+    async def bar(self, actor: User, room_id: str, user_id: str, reason: str | None) -> None:
+        """Keep a member out of the room's future sessions until unbarred.
+
+        Facilitators of the room and administrators can't be barred. Barring someone
+        already barred changes nothing (the first bar and its record entry stand).
+        A member present in a live session stays until the session code removes them.
+        """
+        room = await self.manageable(actor, room_id)
+        target = await self.store.get_user(user_id)
+        if target is None:
+            raise NotFound("There's no such member.")
+        if room_role(room, target) is not None:
+            raise Forbidden("Facilitators and administrators can't be barred.")
+        reason = clean_short(reason, limit=200, field="reason")
+        if await self.store.is_barred(room.id, target.id):
+            return
+        await self.store.bar(room.id, target.id, by=actor.id, reason=reason, now=self.clock.now())
+        await self._record(room.id, actor.id, "bar", target_id=target.id, reason=reason)
+
+    async def unbar(self, actor: User, room_id: str, user_id: str) -> None:
+        """Lift a bar; NotFound when that person isn't barred from the room."""
+        room = await self.manageable(actor, room_id)
+        if not await self.store.unbar(room.id, user_id):
+            raise NotFound("That person isn't barred from this group.")
+        await self._record(room.id, actor.id, "unbar", target_id=user_id)
 
     # -- live sessions --------------------------------------------------------
 
@@ -296,6 +341,8 @@ class Rooms:
         room = await self.visible(user, room_id)
         role = room_role(room, user)
         if role is None:
+            if await self.store.is_barred(room.id, user.id):
+                raise Rejected(BARRED, code="barred")
             if room.visibility == "open":
                 await self.store.enrol(room.id, user.id, self.clock.now())
             role = "member"
@@ -331,6 +378,9 @@ class Rooms:
             starts_at=seat.window.starts_at,
             ends_at=seat.window.ends_at,
             grace_seconds=self.settings.grace_seconds,
+            guidelines=seat.room.guidelines,
+            crisis_resources=seat.room.crisis_resources or self.settings.crisis_resources,
+            waiting_room=seat.room.waiting_room,
         )
         return RoomState(config=config, epoch=secrets.token_hex(8))
 
@@ -348,7 +398,8 @@ class Rooms:
             nonlocal view
             now = self.clock.now()
             t = apply(state, user.id, join, now)
-            view = None if t.error else snapshot(state, user.id, now)
+            # Someone waiting outside sees nothing of the room until let in.
+            view = None if t.error or "waiting" in t.reply else snapshot(state, user.id, now)
             return t
 
         t = await self.hub.transact(seat.window.key, step, lambda: self._create(seat))
@@ -395,6 +446,10 @@ class Rooms:
         for effect in t.effects:
             if isinstance(effect, RecordAgreement):
                 await self.store.record_agreement(room_id, key, effect.user_id, now)
+            elif isinstance(effect, BarMember):
+                await self.store.bar(
+                    room_id, effect.user_id, by=effect.by, reason=effect.reason, now=now
+                )
             elif isinstance(effect, RecordModeration):
                 await self.store.append_moderation(
                     ModerationEntry(
@@ -410,7 +465,14 @@ class Rooms:
                 )
 
     async def _record(
-        self, room_id: str, actor_id: str, action: str, detail: dict[str, Any] | None = None
+        self,
+        room_id: str,
+        actor_id: str,
+        action: str,
+        detail: dict[str, Any] | None = None,
+        *,
+        target_id: str | None = None,
+        reason: str | None = None,
     ) -> None:
         await self.store.append_moderation(
             ModerationEntry(
@@ -418,6 +480,8 @@ class Rooms:
                 at=self.clock.now(),
                 actor_id=actor_id,
                 action=action,
+                target_id=target_id,
+                reason=reason,
                 detail=detail or {},
             )
         )

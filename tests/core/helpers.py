@@ -32,6 +32,13 @@ class Room:
     state: RoomState = field(default_factory=lambda: RoomState(config=config(), epoch="e1"))
     now: float = T0
     events: list[e.Event] = field(default_factory=list)
+    keeper: bool = True  # a facilitator present from the start, as a live group needs
+
+    def __post_init__(self) -> None:
+        if self.keeper:
+            self.now -= 1  # in the lobby, so the session starts with the first command
+            self.ok("keeper", c.Join("keeper-conn", "Keeper", "facilitator"))
+            self.now += 1
 
     def do(self, actor: str | None, cmd: c.Command) -> Transition:
         before = self.state.seq

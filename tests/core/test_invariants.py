@@ -42,6 +42,17 @@ class RoomMachine(RuleBasedStateMachine):
                 assert self.state.pause is None or author.staff
                 assert author.staff or author.mode == "sharer"
                 assert author.staff or self.state.phase == "live"
+                # While someone holds the talking piece, only they and facilitators speak.
+                holder = self.state.round.holder if self.state.round else None
+                assert holder is None or author.staff or author.user_id == holder
+            if isinstance(event, e.Turn):
+                # The piece goes only to members present and sharing: never to a listener.
+                taker = self.state.participants[event.user_id]
+                assert not taker.staff
+                assert taker.mode == "sharer"
+        if isinstance(cmd, c.Whisper) and t.error is None:
+            assert t.events == [] or all(not isinstance(ev, e.MessagePosted) for ev in t.events)
+            assert all(n.to == self.state.staff_ids() for n in t.notices)
         if t.error is not None:
             assert t.error.code  # refusals always carry a stable code
 
@@ -98,6 +109,55 @@ class RoomMachine(RuleBasedStateMachine):
     def resume(self, actor: str) -> None:
         self.run(actor, c.Resume())
 
+    @rule(actor=people, order=st.sampled_from(["arrival", "quietest"]),
+          timer=st.none() | st.just(60))  # fmt: skip
+    def start_round(self, actor: str, order: c.RoundOrder, timer: int | None) -> None:
+        self.run(actor, c.StartRound("check_in", None, order, timer))
+
+    @rule(user=people)
+    def done(self, user: str) -> None:
+        self.run(user, c.Done())
+
+    @rule(user=people)
+    def pass_(self, user: str) -> None:
+        self.run(user, c.Pass())
+
+    @rule(actor=people)
+    def skip(self, actor: str) -> None:
+        self.run(actor, c.SkipTurn())
+
+    @rule(actor=people)
+    def end_round(self, actor: str) -> None:
+        self.run(actor, c.EndRound())
+
+    @rule(user=people)
+    def raise_hand(self, user: str) -> None:
+        self.run(user, c.RaiseHand())
+
+    @rule(actor=people)
+    def give_floor(self, actor: str) -> None:
+        self.run(actor, c.GiveFloor())
+
+    @rule(actor=people, whom=members, bar=st.booleans())
+    def remove(self, actor: str, whom: str, bar: bool) -> None:
+        self.run(actor, c.Remove(whom, bar))
+
+    @rule(actor=people, lock=st.booleans())
+    def lock(self, actor: str, lock: bool) -> None:
+        self.run(actor, c.Lock() if lock else c.Unlock())
+
+    @rule(user=people)
+    def whisper(self, user: str) -> None:
+        before = self.state.seq
+        self.run(user, c.Whisper("I need a moment"))
+        assert self.state.seq == before  # nobody learns a whisper happened
+
+    @precondition(lambda self: bool(self.state.messages))
+    @rule(actor=people, data=st.data())
+    def redact(self, actor: str, data: st.DataObject) -> None:
+        seq = data.draw(st.sampled_from(sorted(self.state.messages)))
+        self.run(actor, c.Redact(seq))
+
     @rule(seconds=st.floats(0, 900))
     def time_passes(self, seconds: float) -> None:
         self.now += seconds
@@ -110,6 +170,23 @@ class RoomMachine(RuleBasedStateMachine):
     @invariant()
     def seq_is_the_last_event(self) -> None:
         assert self.state.seq == self.last_seq
+
+    @invariant()
+    def the_holder_is_a_present_sharer(self) -> None:
+        r = self.state.round
+        if r is not None and r.holder is not None:
+            holder = self.state.participants[r.holder]
+            assert holder.mode == "sharer"
+            assert not holder.staff
+
+    @invariant()
+    def removed_people_are_gone(self) -> None:
+        assert not self.state.removed & set(self.state.participants)
+
+    @invariant()
+    def a_live_group_without_a_connected_facilitator_is_paused(self) -> None:
+        if self.state.phase == "live" and not self.state.keeper_present():
+            assert self.state.pause is not None
 
 
 RoomMachine.TestCase.settings = settings(max_examples=150, stateful_step_count=60, deadline=None)

@@ -20,7 +20,14 @@ MODES = ("listener", "sharer")
 STATES = ("lobby", "live", "paused", "ended")
 COMMANDS = (
     "agree", "set_mode", "post", "react", "mute", "unmute", "pause", "resume", "end_session",
-    "leave",
+    "leave", "redact", "whisper", "who_reacted", "crisis", "start_round", "done", "pass",
+    "skip_turn", "reorder_round", "end_round", "raise_hand", "lower_hand", "give_floor",
+    "clear_hands", "remove", "lock", "unlock", "admit", "decline", "slow_mode", "balance",
+)  # fmt: skip
+FACILITATION = (
+    "mute", "unmute", "pause", "resume", "end_session", "redact", "start_round", "skip_turn",
+    "reorder_round", "end_round", "give_floor", "clear_hands", "remove", "lock", "unlock",
+    "admit", "decline", "slow_mode", "balance",
 )  # fmt: skip
 ANY = "*"
 STAFF = ("facilitator", "admin")
@@ -30,7 +37,13 @@ RULES: list[
     tuple[tuple[str, ...] | str, tuple[str, ...] | str, str, tuple[str, ...] | str, str]
 ] = [
     (ANY, ANY, ANY, "ended", "session_ended"),
-    (("mute", "unmute", "pause", "resume", "end_session"), "member", ANY, ANY, "forbidden"),
+    (FACILITATION, "member", ANY, ANY, "forbidden"),
+    ("who_reacted", "member", ANY, ANY, "forbidden"),  # names are for the author and facilitators
+    (("done", "pass", "skip_turn", "reorder_round", "end_round"), ANY, ANY, ANY, "no_round"),
+    ("raise_hand", STAFF, ANY, ANY, "invalid"),  # facilitators speak without raising a hand
+    ("give_floor", STAFF, ANY, ANY, "no_hands"),
+    ("unlock", STAFF, ANY, ANY, "not_locked"),
+    (("admit", "decline"), STAFF, ANY, ANY, "not_waiting"),
     ("pause", STAFF, ANY, "paused", "already_paused"),
     ("resume", STAFF, ANY, ("lobby", "live"), "not_paused"),
     ("post", STAFF, ANY, ANY, "ok"),
@@ -55,11 +68,13 @@ def expected(command: str, role: str, mode: str, state: str) -> str:
 
 
 def build(role: str, mode: str, state: str) -> tuple[Room, int]:
-    """A room in ``state`` with the actor (affirmed, in ``mode``), a muted member and a message."""
-    room = Room()
+    """A room in ``state`` with the actor (affirmed, in ``mode``), a muted sharing member,
+    and a message by a facilitator."""
+    room = Room(keeper=False)
     room.now = T0 - 60 if state == "lobby" else T0 + 60
     room.join("fac", "facilitator")
-    room.join("target")
+    room.join("target", agreed=True)
+    room.ok("target", c.SetMode("sharer"))
     [message] = room.ok("fac", c.Post("welcome")).events
     room.ok("fac", c.Mute("target", minutes=30))
     room.join("actor", role, agreed=True)  # type: ignore[arg-type]
@@ -84,6 +99,27 @@ def command(name: str, message: int, mode: str) -> c.Command:
         "resume": c.Resume(),
         "end_session": c.EndSession(),
         "leave": c.Leave(),
+        "redact": c.Redact(message),
+        "whisper": c.Whisper("I need a moment"),
+        "who_reacted": c.WhoReacted(message),
+        "crisis": c.Crisis(),
+        "start_round": c.StartRound("check_in"),
+        "done": c.Done(),
+        "pass": c.Pass(),
+        "skip_turn": c.SkipTurn(),
+        "reorder_round": c.ReorderRound(()),
+        "end_round": c.EndRound(),
+        "raise_hand": c.RaiseHand(),
+        "lower_hand": c.LowerHand(),
+        "give_floor": c.GiveFloor(),
+        "clear_hands": c.ClearHands(),
+        "remove": c.Remove("target"),
+        "lock": c.Lock(),
+        "unlock": c.Unlock(),
+        "admit": c.Admit("target"),
+        "decline": c.Decline("target"),
+        "slow_mode": c.SlowMode(5),
+        "balance": c.Balance(),
     }
     return commands[name]
 
@@ -117,7 +153,7 @@ def test_table_covers_every_client_room_command() -> None:
 )  # fmt: skip
 def test_post_preconditions_for_sharing_members(agreed: bool, muted: bool, outcome: str) -> None:
     """For a member opted in to share: the agreement comes first, then the mute."""
-    room = Room()
+    room = Room(keeper=False)
     room.join("fac", "facilitator")
     room.join("actor", agreed=agreed)
     room.ok("actor", c.SetMode("sharer"))

@@ -23,7 +23,10 @@ def test_everyone_arrives_listening_and_is_visible(room: Room) -> None:
     assert isinstance(joined, e.Joined)
     assert joined.participant.mode == "listener"
     view = snapshot(room.state, "sam", room.now)
-    assert [(p["name"], p["mode"]) for p in view["participants"]] == [("Sam", "listener")]
+    assert [(p["name"], p["mode"]) for p in view["participants"]] == [
+        ("Keeper", "listener"),
+        ("Sam", "listener"),
+    ]
 
 
 def test_capacity_counts_members_not_facilitators(room: Room) -> None:

@@ -9,7 +9,7 @@ import pytest
 
 from holdspace.live.base import LiveHub
 from holdspace.live.memory import MemoryHub
-from holdspace.protocol import encode_event
+from holdspace.protocol import encode_event, encode_notice
 
 BACKENDS = ["memory"]
 
@@ -24,7 +24,7 @@ async def make_hub(request: pytest.FixtureRequest) -> AsyncIterator[HubFactory]:
 
     async def make(*, log_size: int = 1000) -> LiveHub:
         if request.param == "memory":
-            hub: LiveHub = MemoryHub(encode_event, log_size=log_size)
+            hub: LiveHub = MemoryHub(encode_event, encode_notice, log_size=log_size)
         else:  # pragma: no cover - a backend listed without a factory
             raise AssertionError(request.param)
         hubs.append(hub)

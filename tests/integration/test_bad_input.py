@@ -19,6 +19,8 @@ async def joined_pair(community: Community) -> tuple[Client, Client, str]:
     await community.person("sam", "Sam")
     await community.person("lee", "Lee")
     room = await community.room("robin", ["sam", "lee"])
+    robin = await community.client("robin")  # a live group always has its facilitator
+    await robin.join(room.id)
     sam, lee = await community.client("sam"), await community.client("lee")
     for member in (sam, lee):
         await member.join(room.id)

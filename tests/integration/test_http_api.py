@@ -572,6 +572,47 @@ async def test_patch_updates_a_room(
     assert member.status_code == 403
 
 
+async def test_waiting_room_round_trips_through_post_patch_and_get(
+    community: Community, http: httpx.AsyncClient
+) -> None:
+    """`waiting_room` is off unless asked for, set by POST or PATCH, and must be a boolean."""
+    await community.person("robin", "Robin", "facilitator")
+    headers = bearer(community.tokens["robin"])
+    _, plain = await create_room(http, community.tokens["robin"])
+    assert plain["room"]["waiting_room"] is False
+
+    response, created = await create_room(http, community.tokens["robin"], waiting_room=True)
+    assert response.status_code == 201, created
+    room_id = created["room"]["id"]
+    assert created["room"]["waiting_room"] is True
+    got = await http.get(f"/api/rooms/{room_id}", headers=headers)
+    assert got.json()["room"]["waiting_room"] is True
+
+    patch = await http.patch(f"/api/rooms/{room_id}", json={"waiting_room": False}, headers=headers)
+    assert patch.status_code == 200, patch.text
+    assert patch.json()["room"]["waiting_room"] is False
+    got = await http.get(f"/api/rooms/{room_id}", headers=headers)
+    assert got.json()["room"]["waiting_room"] is False
+
+    renamed = await http.patch(f"/api/rooms/{room_id}", json={"name": "Renamed"}, headers=headers)
+    assert renamed.json()["room"]["waiting_room"] is False  # untouched by other changes
+    await http.patch(f"/api/rooms/{room_id}", json={"waiting_room": True}, headers=headers)
+    listed = (await http.get("/api/rooms", headers=headers)).json()["rooms"]
+    assert {r["id"]: r["waiting_room"] for r in listed}[room_id] is True
+
+    for value in ("yes", 1, None):
+        bad = await http.patch(
+            f"/api/rooms/{room_id}", json={"waiting_room": value}, headers=headers
+        )
+        assert bad.status_code == 400, value
+        assert error_of(bad)["detail"]["field"] == "waiting_room"
+        response, body = await create_room(http, community.tokens["robin"], waiting_room=value)
+        assert response.status_code == 400, value
+        assert body["error"]["detail"]["field"] == "waiting_room"
+    got = await http.get(f"/api/rooms/{room_id}", headers=headers)
+    assert got.json()["room"]["waiting_room"] is True
+
+
 async def test_room_lists_show_each_person_their_rooms(
     community: Community, server: LiveServer, http: httpx.AsyncClient
 ) -> None:

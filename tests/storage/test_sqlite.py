@@ -115,6 +115,38 @@ async def test_upgrades_a_version_1_database(tmp_path: Path) -> None:
         assert index is not None
 
 
+async def test_upgrading_a_version_3_database_keeps_rooms_without_a_waiting_room(
+    tmp_path: Path,
+) -> None:
+    """Rooms from before migration 4 read back with the waiting room off and no bars."""
+    path = tmp_path / "holdspace.db"
+    with raw(path) as conn:
+        assert migrate(conn, MIGRATIONS[:3]) == 3
+        conn.execute(
+            "INSERT INTO users (id, username, username_key, display_name, role, password_hash,"
+            " created_at) VALUES ('u_old', 'Old', 'old', 'Old timer', 'facilitator', 'h', 1.0)"
+        )
+        conn.execute(
+            "INSERT INTO rooms (id, name, description, capacity, guidelines, owner_id,"
+            " schedule_json, lobby_minutes, visibility, created_at)"
+            " VALUES ('r_old', 'Old room', '', 8, '', 'u_old', '{}', 10, 'closed', 1.0)"
+        )
+        conn.execute(
+            "INSERT INTO room_facilitators (room_id, position, user_id)"
+            " VALUES ('r_old', 0, 'u_old')"
+        )
+    store = await SQLiteStore.open(path)
+    try:
+        room = await store.get_room("r_old")
+        assert room is not None
+        assert room.waiting_room is False
+        assert room.facilitator_ids == ("u_old",)
+        assert await store.bars("r_old") == []
+    finally:
+        await store.close()
+    assert "bars" in tables(path)
+
+
 def test_failed_migration_rolls_back(tmp_path: Path) -> None:
     """A migration that fails halfway leaves neither its tables nor a version bump."""
     path = tmp_path / "holdspace.db"

@@ -15,6 +15,7 @@ import pytest
 from holdspace.errors import Conflict, NotFound
 from holdspace.storage.base import Store
 from holdspace.storage.models import (
+    Bar,
     Invite,
     ModerationEntry,
     OneOff,
@@ -55,6 +56,7 @@ async def make_room(
     *co: User,
     created_at: float = T0,
     archived: bool = False,
+    waiting_room: bool = False,
 ) -> Room:
     room = Room(
         id=new_id("r"),
@@ -70,6 +72,7 @@ async def make_room(
         created_at=created_at,
         crisis_resources="Samaritans: 116 123",
         archived=archived,
+        waiting_room=waiting_room,
     )
     await store.create_room(room)
     return room
@@ -217,12 +220,22 @@ async def test_room_round_trips(store: Store) -> None:
     owner = await make_user(store, "owner")
     co2 = await make_user(store, "zed")
     co1 = await make_user(store, "amy")
-    room = await make_room(store, owner, co2, co1)
+    room = await make_room(store, owner, co2, co1, waiting_room=True)
     loaded = await store.get_room(room.id)
     assert loaded == room
     assert loaded is not None
     assert loaded.facilitator_ids == (owner.id, co2.id, co1.id)
     assert loaded.schedule == SCHEDULE
+    assert loaded.waiting_room is True
+
+
+async def test_waiting_room_is_off_unless_asked_for(store: Store) -> None:
+    """A room created without a waiting room reads back with it off."""
+    owner = await make_user(store, "owner")
+    room = await make_room(store, owner)
+    loaded = await store.get_room(room.id)
+    assert loaded is not None
+    assert loaded.waiting_room is False
 
 
 async def test_unknown_room_is_none(store: Store) -> None:
@@ -253,9 +266,13 @@ async def test_update_room_replaces_fields(store: Store) -> None:
         visibility="open",
         crisis_resources="",
         archived=True,
+        waiting_room=True,
     )
     await store.update_room(changed)
     assert await store.get_room(room.id) == changed
+    back = dataclasses.replace(changed, waiting_room=False)
+    await store.update_room(back)
+    assert await store.get_room(room.id) == back
 
 
 async def test_update_unknown_room_is_not_found(store: Store) -> None:
@@ -475,6 +492,156 @@ async def test_concurrent_redemption_of_single_use_invite(store: Store) -> None:
     assert results.count(room.id) == 1
     assert results.count(None) == 9
     assert len(await store.roster(room.id)) == 1
+
+
+async def test_redeem_by_barred_user_enrols_nobody(store: Store) -> None:
+    """A barred user redeeming a code gets the room id back but no seat, and uses nothing."""
+    owner = await make_user(store, "owner")
+    barred = await make_user(store, "barred")
+    room = await make_room(store, owner)
+    invite = make_invite(room, "code", max_uses=1)
+    await store.create_invite(invite)
+    await store.bar(room.id, barred.id, by=owner.id, reason=None, now=T0)
+    assert await store.redeem_invite("code", barred.id, T0) == room.id
+    assert not await store.is_enrolled(room.id, barred.id)
+    assert await uses_of(store, invite) == 0
+    await store.unbar(room.id, barred.id)
+    assert await store.redeem_invite("code", barred.id, T0) == room.id
+    assert await store.is_enrolled(room.id, barred.id)
+    assert await uses_of(store, invite) == 1
+
+
+async def test_redeem_by_barred_user_of_a_dead_code_is_none(store: Store) -> None:
+    """A bar never makes a revoked code look valid: it is None like for anyone else."""
+    owner = await make_user(store, "owner")
+    barred = await make_user(store, "barred")
+    room = await make_room(store, owner)
+    invite = make_invite(room, "code")
+    await store.create_invite(invite)
+    await store.revoke_invite(room.id, invite.id, T0)
+    await store.bar(room.id, barred.id, by=owner.id, reason=None, now=T0)
+    assert await store.redeem_invite("nope", barred.id, T0) is None
+    assert await store.redeem_invite("code", barred.id, T0) is None
+    assert not await store.is_enrolled(room.id, barred.id)
+
+
+# -- bars --------------------------------------------------------------------------
+
+
+async def test_bar_round_trips(store: Store) -> None:
+    """A bar comes back with its author, reason and time, and is_barred sees it."""
+    owner = await make_user(store, "owner")
+    member = await make_user(store, "member")
+    room = await make_room(store, owner)
+    assert not await store.is_barred(room.id, member.id)
+    assert await store.bars(room.id) == []
+    await store.bar(room.id, member.id, by=owner.id, reason="repeated harassment", now=T0)
+    assert await store.is_barred(room.id, member.id)
+    assert await store.bars(room.id) == [
+        Bar(room_id=room.id, user_id=member.id, by=owner.id, reason="repeated harassment", at=T0)
+    ]
+
+
+async def test_bar_without_reason(store: Store) -> None:
+    """A bar's reason is optional and comes back as None."""
+    owner = await make_user(store, "owner")
+    member = await make_user(store, "member")
+    room = await make_room(store, owner)
+    await store.bar(room.id, member.id, by=owner.id, reason=None, now=T0)
+    [bar] = await store.bars(room.id)
+    assert bar.reason is None
+
+
+async def test_barring_twice_keeps_the_first_bar(store: Store) -> None:
+    """Barring an already barred member changes nothing: the first bar's data stays."""
+    owner = await make_user(store, "owner")
+    co = await make_user(store, "co")
+    member = await make_user(store, "member")
+    room = await make_room(store, owner, co)
+    await store.bar(room.id, member.id, by=owner.id, reason="first", now=T0)
+    await store.bar(room.id, member.id, by=co.id, reason="second", now=T0 + 5)
+    assert await store.bars(room.id) == [
+        Bar(room_id=room.id, user_id=member.id, by=owner.id, reason="first", at=T0)
+    ]
+
+
+async def test_bars_are_per_room_and_user(store: Store) -> None:
+    """A bar from one room keeps the member out of that room only, and bars no one else."""
+    owner = await make_user(store, "owner")
+    member = await make_user(store, "member")
+    other_member = await make_user(store, "other")
+    room = await make_room(store, owner)
+    other = await make_room(store, owner)
+    await store.bar(room.id, member.id, by=owner.id, reason=None, now=T0)
+    assert await store.is_barred(room.id, member.id)
+    assert not await store.is_barred(other.id, member.id)
+    assert not await store.is_barred(room.id, other_member.id)
+    assert await store.bars(other.id) == []
+
+
+async def test_bars_list_oldest_first(store: Store) -> None:
+    """A room's bars are listed in the order they were made, whatever the user ids."""
+    owner = await make_user(store, "owner")
+    members = [await make_user(store, f"m{i}") for i in range(4)]
+    room = await make_room(store, owner)
+    times = [T0 + 30, T0 + 10, T0 + 20, T0]
+    for member, at in zip(members, times, strict=True):
+        await store.bar(room.id, member.id, by=owner.id, reason=None, now=at)
+    listed = await store.bars(room.id)
+    assert [b.at for b in listed] == sorted(times)
+    assert [b.user_id for b in listed] == [members[i].id for i in (3, 1, 2, 0)]
+
+
+async def test_unbar_lifts_the_bar_once(store: Store) -> None:
+    """Unbarring reports True the first time and False after, or for anyone never barred."""
+    owner = await make_user(store, "owner")
+    member = await make_user(store, "member")
+    room = await make_room(store, owner)
+    other = await make_room(store, owner)
+    await store.bar(room.id, member.id, by=owner.id, reason=None, now=T0)
+    assert not await store.unbar(other.id, member.id)
+    assert not await store.unbar(room.id, owner.id)
+    assert await store.is_barred(room.id, member.id)
+    assert await store.unbar(room.id, member.id)
+    assert not await store.is_barred(room.id, member.id)
+    assert not await store.unbar(room.id, member.id)
+    assert await store.bars(room.id) == []
+
+
+async def test_a_lifted_bar_can_be_made_again_afresh(store: Store) -> None:
+    """Barring after an unbar records the new bar's author, reason and time."""
+    owner = await make_user(store, "owner")
+    member = await make_user(store, "member")
+    room = await make_room(store, owner)
+    await store.bar(room.id, member.id, by=owner.id, reason="first", now=T0)
+    await store.unbar(room.id, member.id)
+    await store.bar(room.id, member.id, by=owner.id, reason="again", now=T0 + 60)
+    assert await store.bars(room.id) == [
+        Bar(room_id=room.id, user_id=member.id, by=owner.id, reason="again", at=T0 + 60)
+    ]
+
+
+async def test_a_bar_leaves_enrolment_alone(store: Store) -> None:
+    """Barring and unbarring an enrolled member keeps them on the roster."""
+    owner = await make_user(store, "owner")
+    member = await make_user(store, "member")
+    room = await make_room(store, owner)
+    await store.enrol(room.id, member.id, T0)
+    await store.bar(room.id, member.id, by=owner.id, reason=None, now=T0)
+    assert await store.is_enrolled(room.id, member.id)
+    await store.unbar(room.id, member.id)
+    assert await store.roster(room.id) == [member]
+
+
+async def test_barring_in_an_unknown_room_or_user_is_not_found(store: Store) -> None:
+    """A bar must name a room and a user that exist."""
+    owner = await make_user(store, "owner")
+    room = await make_room(store, owner)
+    with pytest.raises(NotFound):
+        await store.bar("r_missing", owner.id, by=owner.id, reason=None, now=T0)
+    with pytest.raises(NotFound):
+        await store.bar(room.id, "u_missing", by=owner.id, reason=None, now=T0)
+    assert await store.bars(room.id) == []
 
 
 # -- group agreement ---------------------------------------------------------------

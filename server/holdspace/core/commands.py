@@ -51,6 +51,7 @@ class SetMode:
 @dataclass(frozen=True, slots=True)
 class Post:
     text: str
+    sensitive: bool = False  # a content warning: shown collapsed until opened
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,22 +88,132 @@ class EndSession:
 
 
 @dataclass(frozen=True, slots=True)
+class Redact:
+    message: int
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Whisper:
+    """A private note to the room's facilitators ("I need a moment")."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class WhoReacted:
+    """Names behind a message's reaction counts: for its author and facilitators only."""
+
+    message: int
+
+
+@dataclass(frozen=True, slots=True)
+class Crisis:
+    """The crisis resources, on request, to anyone present."""
+
+
+RoundOrder = Literal["arrival", "quietest"]
+ROUND_KINDS: tuple[str, ...] = ("check_in", "check_out", "custom")
+
+
+@dataclass(frozen=True, slots=True)
+class StartRound:
+    kind: str | None = None  # check_in, check_out or custom
+    prompt: str | None = None
+    order: RoundOrder = "arrival"
+    turn_seconds: float | None = None  # time out a silent holder after this
+
+
+@dataclass(frozen=True, slots=True)
+class Done:
+    """The holder finished sharing."""
+
+
+@dataclass(frozen=True, slots=True)
+class Pass:
+    """The holder passes the talking piece on; no reason is ever asked."""
+
+
+@dataclass(frozen=True, slots=True)
+class SkipTurn:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class ReorderRound:
+    order: tuple[str, ...]  # the members still waiting for a turn, in their new order
+
+
+@dataclass(frozen=True, slots=True)
+class EndRound:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class RaiseHand:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class LowerHand:
+    target: str | None = None  # a facilitator may lower someone else's
+
+
+@dataclass(frozen=True, slots=True)
+class GiveFloor:
+    """Offer the floor to the first raised hand."""
+
+
+@dataclass(frozen=True, slots=True)
+class ClearHands:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Remove:
+    target: str
+    bar: bool = False  # also keep them out of future sessions
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Lock:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Unlock:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Admit:
+    target: str
+
+
+@dataclass(frozen=True, slots=True)
+class Decline:
+    target: str
+
+
+@dataclass(frozen=True, slots=True)
+class SlowMode:
+    seconds: float  # 0 turns it off
+
+
+@dataclass(frozen=True, slots=True)
+class Balance:
+    """The facilitators' participation-balance view."""
+
+
+@dataclass(frozen=True, slots=True)
 class Tick:
     """Time has passed: start the session, expire mutes and held seats, end the session."""
 
 
 Command = (
-    Join
-    | Disconnect
-    | Leave
-    | Agree
-    | SetMode
-    | Post
-    | React
-    | Mute
-    | Unmute
-    | Pause
-    | Resume
-    | EndSession
-    | Tick
-)
+    Join | Disconnect | Leave | Agree | SetMode | Post | React | Mute | Unmute | Pause | Resume
+    | EndSession | Redact | Whisper | WhoReacted | Crisis | StartRound | Done | Pass | SkipTurn
+    | ReorderRound | EndRound | RaiseHand | LowerHand | GiveFloor | ClearHands | Remove | Lock
+    | Unlock | Admit | Decline | SlowMode | Balance | Tick
+)  # fmt: skip

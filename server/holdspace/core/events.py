@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
-LeaveReason = Literal["left", "timed_out"]
+LeaveReason = Literal["left", "timed_out", "removed"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +78,7 @@ class MessagePosted(Event):
     name: str
     text: str | None
     redacted: bool = False
+    sensitive: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +109,7 @@ class Paused(Event):
     type: ClassVar[str] = "paused"
     by: str | None
     message: str | None
+    reason: str = "facilitator"  # or "no_facilitator": the room paused itself
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +129,114 @@ class SessionEnded(Event):
     by: str | None  # None: the scheduled end arrived
 
 
+@dataclass(frozen=True, slots=True)
+class Redacted(Event):
+    type: ClassVar[str] = "redacted"
+    message: int
+    by: str
+
+
+@dataclass(frozen=True, slots=True)
+class RoundStarted(Event):
+    type: ClassVar[str] = "round_started"
+    kind: str | None
+    prompt: str | None
+    order: tuple[str, ...]
+    turn_seconds: float | None
+    by: str
+
+
+@dataclass(frozen=True, slots=True)
+class Turn(Event):
+    """The talking piece moves to ``user_id``."""
+
+    type: ClassVar[str] = "turn"
+    user_id: str
+    second_chance: bool
+    deadline: float | None
+    queue: tuple[str, ...]  # who is still to come, in order
+
+
+@dataclass(frozen=True, slots=True)
+class TurnEnded(Event):
+    """How a turn ended: done, passed, timed_out, skipped (a facilitator moved on, or the
+    member was no longer sharing) or left (the holder left the room)."""
+
+    type: ClassVar[str] = "turn_ended"
+    user_id: str
+    outcome: str
+    second_chance: bool
+
+
+@dataclass(frozen=True, slots=True)
+class RoundReordered(Event):
+    type: ClassVar[str] = "round_order"
+    queue: tuple[str, ...]
+    by: str
+
+
+@dataclass(frozen=True, slots=True)
+class RoundOutcome:
+    user_id: str
+    outcome: str  # a turn outcome, or not_reached (the round ended first)
+    second_chance: str | None  # the outcome of their second chance, if they had one
+
+
+@dataclass(frozen=True, slots=True)
+class RoundEnded(Event):
+    type: ClassVar[str] = "round_ended"
+    summary: tuple[RoundOutcome, ...]
+    by: str | None  # None: everyone had their turn
+
+
+@dataclass(frozen=True, slots=True)
+class HandRaised(Event):
+    type: ClassVar[str] = "hand_raised"
+    user_id: str
+    queue: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class HandLowered(Event):
+    type: ClassVar[str] = "hand_lowered"
+    user_id: str
+    by: str | None  # a facilitator lowered it; None: they lowered their own
+    queue: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class FloorGiven(Event):
+    type: ClassVar[str] = "floor"
+    user_id: str
+    by: str
+    queue: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class HandsCleared(Event):
+    type: ClassVar[str] = "hands_cleared"
+    by: str
+
+
+@dataclass(frozen=True, slots=True)
+class Locked(Event):
+    type: ClassVar[str] = "locked"
+    by: str
+
+
+@dataclass(frozen=True, slots=True)
+class Unlocked(Event):
+    type: ClassVar[str] = "unlocked"
+    by: str
+
+
+@dataclass(frozen=True, slots=True)
+class SlowModeSet(Event):
+    type: ClassVar[str] = "slow_mode"
+    seconds: float | None
+    by: str
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.type: cls
     for cls in (
@@ -144,6 +254,19 @@ EVENT_TYPES: dict[str, type[Event]] = {
         Resumed,
         SessionStarted,
         SessionEnded,
+        Redacted,
+        RoundStarted,
+        Turn,
+        TurnEnded,
+        RoundReordered,
+        RoundEnded,
+        HandRaised,
+        HandLowered,
+        FloorGiven,
+        HandsCleared,
+        Locked,
+        Unlocked,
+        SlowModeSet,
     )
 }
 
@@ -166,4 +289,31 @@ class RecordAgreement:
     user_id: str
 
 
-Effect = RecordModeration | RecordAgreement
+@dataclass(frozen=True, slots=True)
+class BarMember:
+    """An effect: keep this member out of the room's future sessions."""
+
+    user_id: str
+    by: str
+    reason: str | None
+
+
+Effect = RecordModeration | RecordAgreement | BarMember
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """A frame for particular people, outside the room's sequence: never logged, never
+    replayed. Whatever it says can also be rebuilt from state (the snapshot), so a
+    notice lost to a dropped connection loses nothing.
+
+    ``gate``: True shuts the recipients' connections off from room events (removed,
+    held at the door); False opens them again after ``seq`` (admitted, with their
+    snapshot in ``data``).
+    """
+
+    to: tuple[str, ...]
+    kind: str
+    data: dict[str, Any]
+    gate: bool | None = None
+    seq: int | None = None

@@ -7,6 +7,8 @@ The order of checks is the order a member would want to hear reasons in.
 
 from __future__ import annotations
 
+import math
+
 from holdspace.core.state import Participant, RoomState
 from holdspace.errors import Rejected
 
@@ -39,9 +41,28 @@ def post_refusal(state: RoomState, actor: Participant, now: float) -> Rejected |
             "The group hasn't started yet. You can post once it begins.", code="not_started"
         )
     if state.pause is not None:
+        if state.pause.reason == "no_facilitator":
+            return Rejected("The group is paused until a facilitator is back.", code="paused")
         return Rejected(
             "The group is paused. Only facilitators can post until it resumes.", code="paused"
         )
+    holder = state.round.holder if state.round else None
+    if holder is not None and holder != actor.user_id:
+        name = state.participants[holder].name if holder in state.participants else "someone"
+        return Rejected(
+            f"It's {name}'s turn to share. You can still react, and your turn will come.",
+            code="not_your_turn",
+        )
+    stats = state.stats.get(actor.user_id)
+    if state.slow_mode and stats and stats.last_post_at is not None:
+        wait = stats.last_post_at + state.slow_mode - now
+        if wait > 0:
+            seconds = math.ceil(wait)
+            return Rejected(
+                f"The group is taking it slowly: you can post again in {seconds} s.",
+                code="slow_mode",
+                retry_after=seconds,
+            )
     return None
 
 
@@ -49,4 +70,13 @@ def react_refusal(state: RoomState, actor: Participant) -> Rejected | None:
     """Reacting is open to everyone present, listeners included; it is how listeners take part."""
     if state.phase == "ended":
         return Rejected("This session has ended.", code="session_ended")
+    return None
+
+
+def holds_piece_refusal(state: RoomState, actor: Participant) -> Rejected | None:
+    """Done and pass belong to the talking piece's holder."""
+    if state.round is None:
+        return Rejected("There's no round going on.", code="no_round")
+    if state.round.holder != actor.user_id:
+        return Rejected("It isn't your turn right now.", code="not_your_turn")
     return None

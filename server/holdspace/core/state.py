@@ -39,6 +39,9 @@ class RoomConfig:
     react_rate: Rate = Rate(burst=20, per_second=2)
     message_buffer: int = 200  # recent messages kept for newcomers' snapshots
     max_mute_minutes: int = 24 * 60
+    guidelines: str = ""  # the group agreement, shown when joining
+    crisis_resources: str = ""  # always one request away
+    waiting_room: bool = False  # arrivals wait for a facilitator to admit them
 
 
 @dataclass(slots=True)
@@ -80,13 +83,65 @@ class Participant:
 
 
 @dataclass(slots=True)
+class Stats:
+    """A member's participation this session, for the facilitators' balance view.
+    Kept by user, so leaving and coming back doesn't reset it."""
+
+    turns: int = 0  # round turns finished with done
+    passes: int = 0
+    posts: int = 0
+    last_spoke_at: float | None = None
+    last_post_at: float | None = None  # for slow mode
+
+
+@dataclass(slots=True)
 class MessageRecord:
     seq: int
     user_id: str
     name: str
     text: str | None  # None once redacted
     at: float
+    sensitive: bool = False  # shown collapsed until opened
     reactions: dict[str, set[str]] = field(default_factory=dict)  # kind -> who
+
+
+@dataclass(slots=True)
+class Waiting:
+    """Someone at the door: arrived mid-share (``door``) or waiting to be admitted."""
+
+    user_id: str
+    name: str
+    role: RoomRole
+    since: float
+    place: Literal["door", "waiting_room"]
+    conns: set[str] = field(default_factory=set)
+
+
+@dataclass(slots=True)
+class Round:
+    """A go-around: the talking piece passes through ``queue`` one holder at a time."""
+
+    id: int  # seq of its round_started event
+    prompt: str | None
+    kind: str | None  # check_in, check_out, custom
+    turn_seconds: float | None
+    order: list[str]  # as the round started, for its summary
+    queue: list[str]  # still to be offered the piece, in order
+    holder: str | None = None
+    deadline: float | None = None  # the holder is timed out after this
+    second_chance: bool = False  # the piece is going round again to those who passed
+    outcomes: dict[str, str] = field(default_factory=dict)  # first time round
+    second: dict[str, str] = field(default_factory=dict)  # the second chance
+    passed: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Whisper:
+    id: int
+    user_id: str
+    name: str
+    text: str
+    at: float
 
 
 @dataclass(slots=True)
@@ -94,6 +149,7 @@ class PauseInfo:
     by: str | None  # None: the room paused itself
     message: str | None
     at: float
+    reason: Literal["facilitator", "no_facilitator"] = "facilitator"
 
 
 @dataclass(slots=True)
@@ -106,10 +162,32 @@ class RoomState:
     participants: dict[str, Participant] = field(default_factory=dict)  # arrival order
     agreed: set[str] = field(default_factory=set)  # affirmed the agreement this session
     messages: dict[int, MessageRecord] = field(default_factory=dict)  # by seq, oldest first
+    stats: dict[str, Stats] = field(default_factory=dict)
+    round: Round | None = None
+    hands: list[str] = field(default_factory=list)  # raised, first come first
+    waiting: dict[str, Waiting] = field(default_factory=dict)  # not in the room yet
+    admitted: set[str] = field(default_factory=set)  # through the waiting room already
+    removed: set[str] = field(default_factory=set)  # may not come back this session
+    locked: bool = False  # no new arrivals
+    slow_mode: float | None = None  # seconds between a member's posts
+    whispers: list[Whisper] = field(default_factory=list)  # for the facilitators, newest last
+    whisper_seq: int = 0
 
     def members_present(self) -> int:
-        """Seats taken against capacity: members here or within their grace period."""
-        return sum(1 for p in self.participants.values() if not p.staff)
+        """Seats taken against capacity: members here, within their grace period, or held
+        at the door mid-share (they are coming in)."""
+        here = sum(1 for p in self.participants.values() if not p.staff)
+        return here + sum(1 for w in self.waiting.values() if w.place == "door")
+
+    def keeper_present(self) -> bool:
+        """A facilitator (or admin) is connected right now."""
+        return any(p.staff and p.conns for p in self.participants.values())
+
+    def staff_ids(self) -> tuple[str, ...]:
+        return tuple(p.user_id for p in self.participants.values() if p.staff)
+
+    def stats_of(self, user_id: str) -> Stats:
+        return self.stats.setdefault(user_id, Stats())
 
 
 INDEFINITE = math.inf

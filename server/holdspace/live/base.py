@@ -14,18 +14,26 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from holdspace.core.events import Event
+from holdspace.core.events import Event, Notice
 from holdspace.core.room import Transition
 from holdspace.core.state import RoomState
 
 
 @dataclass(frozen=True, slots=True)
 class Delivery:
-    """One room event, encoded once, as every subscriber receives it."""
+    """One room event, encoded once, as every subscriber receives it — or a notice.
+
+    A notice (``to`` set) is for those people only, is never logged, and sits in the
+    batch right after the event whose ``seq`` it carries. ``gate`` tells the
+    recipients' connections to stop (True) or resume, after ``seq`` (False),
+    receiving room events.
+    """
 
     seq: int
     frame: str
     final: bool = False  # the session ended with this event
+    to: frozenset[str] | None = None
+    gate: bool | None = None
 
 
 class Subscriber(Protocol):
@@ -35,6 +43,7 @@ class Subscriber(Protocol):
 
 
 Encoder = Callable[[Event], str]
+NoticeEncoder = Callable[[Notice], str]
 Step = Callable[[RoomState], Transition]
 
 
@@ -48,8 +57,9 @@ class LiveHub(Protocol):
         without calling ``step``). ``step`` may run more than once (optimistic
         concurrency): it must not have side effects beyond the state it is given.
         After it returns, its events are encoded once, appended to the log,
-        replaced log entries rewritten, and everything published to subscribers
-        before this coroutine returns. An ended session's state and log are dropped.
+        replaced log entries rewritten, and its events and notices published to
+        subscribers in order (each notice right after the event it follows) before
+        this coroutine returns. An ended session's state and log are dropped.
         """
         ...
 
@@ -67,3 +77,16 @@ class LiveHub(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+
+def merge(
+    events: list[Delivery], notices: list[Notice], encode: NoticeEncoder, last_seq: int
+) -> list[Delivery]:
+    """Events and notices in one batch, each notice right after the event it follows
+    (a notice without a position goes last)."""
+    items = [(d.seq, 0, d) for d in events]
+    for n in notices:
+        at = last_seq if n.seq is None else n.seq
+        items.append((at, 1, Delivery(at, encode(n), to=frozenset(n.to), gate=n.gate)))
+    items.sort(key=lambda item: (item[0], item[1]))
+    return [d for _, _, d in items]

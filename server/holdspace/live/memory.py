@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from holdspace.core.events import SessionEnded
 from holdspace.core.room import Transition
 from holdspace.core.state import RoomState
-from holdspace.live.base import Delivery, Encoder, Step, Subscriber
+from holdspace.live.base import Delivery, Encoder, NoticeEncoder, Step, Subscriber, merge
 
 
 @dataclass(slots=True)
@@ -25,8 +25,11 @@ class _Session:
 
 
 class MemoryHub:
-    def __init__(self, encode: Encoder, *, log_size: int = 1000) -> None:
+    def __init__(
+        self, encode: Encoder, encode_notice: NoticeEncoder, *, log_size: int = 1000
+    ) -> None:
         self._encode = encode
+        self._encode_notice = encode_notice
         self._log_size = log_size
         self._sessions: dict[str, _Session] = {}
         self._subscribers: dict[str, set[Subscriber]] = {}
@@ -43,12 +46,14 @@ class MemoryHub:
         t = step(session.state)
         if t.replaced:
             self._rewrite(session, t)
-        if t.events:
+        if t.events or t.notices:
             batch = [
                 Delivery(ev.seq, self._encode(ev), final=isinstance(ev, SessionEnded))
                 for ev in t.events
             ]
             session.log.extend(batch)
+            if t.notices:
+                batch = merge(batch, t.notices, self._encode_notice, session.state.seq)
             for subscriber in list(self._subscribers.get(key, ())):
                 subscriber.deliver(batch)
         if t.ended:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from holdspace.storage.models import Invite, ModerationEntry, Role, Room, User
+from holdspace.storage.models import Bar, Invite, ModerationEntry, Role, Room, User
 
 
 class Store(Protocol):
@@ -81,8 +81,31 @@ class Store(Protocol):
         """Atomically use one redemption and enrol the user; return the room id.
 
         None when the code is unknown, revoked, expired or used up. Redeeming a code
-        for a room one is already enrolled in succeeds without using it up.
+        for a room one is already enrolled in succeeds without using it up. A user
+        barred from the room (and not already in it) redeeming a usable code is
+        neither enrolled nor charged a use, but gets the room id so the caller can
+        explain why.
         """
+        ...
+
+    # -- bars ----------------------------------------------------------------
+    async def bar(
+        self, room_id: str, user_id: str, *, by: str, reason: str | None, now: float
+    ) -> None:
+        """Bar ``user_id`` from the room. Idempotent: the first bar's data is kept.
+
+        Raise :class:`holdspace.errors.NotFound` when the room or user doesn't exist.
+        """
+        ...
+
+    async def unbar(self, room_id: str, user_id: str) -> bool:
+        """Lift a bar; False when the user wasn't barred from that room."""
+        ...
+
+    async def is_barred(self, room_id: str, user_id: str) -> bool: ...
+
+    async def bars(self, room_id: str) -> list[Bar]:
+        """The room's bars, oldest first."""
         ...
 
     # -- group agreement -----------------------------------------------------

@@ -67,6 +67,7 @@ class Room:
     created_at: float
     crisis_resources: str = ""
     archived: bool = False
+    waiting_room: bool = False  # arrivals wait until a facilitator admits them
 
     def is_facilitator(self, user_id: str) -> bool:
         return user_id in self.facilitator_ids
@@ -90,6 +91,17 @@ class Invite:
         if self.expires_at is not None and now >= self.expires_at:
             return False
         return self.max_uses is None or self.uses < self.max_uses
+
+
+@dataclass(frozen=True, slots=True)
+class Bar:
+    """A member a facilitator has barred from a room: no future session lets them in."""
+
+    room_id: str
+    user_id: str
+    by: str  # who barred them
+    reason: str | None
+    at: float
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,6 +25,7 @@ from holdspace.errors import Conflict, NotFound
 from holdspace.schedule import schedule_from_json, schedule_to_json
 from holdspace.storage.models import (
     ROLES,
+    Bar,
     Invite,
     ModerationEntry,
     Role,
@@ -132,6 +133,19 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (room_id, session_key)
     );
     """,
+    # 4: facilitators can bar a member from a room; rooms can hold arrivals in a
+    # waiting room until a facilitator admits them.
+    """
+    CREATE TABLE bars (
+        room_id   TEXT NOT NULL REFERENCES rooms (id) ON DELETE CASCADE,
+        user_id   TEXT NOT NULL REFERENCES users (id),
+        barred_by TEXT NOT NULL,
+        reason    TEXT,
+        at        REAL NOT NULL,
+        PRIMARY KEY (room_id, user_id)
+    );
+    ALTER TABLE rooms ADD COLUMN waiting_room INTEGER NOT NULL DEFAULT 0;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -222,7 +236,8 @@ def _connect(path: str) -> sqlite3.Connection:
 _USER_COLUMNS = "u.id, u.username, u.display_name, u.role, u.password_hash, u.created_at"
 _ROOM_COLUMNS = (
     "r.id, r.name, r.description, r.capacity, r.guidelines, r.owner_id, r.schedule_json,"
-    " r.lobby_minutes, r.visibility, r.created_at, r.crisis_resources, r.archived"
+    " r.lobby_minutes, r.visibility, r.created_at, r.crisis_resources, r.archived,"
+    " r.waiting_room"
 )
 _INVITE_COLUMNS = (
     "id, room_id, code_hash, created_by, created_at, expires_at, max_uses, uses, revoked_at"
@@ -278,6 +293,7 @@ def _room(conn: sqlite3.Connection, row: Sequence[Any]) -> Room:
         created_at,
         crisis_resources,
         archived,
+        waiting_room,
     ) = row
     room_id = str(id_)
     return Room(
@@ -294,6 +310,7 @@ def _room(conn: sqlite3.Connection, row: Sequence[Any]) -> Room:
         created_at=float(created_at),
         crisis_resources=str(crisis_resources),
         archived=bool(archived),
+        waiting_room=bool(waiting_room),
     )
 
 
@@ -314,6 +331,17 @@ def _invite(row: Sequence[Any]) -> Invite:
 
 def _optional_str(value: object) -> str | None:
     return None if value is None else str(value)
+
+
+def _bar(row: Sequence[Any]) -> Bar:
+    room_id, user_id, barred_by, reason, at = row
+    return Bar(
+        room_id=str(room_id),
+        user_id=str(user_id),
+        by=str(barred_by),
+        reason=_optional_str(reason),
+        at=float(at),
+    )
 
 
 def _moderation(row: Sequence[Any]) -> ModerationEntry:
@@ -512,6 +540,7 @@ class SQLiteStore:
             room.created_at,
             room.crisis_resources,
             int(room.archived),
+            int(room.waiting_room),
             room.id,
         )
 
@@ -530,8 +559,8 @@ class SQLiteStore:
                     conn.execute(
                         "INSERT INTO rooms (name, description, capacity, guidelines, owner_id,"
                         " schedule_json, lobby_minutes, visibility, created_at,"
-                        " crisis_resources, archived, id)"
-                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        " crisis_resources, archived, waiting_room, id)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         self._room_values(room),
                     )
                     self._write_facilitators(conn, room)
@@ -563,8 +592,8 @@ class SQLiteStore:
                     cursor = conn.execute(
                         "UPDATE rooms SET name = ?, description = ?, capacity = ?,"
                         " guidelines = ?, owner_id = ?, schedule_json = ?, lobby_minutes = ?,"
-                        " visibility = ?, created_at = ?, crisis_resources = ?, archived = ?"
-                        " WHERE id = ?",
+                        " visibility = ?, created_at = ?, crisis_resources = ?, archived = ?,"
+                        " waiting_room = ? WHERE id = ?",
                         self._room_values(room),
                     )
                     if cursor.rowcount == 0:
@@ -703,7 +732,9 @@ class SQLiteStore:
 
         None for an unknown, revoked, expired or used-up code, or an archived room.
         A member already enrolled — or a facilitator of the room — gets the room id
-        without using the code up, so reopening an invite link is harmless.
+        without using the code up, so reopening an invite link is harmless. Someone
+        barred from the room who holds a usable code gets its id too, but is neither
+        enrolled nor charged a use: the caller tells them why.
         """
 
         def job(conn: sqlite3.Connection) -> str | None:
@@ -730,9 +761,67 @@ class SQLiteStore:
                     return invite.room_id
                 if not invite.usable(now):
                     return None
+                barred = conn.execute(
+                    "SELECT 1 FROM bars WHERE room_id = ? AND user_id = ?",
+                    (invite.room_id, user_id),
+                ).fetchone()
+                if barred is not None:
+                    return invite.room_id
                 conn.execute("UPDATE invites SET uses = uses + 1 WHERE id = ?", (invite.id,))
                 self._enrol(conn, invite.room_id, user_id, now)
                 return invite.room_id
+
+        return await self._run(job)
+
+    # -- bars ----------------------------------------------------------------
+
+    async def bar(
+        self, room_id: str, user_id: str, *, by: str, reason: str | None, now: float
+    ) -> None:
+        """Idempotent: barring again keeps the first bar's author, reason and time."""
+
+        def job(conn: sqlite3.Connection) -> None:
+            try:
+                conn.execute(
+                    "INSERT INTO bars (room_id, user_id, barred_by, reason, at)"
+                    " VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                    (room_id, user_id, by, reason, now),
+                )
+            except sqlite3.IntegrityError as error:
+                if _is_missing_reference(error):
+                    raise NotFound("No such room or user.") from None
+                raise
+
+        await self._run(job)
+
+    async def unbar(self, room_id: str, user_id: str) -> bool:
+        def job(conn: sqlite3.Connection) -> bool:
+            cursor = conn.execute(
+                "DELETE FROM bars WHERE room_id = ? AND user_id = ?", (room_id, user_id)
+            )
+            return cursor.rowcount > 0
+
+        return await self._run(job)
+
+    async def is_barred(self, room_id: str, user_id: str) -> bool:
+        def job(conn: sqlite3.Connection) -> bool:
+            row = conn.execute(
+                "SELECT 1 FROM bars WHERE room_id = ? AND user_id = ?", (room_id, user_id)
+            ).fetchone()
+            return row is not None
+
+        return await self._run(job)
+
+    async def bars(self, room_id: str) -> list[Bar]:
+        """Oldest first."""
+
+        def job(conn: sqlite3.Connection) -> list[Bar]:
+            rows = conn.execute(
+                "SELECT room_id, user_id, barred_by, reason, at FROM bars"
+                " WHERE room_id = ? ORDER BY at, rowid",
+                (room_id,),
+            ).fetchall()
+            return [_bar(row) for row in rows]
 
         return await self._run(job)
 

@@ -21,7 +21,7 @@ from holdspace.clock import iso
 from holdspace.errors import ClientError, Forbidden, InvalidInput, NotAuthenticated
 from holdspace.rooms import Rooms
 from holdspace.settings import Settings
-from holdspace.storage.models import Invite, Room, User
+from holdspace.storage.models import Bar, Invite, Room, User
 from holdspace.web.services import Services
 from holdspace.web.ws import COOKIE
 
@@ -76,6 +76,9 @@ class Api:
             Route(
                 "/api/rooms/{room_id}/invites/{invite_id}", self.revoke_invite, methods=["DELETE"]
             ),
+            Route("/api/rooms/{room_id}/bars", self.list_bars, methods=["GET"]),
+            Route("/api/rooms/{room_id}/bars", self.bar, methods=["POST"]),
+            Route("/api/rooms/{room_id}/bars/{user_id}", self.unbar, methods=["DELETE"]),
             Route("/api/invites/redeem", self.redeem, methods=["POST"]),
         ]
 
@@ -280,6 +283,39 @@ class Api:
         await self.rooms.revoke_invite(
             user, request.path_params["room_id"], request.path_params["invite_id"]
         )
+        return ok({"ok": True})
+
+    async def _bar_data(self, bar: Bar) -> dict[str, Any]:
+        member = await self.rooms.store.get_user(bar.user_id)
+        return {
+            "user_id": bar.user_id,
+            "name": member.display_name if member else "",
+            "by": bar.by,
+            "reason": bar.reason,
+            "at": bar.at,
+        }
+
+    async def list_bars(self, request: Request) -> Response:
+        user = await self._user(request)
+        bars = await self.rooms.barred(user, request.path_params["room_id"])
+        return ok({"bars": [await self._bar_data(b) for b in bars]})
+
+    async def bar(self, request: Request) -> Response:
+        user = await self._user(request)
+        data = await self._json(request)
+        user_id = self._str(data, "user_id")
+        reason = data.get("reason")
+        if reason is not None and not isinstance(reason, str):
+            raise InvalidInput("`reason` must be text.", field="reason")
+        room_id = request.path_params["room_id"]
+        await self.rooms.bar(user, room_id, user_id, reason)
+        bars = await self.rooms.barred(user, room_id)
+        found = next((b for b in bars if b.user_id == user_id), None)  # None if unbarred since
+        return ok({"bar": None if found is None else await self._bar_data(found)})
+
+    async def unbar(self, request: Request) -> Response:
+        user = await self._user(request)
+        await self.rooms.unbar(user, request.path_params["room_id"], request.path_params["user_id"])
         return ok({"ok": True})
 
     async def redeem(self, request: Request) -> Response:

@@ -23,12 +23,16 @@ class Connection:
     def __init__(
         self,
         conn_id: str,
+        user_id: str,
         send: Callable[[str], Awaitable[None]],
         *,
         max_frames: int,
         max_bytes: int,
     ) -> None:
         self.id = conn_id
+        self.user_id = user_id
+        # Shut off from room events: waiting at the door, or removed from the session.
+        self.gated = False
         self._send = send
         self._max_frames = max_frames
         self._max_bytes = max_bytes
@@ -46,10 +50,21 @@ class Connection:
             self._held.extend(batch)
             return
         for d in batch:
-            if d.seq > self.seq:
+            if d.to is not None:
+                if self.user_id in d.to:
+                    self._notice(d)
+            elif not self.gated and d.seq > self.seq:
                 self.seq = d.seq
                 self.send(d.frame)
                 self.session_over = self.session_over or d.final
+
+    def _notice(self, d: Delivery) -> None:
+        if d.gate is True:
+            self.gated = True
+        elif d.gate is False:  # let in: the notice holds a snapshot as of ``d.seq``
+            self.gated = False
+            self.seq = d.seq
+        self.send(d.frame)
 
     def hold(self) -> None:
         """Buffer room events until :meth:`release`: subscribe first, then read state."""

@@ -112,6 +112,7 @@ class _Session:
         self._reauth_seconds = settings.reauth_seconds
         self.conn = Connection(
             secrets.token_hex(8),
+            user.id,
             websocket.send_text,
             max_frames=settings.send_queue_frames,
             max_bytes=settings.send_queue_bytes,
@@ -250,8 +251,15 @@ class _Session:
             self.conn.drop_held()
             await self.rooms.hub.unsubscribe(key, self.conn)
             raise t.error
-        assert view is not None  # a join that was not refused has a snapshot
         self.joined = _Joined(seat)
+        place = t.reply.get("waiting")
+        if place is not None:  # outside the door: no room events until let in
+            self.conn.gated = True
+            self.conn.release(0)
+            self._reply(frame_id, **t.reply)
+            log.info("waiting", extra={"conn": self.conn.id, "room_id": seat.room.id})
+            return
+        assert view is not None  # a join that was not refused has a snapshot
         log.info("joined", extra={"conn": self.conn.id, "room_id": seat.room.id, "role": seat.role})
         resume = cmd.resume
         if resume is not None and resume.session == key:

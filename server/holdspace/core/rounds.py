@@ -1,0 +1,218 @@
+"""Rounds (go-arounds): the talking piece, done and pass, the second chance, the door.
+
+The server fixes the order from the sharers present; only the holder (and the
+facilitators) may post while the piece is held. Passing is always allowed and no
+reason is asked. Those who passed are offered the piece once more at the end.
+Listeners are never called on. People arriving while someone is sharing wait at
+the door until that share ends, so nobody's moment is interrupted.
+"""
+
+from __future__ import annotations
+
+from holdspace.core import commands as c
+from holdspace.core import events as e
+from holdspace.core.policy import holds_piece_refusal
+from holdspace.core.state import Participant, RoomState, Round
+from holdspace.core.text import clean_short
+from holdspace.core.transition import Transition, emit, record, require_staff, view
+from holdspace.core.views import snapshot
+from holdspace.errors import InvalidInput, Rejected
+
+MIN_TURN_SECONDS, MAX_TURN_SECONDS = 30, 30 * 60
+PROMPTS = {
+    "check_in": "How are you arriving today?",
+    "check_out": "What are you taking with you from today?",
+}
+
+
+def _eligible(state: RoomState, user_id: str) -> bool:
+    """Called on only while present, sharing, and not a facilitator."""
+    p = state.participants.get(user_id)
+    return p is not None and not p.staff and p.mode == "sharer"
+
+
+def start_round(
+    state: RoomState, t: Transition, p: Participant, cmd: c.StartRound, now: float
+) -> None:
+    require_staff(p)
+    if state.round is not None:
+        raise Rejected("A round is already going on. End it first.", code="round_running")
+    if cmd.kind is not None and cmd.kind not in c.ROUND_KINDS:
+        raise InvalidInput(f"Round kinds are {', '.join(c.ROUND_KINDS)}.", code="invalid")
+    if cmd.order not in ("arrival", "quietest"):
+        raise InvalidInput("Order is 'arrival' or 'quietest'.", code="invalid")
+    seconds = cmd.turn_seconds
+    if seconds is not None and not MIN_TURN_SECONDS <= seconds <= MAX_TURN_SECONDS:
+        raise InvalidInput(
+            f"A turn timer is between {MIN_TURN_SECONDS} and {MAX_TURN_SECONDS} seconds.",
+            code="invalid",
+        )
+    prompt = clean_short(cmd.prompt, limit=300, field="prompt") or PROMPTS.get(cmd.kind or "")
+    order = [u for u in state.participants if _eligible(state, u)]
+    if not order:
+        raise Rejected(
+            "Nobody has chosen to share yet, so there's no one to offer the talking piece to.",
+            code="no_sharers",
+        )
+    if cmd.order == "quietest":  # least recent participation first; never spoken before all
+        arrival = {u: i for i, u in enumerate(order)}
+
+        def quiet(u: str) -> tuple[float, int]:
+            spoke = state.stats_of(u).last_spoke_at
+            return (float("-inf") if spoke is None else spoke, arrival[u])
+
+        order.sort(key=quiet)
+    started = emit(
+        state, t, e.RoundStarted, now,
+        kind=cmd.kind, prompt=prompt, order=tuple(order), turn_seconds=seconds, by=p.user_id,
+    )  # fmt: skip
+    state.round = Round(started.seq, prompt, cmd.kind, seconds, order=order, queue=list(order))
+    record(t, "round_started", p.user_id, order=cmd.order)
+    _next_turn(state, t, now)
+
+
+def _next_turn(state: RoomState, t: Transition, now: float) -> None:
+    r = state.round
+    assert r is not None
+    while True:
+        while r.queue:
+            user_id = r.queue.pop(0)
+            if _eligible(state, user_id):
+                r.holder = user_id
+                r.deadline = None if r.turn_seconds is None else now + r.turn_seconds
+                emit(
+                    state, t, e.Turn, now, user_id=user_id, second_chance=r.second_chance,
+                    deadline=r.deadline, queue=tuple(r.queue),
+                )  # fmt: skip
+                return
+            outcome = "skipped" if user_id in state.participants else "left"
+            (r.second if r.second_chance else r.outcomes)[user_id] = outcome
+        if r.second_chance or not r.passed:
+            _finish(state, t, None, now)
+            return
+        r.second_chance = True  # those who passed are offered the piece once more
+        r.queue = list(r.passed)
+
+
+def end_turn(state: RoomState, t: Transition, outcome: str, actor: str | None, now: float) -> None:
+    """The holder's turn is over; the piece moves on and the door opens."""
+    r = state.round
+    assert r is not None
+    holder = r.holder
+    assert holder is not None
+    r.holder = r.deadline = None
+    (r.second if r.second_chance else r.outcomes)[holder] = outcome
+    stats = state.stats_of(holder)
+    if outcome == "done":
+        stats.turns += 1
+    elif outcome == "passed":
+        stats.passes += 1
+        if not r.second_chance:
+            r.passed.append(holder)
+    emit(state, t, e.TurnEnded, now, user_id=holder, outcome=outcome,
+         second_chance=r.second_chance)  # fmt: skip
+    record(t, f"turn_{outcome}", actor, holder, second_chance=r.second_chance)
+    release_door(state, t, now)
+    _next_turn(state, t, now)
+
+
+def _finish(state: RoomState, t: Transition, by: str | None, now: float) -> None:
+    r = state.round
+    assert r is not None
+    summary = tuple(
+        e.RoundOutcome(u, r.outcomes.get(u, "not_reached"), r.second.get(u)) for u in r.order
+    )
+    state.round = None
+    emit(state, t, e.RoundEnded, now, summary=summary, by=by)
+    record(t, "round_ended", by, reached=sum(o.outcome != "not_reached" for o in summary))
+    release_door(state, t, now)
+
+
+def done(state: RoomState, t: Transition, p: Participant, cmd: c.Done, now: float) -> None:
+    refusal = holds_piece_refusal(state, p)
+    if refusal is not None:
+        raise refusal
+    end_turn(state, t, "done", p.user_id, now)
+
+
+def pass_(state: RoomState, t: Transition, p: Participant, cmd: c.Pass, now: float) -> None:
+    """Passing is always allowed, at any moment of one's turn, and never questioned."""
+    refusal = holds_piece_refusal(state, p)
+    if refusal is not None:
+        raise refusal
+    end_turn(state, t, "passed", p.user_id, now)
+
+
+def skip(state: RoomState, t: Transition, p: Participant, cmd: c.SkipTurn, now: float) -> None:
+    require_staff(p)
+    if state.round is None or state.round.holder is None:
+        raise Rejected("Nobody is holding the talking piece.", code="no_round")
+    end_turn(state, t, "skipped", p.user_id, now)
+
+
+def reorder(
+    state: RoomState, t: Transition, p: Participant, cmd: c.ReorderRound, now: float
+) -> None:
+    require_staff(p)
+    r = state.round
+    if r is None:
+        raise Rejected("There's no round going on.", code="no_round")
+    if sorted(cmd.order) != sorted(r.queue):
+        raise InvalidInput(
+            "The new order must list exactly the members still waiting for a turn.",
+            code="invalid",
+            queue=list(r.queue),
+        )
+    r.queue = list(cmd.order)
+    emit(state, t, e.RoundReordered, now, queue=tuple(r.queue), by=p.user_id)
+
+
+def end_round(state: RoomState, t: Transition, p: Participant, cmd: c.EndRound, now: float) -> None:
+    require_staff(p)
+    r = state.round
+    if r is None:
+        raise Rejected("There's no round going on.", code="no_round")
+    if r.holder is not None:
+        holder, r.holder = r.holder, None
+        (r.second if r.second_chance else r.outcomes)[holder] = "skipped"
+    _finish(state, t, p.user_id, now)
+
+
+def time_out(state: RoomState, t: Transition, now: float) -> None:
+    """A silent holder past the turn timer is moved on, gently, as timed out."""
+    r = state.round
+    if r is not None and r.holder is not None and r.deadline is not None and now >= r.deadline:
+        end_turn(state, t, "timed_out", None, now)
+
+
+def departed(state: RoomState, t: Transition, user_id: str, now: float) -> None:
+    """Someone left the room: take them out of the round (and out of its queue)."""
+    r = state.round
+    if r is None:
+        return
+    if r.holder == user_id:
+        end_turn(state, t, "left", None, now)
+    elif user_id in r.queue:
+        r.queue.remove(user_id)
+        (r.second if r.second_chance else r.outcomes)[user_id] = "left"
+
+
+def release_door(state: RoomState, t: Transition, now: float) -> None:
+    """The share ended: everyone held at the door comes in, as a listener."""
+    arrivals = [w for w in state.waiting.values() if w.place == "door"]
+    for w in arrivals:
+        del state.waiting[w.user_id]
+        admit(state, t, w.user_id, w.name, w.role, w.conns, now)
+
+
+def admit(
+    state: RoomState, t: Transition, user_id: str, name: str, role: c.RoomRole,
+    conns: set[str], now: float,
+) -> None:  # fmt: skip
+    """Bring someone from outside the door into the room and open their connections."""
+    p = Participant(user_id=user_id, name=name, role=role, joined_at=now, conns=set(conns))
+    state.participants[user_id] = p
+    emit(state, t, e.Joined, now, participant=view(state, p))
+    t.notices.append(
+        e.Notice((user_id,), "admitted", snapshot(state, user_id, now), gate=False, seq=state.seq)
+    )

@@ -1,0 +1,138 @@
+"""Speaking and responding: posts, reactions, whispers, redaction, crisis resources."""
+
+from __future__ import annotations
+
+import math
+
+from holdspace.core import commands as c
+from holdspace.core import events as e
+from holdspace.core.policy import post_refusal, react_refusal
+from holdspace.core.state import Bucket, MessageRecord, Participant, Rate, RoomState, Whisper
+from holdspace.core.text import clean_message, clean_short
+from holdspace.core.transition import Transition, emit, record, require_staff
+from holdspace.errors import Forbidden, InvalidInput, NotFound, Rejected
+
+MAX_WHISPERS = 100  # the facilitators' inbox keeps the most recent
+
+
+def take(p: Participant, which: str, rate: Rate, now: float) -> None:
+    """Spend one token from a member's bucket or refuse, saying how long to wait."""
+    bucket: Bucket | None = getattr(p, which)
+    if bucket is None:
+        bucket = Bucket(tokens=rate.burst, updated_at=now)
+        setattr(p, which, bucket)
+    if not bucket.take(rate, now):
+        wait = math.ceil(bucket.wait(rate))
+        raise Rejected(
+            f"Let's slow down a little — you can send again in {wait} s.",
+            code="rate_limited",
+            retry_after=wait,
+        )
+
+
+def post(state: RoomState, t: Transition, p: Participant, cmd: c.Post, now: float) -> None:
+    refusal = post_refusal(state, p, now)
+    if refusal is not None:
+        raise refusal
+    text = clean_message(cmd.text)
+    if not p.staff:
+        take(p, "posts", state.config.post_rate, now)
+    event = emit(
+        state, t, e.MessagePosted, now,
+        user_id=p.user_id, name=p.name, text=text, sensitive=cmd.sensitive,
+    )  # fmt: skip
+    state.messages[event.seq] = MessageRecord(
+        event.seq, p.user_id, p.name, text, now, sensitive=cmd.sensitive
+    )
+    while len(state.messages) > state.config.message_buffer:
+        del state.messages[next(iter(state.messages))]
+    stats = state.stats_of(p.user_id)
+    stats.posts += 1
+    stats.last_spoke_at = stats.last_post_at = now
+    t.reply["message"] = event.seq
+
+
+def _message(state: RoomState, seq: int) -> MessageRecord:
+    message = state.messages.get(seq)
+    if message is None or message.text is None:
+        raise NotFound("That message is no longer here.", code="no_such_message")
+    return message
+
+
+def react(state: RoomState, t: Transition, p: Participant, cmd: c.React, now: float) -> None:
+    refusal = react_refusal(state, p)
+    if refusal is not None:
+        raise refusal
+    if cmd.kind not in c.REACTIONS:
+        raise InvalidInput(
+            f"Reactions are {', '.join(c.REACTIONS)}.", code="invalid", allowed=list(c.REACTIONS)
+        )
+    message = _message(state, cmd.message)
+    if not p.staff:
+        take(p, "reacts", state.config.react_rate, now)
+    who = message.reactions.setdefault(cmd.kind, set())
+    who.symmetric_difference_update({p.user_id})  # reacting again takes it back
+    emit(state, t, e.ReactionCounted, now, message=message.seq, kind=cmd.kind, count=len(who))
+    t.reply["reacted"] = p.user_id in who
+
+
+def who_reacted(
+    state: RoomState, t: Transition, p: Participant, cmd: c.WhoReacted, now: float
+) -> None:
+    """Counts are for everyone; names only for the message's author and facilitators."""
+    message = _message(state, cmd.message)
+    if not p.staff and message.user_id != p.user_id:
+        raise Forbidden(
+            "Who reacted is shown to a message's author and the facilitators.",
+            code="forbidden",
+        )
+
+    def name(user_id: str) -> str:
+        found = state.participants.get(user_id)
+        return found.name if found else ""
+
+    t.reply["reactions"] = {
+        kind: sorted(name(u) for u in who) for kind, who in message.reactions.items() if who
+    }
+
+
+def redact(state: RoomState, t: Transition, p: Participant, cmd: c.Redact, now: float) -> None:
+    """Erase a message's text for everyone: from state, from the log, from what resumes."""
+    require_staff(p)
+    message = _message(state, cmd.message)
+    reason = clean_short(cmd.reason, limit=200, field="reason")
+    message.text = None
+    message.reactions.clear()
+    t.replaced.append(
+        e.MessagePosted(
+            seq=message.seq, at=message.at, user_id=message.user_id, name=message.name,
+            text=None, redacted=True, sensitive=message.sensitive,
+        )
+    )  # fmt: skip
+    emit(state, t, e.Redacted, now, message=message.seq, by=p.user_id)
+    record(t, "redact", p.user_id, message.user_id, reason, message=message.seq)
+
+
+def whisper(state: RoomState, t: Transition, p: Participant, cmd: c.Whisper, now: float) -> None:
+    """A private note to the facilitators. Nobody else learns it happened, not even by a seq."""
+    text = clean_message(cmd.text, limit=500)
+    if not p.staff:
+        take(p, "posts", state.config.post_rate, now)
+    state.whisper_seq += 1
+    note = Whisper(state.whisper_seq, p.user_id, p.name, text, now)
+    state.whispers.append(note)
+    del state.whispers[:-MAX_WHISPERS]
+    staff = state.staff_ids()
+    if staff:
+        t.notices.append(e.Notice(staff, "whisper", whisper_data(note)))
+    t.reply["whisper"] = note.id
+    t.reply["facilitators_present"] = state.keeper_present()
+
+
+def whisper_data(note: Whisper) -> dict[str, object]:
+    return {"id": note.id, "user_id": note.user_id, "name": note.name, "text": note.text,
+            "at": note.at}  # fmt: skip
+
+
+def crisis(state: RoomState, t: Transition, p: Participant, cmd: c.Crisis, now: float) -> None:
+    t.reply["crisis_resources"] = state.config.crisis_resources

@@ -1,0 +1,195 @@
+"""The facilitator's tools and the care features, in the pure core."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from holdspace.core import commands as c
+from holdspace.core import events as e
+from holdspace.core.state import RoomState
+from holdspace.core.views import snapshot
+from tests.core.helpers import Room, config
+
+
+@pytest.fixture
+def room() -> Room:
+    room = Room(RoomState(config=config(capacity=8), epoch="e1"))
+    room.sharer("sam")
+    room.join("lee")
+    return room
+
+
+def test_the_room_pauses_itself_without_a_facilitator_and_resumes_when_one_returns(
+    room: Room,
+) -> None:
+    """Never a live group without its keeper, and members are told why."""
+    t = room.ok("keeper", c.Disconnect("keeper-conn"))
+    paused = t.events[-1]
+    assert isinstance(paused, e.Paused)
+    assert (paused.by, paused.reason) == (None, "no_facilitator")
+    assert paused.message == "The group is paused until a facilitator is back."
+    assert room.refused("sam", c.Post("hello?")) == "paused"
+    t = room.ok("keeper", c.Join("keeper-again", "Keeper", "facilitator"))
+    assert [ev.type for ev in t.events] == ["back", "resumed"]
+    room.ok("sam", c.Post("welcome back"))
+
+
+def test_a_facilitators_own_pause_outlasts_their_absence(room: Room) -> None:
+    """Coming back doesn't lift a pause a facilitator chose; they resume it themselves."""
+    room.ok("keeper", c.Pause("Let's take a breath together"))
+    room.ok("keeper", c.Disconnect("keeper-conn"))
+    t = room.ok("keeper", c.Join("keeper-again", "Keeper", "facilitator"))
+    assert [ev.type for ev in t.events] == ["back"]
+    assert room.state.pause is not None
+
+
+def test_removal_is_quiet_final_for_the_session_and_can_bar(room: Room) -> None:
+    """The room sees someone is no longer here; they are told kindly; they can't come back."""
+    t = room.ok("keeper", c.Remove("lee", bar=True, reason="abusive messages"))
+    [left] = t.events
+    assert isinstance(left, e.Left)
+    assert left.reason == "removed"
+    [notice] = t.notices
+    assert (notice.to, notice.kind, notice.gate) == (("lee",), "removed", True)
+    assert "step out" in notice.data["message"]
+    assert e.BarMember("lee", "keeper", "abusive messages") in t.effects
+    assert room.refused("lee", c.Join("lee-2", "Lee", "member")) == "removed"
+    assert room.refused("sam", c.Remove("keeper")) == "forbidden"
+    assert room.refused("keeper", c.Remove("keeper")) == "forbidden"
+
+
+def test_redaction_erases_text_everywhere(room: Room) -> None:
+    """A redacted message's text is gone from state, and its log entry is rewritten."""
+    seq = room.ok("sam", c.Post("something I regret")).reply["message"]
+    room.ok("lee", c.React(seq, "heart"))
+    t = room.ok("keeper", c.Redact(seq, reason="shared someone's name"))
+    [redacted] = t.events
+    assert isinstance(redacted, e.Redacted)
+    assert redacted.message == seq
+    [rewritten] = t.replaced
+    assert isinstance(rewritten, e.MessagePosted)
+    assert (rewritten.seq, rewritten.text, rewritten.redacted) == (seq, None, True)
+    [m] = snapshot(room.state, "lee", room.now)["messages"]
+    assert (m["text"], m["redacted"], m["reactions"]) == (None, True, {})
+    assert room.refused("lee", c.React(seq, "heart")) == "no_such_message"
+    assert room.refused("keeper", c.Redact(seq)) == "no_such_message"
+
+
+def test_locking_keeps_new_arrivals_out_but_not_returning_members(room: Room) -> None:
+    """A locked door turns away newcomers; members with a held seat and facilitators come in."""
+    room.ok("keeper", c.Lock())
+    assert room.refused("new", c.Join("n1", "New", "member")) == "locked"
+    room.ok("lee", c.Disconnect("lee-conn"))
+    room.ok("lee", c.Join("lee-again", "Lee", "member"))
+    room.ok("co", c.Join("co-conn", "Co", "facilitator"))
+    room.ok("keeper", c.Unlock())
+    room.ok("new", c.Join("n1", "New", "member"))
+
+
+def test_the_waiting_room_admits_or_declines() -> None:
+    """With a waiting room, arrivals wait unseen until a facilitator admits or declines them."""
+    room = Room(RoomState(config=replace(config(capacity=8), waiting_room=True), epoch="e1"))
+    t = room.ok("amy", c.Join("amy-conn", "Amy", "member"))
+    assert t.reply["waiting"] == "waiting_room"
+    [arrival] = t.notices
+    assert (arrival.to, arrival.kind) == (("keeper",), "arrival")
+    assert snapshot(room.state, "keeper", room.now)["waiting"][0]["name"] == "Amy"
+    t = room.ok("keeper", c.Admit("amy"))
+    [joined] = t.events
+    assert isinstance(joined, e.Joined)
+    [admitted] = t.notices
+    assert (admitted.kind, admitted.gate, admitted.seq) == ("admitted", False, joined.seq)
+    room.ok("amy", c.Disconnect("amy-conn"))
+    room.ok("amy", c.Join("amy-2", "Amy", "member"))  # admitted once is enough
+    room.ok("bo", c.Join("bo-conn", "Bo", "member"))
+    t = room.ok("keeper", c.Decline("bo"))
+    [declined] = t.notices
+    assert (declined.to, declined.kind, declined.gate) == (("bo",), "declined", True)
+    assert "bo" not in room.state.waiting
+
+
+def test_whispers_reach_only_facilitators_and_leave_no_trace_in_the_room(room: Room) -> None:
+    """A whisper is a notice to facilitators: no event, no seq, not in a member's snapshot."""
+    before = room.state.seq
+    t = room.ok("lee", c.Whisper("I need a moment"))
+    assert t.events == []
+    assert room.state.seq == before
+    [note] = t.notices
+    assert note.to == ("keeper",)
+    assert note.data["text"] == "I need a moment"
+    assert t.reply["facilitators_present"] is True
+    assert snapshot(room.state, "keeper", room.now)["whispers"][0]["text"] == "I need a moment"
+    assert "whispers" not in snapshot(room.state, "sam", room.now)
+
+
+def test_who_reacted_is_for_the_author_and_facilitators(room: Room) -> None:
+    """Everyone sees counts; names go only to the author and the facilitators."""
+    seq = room.ok("sam", c.Post("today was hard")).reply["message"]
+    room.ok("lee", c.React(seq, "me_too"))
+    assert room.ok("sam", c.WhoReacted(seq)).reply["reactions"] == {"me_too": ["Lee"]}
+    assert room.ok("keeper", c.WhoReacted(seq)).reply["reactions"] == {"me_too": ["Lee"]}
+    assert room.refused("lee", c.WhoReacted(seq)) == "forbidden"
+
+
+def test_content_warnings_travel_with_the_message(room: Room) -> None:
+    """A post marked sensitive says so in its event and in snapshots."""
+    [posted] = room.ok("sam", c.Post("about the accident", sensitive=True)).events
+    assert isinstance(posted, e.MessagePosted)
+    assert posted.sensitive is True
+    assert snapshot(room.state, "lee", room.now)["messages"][0]["sensitive"] is True
+
+
+def test_hands_queue_first_come_and_the_floor(room: Room) -> None:
+    """Hands form a visible queue; the floor goes to the first; facilitators can clear them."""
+    room.ok("lee", c.RaiseHand())
+    [raised] = room.ok("sam", c.RaiseHand()).events
+    assert isinstance(raised, e.HandRaised)
+    assert raised.queue == ("lee", "sam")
+    [floor] = room.ok("keeper", c.GiveFloor()).events
+    assert isinstance(floor, e.FloorGiven)
+    assert (floor.user_id, floor.queue) == ("lee", ("sam",))
+    assert room.refused("lee", c.LowerHand("sam")) == "forbidden"
+    room.ok("keeper", c.ClearHands())
+    assert room.state.hands == []
+    assert room.refused("keeper", c.GiveFloor()) == "no_hands"
+
+
+def test_slow_mode_spaces_members_posts(room: Room) -> None:
+    """In slow mode a member waits between posts; facilitators don't."""
+    room.ok("keeper", c.SlowMode(30))
+    room.ok("sam", c.Post("one"))
+    t = room.do("sam", c.Post("two"))
+    assert t.error is not None
+    assert (t.error.code, t.error.detail["retry_after"]) == ("slow_mode", 30)
+    room.ok("keeper", c.Post("a"))
+    room.ok("keeper", c.Post("b"))
+    room.now += 30
+    room.ok("sam", c.Post("two"))
+    room.ok("keeper", c.SlowMode(0))
+    room.ok("sam", c.Post("three"))
+
+
+def test_participation_balance_for_facilitators(room: Room) -> None:
+    """Turns, passes, posts and time since each member last spoke, for facilitators only."""
+    room.sharer("kim")
+    room.ok("keeper", c.StartRound())
+    room.ok("sam", c.Post("my share"))
+    room.ok("sam", c.Done())
+    room.ok("kim", c.Pass())
+    room.now += 120
+    rows = {r["name"]: r for r in room.ok("keeper", c.Balance()).reply["members"]}
+    assert (rows["Sam"]["turns"], rows["Sam"]["posts"], rows["Sam"]["seconds_since_spoke"]) == (
+        1, 1, 120,
+    )  # fmt: skip
+    assert (rows["Kim"]["passes"], rows["Kim"]["last_spoke_at"]) == (1, None)
+    assert rows["Lee"]["mode"] == "listener"
+    assert "Keeper" not in rows
+    assert room.refused("sam", c.Balance()) == "forbidden"
+
+
+def test_crisis_resources_on_request(room: Room) -> None:
+    """Anyone present can ask for the crisis resources at any time."""
+    room.state.config = replace(room.state.config, crisis_resources="Call 988.")
+    assert room.ok("lee", c.Crisis()).reply["crisis_resources"] == "Call 988."
