@@ -29,7 +29,9 @@ SERVER = ROOT / "server" / "holdspace"
 DIRECT_FRAMES = frozenset({"hello", "snapshot", "resync", "reply", "error", "pong"})
 # Notices: frames for particular people, outside the room's sequence. The scan below must
 # find exactly these, too.
-NOTICES = frozenset({"whisper", "arrival", "admitted", "declined", "removed"})
+NOTICES = frozenset(
+    {"whisper", "arrival", "arrival_left", "admitted", "declined", "removed", "session_over"}
+)
 # Close codes sent outside CloseCode: 1011 by ws.py (internal error) and uvicorn (keepalive).
 EXTRA_CLOSE_CODES = (1011,)
 ERROR_KEYS = frozenset({"type", "code", "message", "detail", "id"})
@@ -197,7 +199,8 @@ def notice_kinds() -> frozenset[str]:
 @cache
 def notice_fields() -> dict[str, frozenset[str]]:
     """The fields of each notice, read off notices the room core really sends: a waiting
-    room's arrival, admission and decline, a whisper, and a removal."""
+    room's arrival, admission, departure and decline, a whisper, a removal, and the end
+    of the session for someone still waiting."""
     config = RoomConfig(
         "room_x", "room_x:0", "Room", capacity=8, starts_at=0.0, ends_at=3600.0, waiting_room=True
     )
@@ -210,6 +213,10 @@ def notice_fields() -> dict[str, frozenset[str]]:
         ("bo", c.Join("b1", "Bo", "member")),
         ("fac", c.Decline("bo")),
         ("fac", c.Remove("amy")),
+        ("cy", c.Join("c1", "Cy", "member")),
+        ("cy", c.Disconnect("c1")),
+        ("dot", c.Join("d1", "Dot", "member")),
+        ("fac", c.EndSession()),
     ]
     found: dict[str, frozenset[str]] = {}
     for actor, command in steps:

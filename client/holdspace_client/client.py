@@ -53,7 +53,8 @@ class Client:
     Room events (frames with a ``seq``) arrive on :meth:`next_event` in order,
     exactly once, across reconnects. With ``reconnect=True`` a dropped connection
     is re-established and the room resumed from the last ``seq`` seen; the client
-    then queues a ``{"type": "_resumed", "via": "reply" | "resync"}`` marker, or
+    then queues a ``{"type": "_resumed", "via": "reply" | "resync", "reply": ...}``
+    marker, or
     ``{"type": "_resume_failed", "error": ...}`` when it gave up (the server
     refused the handshake, or the sign-in was revoked).
     """
@@ -315,7 +316,7 @@ class Client:
         except (CommandError, ConnectionLost, TimeoutError) as error:
             self._give_up(repr(error))
             return
-        self._events.put_nowait({"type": "_resumed", "via": reply["type"]})
+        self._events.put_nowait({"type": "_resumed", "via": reply["type"], "reply": reply})
 
     def _give_up(self, why: str) -> None:
         self._events.put_nowait({"type": "_resume_failed", "error": why})

@@ -193,3 +193,58 @@ def test_crisis_resources_on_request(room: Room) -> None:
     """Anyone present can ask for the crisis resources at any time."""
     room.state.config = replace(room.state.config, crisis_resources="Call 988.")
     assert room.ok("lee", c.Crisis()).reply["crisis_resources"] == "Call 988."
+
+
+def test_whisper_ids_count_only_your_own(room: Room) -> None:
+    """A member can't learn from their whisper ids how many others whispered."""
+    assert room.ok("lee", c.Whisper("one")).reply["whisper"] == "lee-1"
+    room.ok("sam", c.Whisper("mine"))
+    assert room.ok("lee", c.Whisper("two")).reply["whisper"] == "lee-2"
+
+
+def test_people_waiting_outside_hear_when_it_ends_or_leave() -> None:
+    """Facilitators learn when an arrival gives up; arrivals learn when the session ends."""
+    room = Room(RoomState(config=replace(config(capacity=8), waiting_room=True), epoch="e1"))
+    room.ok("amy", c.Join("amy-conn", "Amy", "member"))
+    [gone] = room.ok("amy", c.Disconnect("amy-conn")).notices
+    assert (gone.to, gone.kind, gone.data) == (("keeper",), "arrival_left", {"user_id": "amy"})
+    room.ok("bob", c.Join("bob-conn", "Bob", "member"))
+    assert room.ok("bob", c.Crisis()).reply["crisis_resources"] == ""  # even from outside
+    t = room.ok("keeper", c.EndSession())
+    [over] = t.notices
+    assert (over.to, over.kind, over.gate) == (("bob",), "session_over", True)
+
+
+def test_names_outlive_presence(room: Room) -> None:
+    """Who reacted and the balance still name people who have since left."""
+    seq = room.ok("sam", c.Post("thanks all")).reply["message"]
+    room.ok("lee", c.React(seq, "heart"))
+    room.ok("lee", c.Leave())
+    assert room.ok("sam", c.WhoReacted(seq)).reply["reactions"] == {"heart": ["Lee"]}
+    rows = {r["user_id"]: r for r in room.ok("keeper", c.Balance()).reply["members"]}
+    assert (rows["lee"]["name"], rows["lee"]["present"]) == ("Lee", False)
+
+
+def test_leaving_lowers_a_raised_hand_visibly(room: Room) -> None:
+    """A raised hand disappears with its owner, and everyone sees the queue change."""
+    room.ok("lee", c.RaiseHand())
+    t = room.ok("lee", c.Leave())
+    assert [ev.type for ev in t.events] == ["hand_lowered", "left"]
+
+
+def test_removal_shuts_the_door_before_the_departure_is_announced(room: Room) -> None:
+    """The removed person's connection is gated before their own departure events."""
+    t = room.ok("keeper", c.Remove("lee"))
+    [notice] = t.notices
+    assert notice.seq is not None
+    assert notice.seq < t.events[0].seq
+
+
+def test_slow_mode_counts_only_posts_since_it_began(room: Room) -> None:
+    """Turning on slow mode doesn't make someone wait for a post they made before."""
+    room.ok("sam", c.Post("before"))
+    room.now += 1
+    room.ok("keeper", c.SlowMode(60))
+    room.now += 1
+    room.ok("sam", c.Post("right after"))
+    assert room.refused("sam", c.Post("too soon")) == "slow_mode"

@@ -40,6 +40,7 @@ RULES: list[
     (FACILITATION, "member", ANY, ANY, "forbidden"),
     ("who_reacted", "member", ANY, ANY, "forbidden"),  # names are for the author and facilitators
     (("done", "pass", "skip_turn", "reorder_round", "end_round"), ANY, ANY, ANY, "no_round"),
+    ("start_round", STAFF, ANY, "lobby", "not_started"),  # rounds begin with the session
     ("raise_hand", STAFF, ANY, ANY, "invalid"),  # facilitators speak without raising a hand
     ("give_floor", STAFF, ANY, ANY, "no_hands"),
     ("unlock", STAFF, ANY, ANY, "not_locked"),
@@ -69,12 +70,14 @@ def expected(command: str, role: str, mode: str, state: str) -> str:
 
 def build(role: str, mode: str, state: str) -> tuple[Room, int]:
     """A room in ``state`` with the actor (affirmed, in ``mode``), a muted sharing member,
-    and a message by a facilitator."""
+    another sharing member, and a message by a facilitator."""
     room = Room(keeper=False)
     room.now = T0 - 60 if state == "lobby" else T0 + 60
     room.join("fac", "facilitator")
     room.join("target", agreed=True)
     room.ok("target", c.SetMode("sharer"))
+    room.join("other", agreed=True)  # a sharer who can be offered the talking piece
+    room.ok("other", c.SetMode("sharer"))
     [message] = room.ok("fac", c.Post("welcome")).events
     room.ok("fac", c.Mute("target", minutes=30))
     room.join("actor", role, agreed=True)  # type: ignore[arg-type]

@@ -174,3 +174,54 @@ def test_turn_timer_bounds() -> None:
     room.sharer("ana")
     assert room.refused("keeper", c.StartRound(turn_seconds=5)) == "invalid"
     assert room.refused("keeper", c.StartRound(turn_seconds=7200)) == "invalid"
+
+
+def test_the_piece_skips_who_cannot_speak(room: Room) -> None:
+    """A muted member, or one yet to affirm the agreement, isn't handed the piece."""
+    room.ok("keeper", c.Mute("ben", minutes=10))
+    room.ok("dan", c.Join("dan-conn", "Dan", "member"))
+    room.ok("dan", c.SetMode("sharer"))  # sharing, but hasn't affirmed the agreement
+    [started, _] = room.ok("keeper", c.StartRound()).events
+    assert isinstance(started, e.RoundStarted)
+    assert started.order == ("ana", "cai")
+
+
+def test_the_turn_timer_stops_while_paused_and_starts_afresh(room: Room) -> None:
+    """Nobody times out while the group is paused; after it, the holder gets full time."""
+    room.ok("keeper", c.StartRound(turn_seconds=60))
+    room.now += 30
+    room.ok("keeper", c.Pause())
+    room.now += 120
+    assert room.state.round is not None
+    assert room.ok(None, c.Tick()).events == []
+    room.ok("keeper", c.Resume())
+    room.now += 59
+    assert room.ok(None, c.Tick()).events == []
+    room.now += 1
+    [ended, _] = room.ok(None, c.Tick()).events
+    assert isinstance(ended, e.TurnEnded)
+    assert ended.outcome == "timed_out"
+
+
+def test_ending_a_round_ends_the_holders_turn_visibly(room: Room) -> None:
+    """Ending mid-turn says the holder's turn ended before the round's summary."""
+    room.ok("keeper", c.StartRound())
+    t = room.ok("keeper", c.EndRound())
+    assert [ev.type for ev in t.events] == ["turn_ended", "round_ended"]
+
+
+def test_admitting_during_a_share_waits_for_it_to_end() -> None:
+    """A facilitator admitting someone mid-share lets them in when the share ends."""
+    from dataclasses import replace
+
+    room = Room(RoomState(config=replace(config(capacity=8), waiting_room=True), epoch="e1"))
+    room.state.admitted.add("ana")
+    room.sharer("ana")
+    room.ok("keeper", c.StartRound())
+    room.ok("amy", c.Join("amy-conn", "Amy", "member"))
+    t = room.ok("keeper", c.Admit("amy"))
+    assert t.reply["at_door"] is True
+    assert t.events == []
+    t = room.ok("ana", c.Done())
+    assert "joined" in [ev.type for ev in t.events]
+    assert "amy" in room.state.participants

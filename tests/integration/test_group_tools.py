@@ -105,3 +105,19 @@ async def test_slow_mode(community: Community) -> None:
         await people["sam"].post("two")
     assert refused.value.code == "slow_mode"
     assert refused.value.frame["detail"]["retry_after"] == 20
+
+
+async def test_a_facilitator_coming_back_gets_the_whispers_they_missed(
+    community: Community,
+) -> None:
+    """Whispers aren't replayed like events, so a facilitator's resume reply carries them."""
+    _, robin, people, _ = await gathered(community, "sam")
+    await robin.go_offline()
+    await people["sam"].wait_for("paused")
+    sent = await people["sam"].request("whisper", text="Is anyone there?")
+    assert sent["facilitators_present"] is False
+    robin.go_online()
+    resumed = await robin.wait_for("_resumed")
+    assert resumed["via"] == "reply"
+    [whisper] = resumed["reply"]["whispers"]
+    assert (whisper["id"], whisper["text"]) == (sent["whisper"], "Is anyone there?")

@@ -65,6 +65,7 @@ def resume(state: RoomState, t: Transition, p: Participant, cmd: c.Resume, now: 
     state.pause = None
     emit(state, t, e.Resumed, now, by=p.user_id)
     record(t, "resume", p.user_id)
+    rounds.restart_timer(state, now)
 
 
 def keep_watch(state: RoomState, t: Transition, now: float) -> None:
@@ -82,11 +83,18 @@ def keep_watch(state: RoomState, t: Transition, now: float) -> None:
         state.pause = None
         emit(state, t, e.Resumed, now, by=None)
         record(t, "resumed_facilitator_back", None)
+        rounds.restart_timer(state, now)
 
 
 def end(state: RoomState, t: Transition, by: str | None, now: float) -> None:
     state.phase = "ended"
     emit(state, t, e.SessionEnded, now, by=by)
+    if state.waiting:  # they see no room events, so tell them directly
+        t.notices.append(
+            e.Notice(tuple(state.waiting), "session_over",
+                     {"message": "This session has ended. Thank you for coming."},
+                     gate=True, seq=state.seq)
+        )  # fmt: skip
     record(t, "session_ended", by)
     t.ended = True
 
@@ -103,6 +111,7 @@ def remove_participant(state: RoomState, t: Transition, user_id: str, now: float
     del state.participants[user_id]
     if user_id in state.hands:
         state.hands.remove(user_id)
+        emit(state, t, e.HandLowered, now, user_id=user_id, by=None, queue=tuple(state.hands))
     rounds.departed(state, t, user_id, now)
 
 
@@ -115,12 +124,6 @@ def remove(state: RoomState, t: Transition, p: Participant, cmd: c.Remove, now: 
         raise NotFound("That person isn't in the room.", code="no_such_participant")
     if (who is not None and who.staff) or (waiting is not None and waiting.role != "member"):
         raise Rejected("Facilitators can't be removed.", code="forbidden")
-    state.removed.add(cmd.target)
-    if who is not None:
-        remove_participant(state, t, cmd.target, now)
-        emit(state, t, e.Left, now, user_id=cmd.target, reason="removed")
-    else:
-        del state.waiting[cmd.target]
     t.notices.append(
         e.Notice(
             (cmd.target,), "removed",
@@ -130,6 +133,12 @@ def remove(state: RoomState, t: Transition, p: Participant, cmd: c.Remove, now: 
             gate=True, seq=state.seq,
         )
     )  # fmt: skip
+    state.removed.add(cmd.target)
+    if who is not None:
+        remove_participant(state, t, cmd.target, now)
+        emit(state, t, e.Left, now, user_id=cmd.target, reason="removed")
+    else:
+        del state.waiting[cmd.target]
     record(t, "remove", p.user_id, cmd.target, reason, barred=cmd.bar)
     if cmd.bar:
         t.effects.append(e.BarMember(cmd.target, p.user_id, reason))
@@ -159,11 +168,17 @@ def admit(state: RoomState, t: Transition, p: Participant, cmd: c.Admit, now: fl
     if waiting is None or waiting.place != "waiting_room":
         raise NotFound("Nobody by that id is in the waiting room.", code="not_waiting")
     if state.members_present() >= state.config.capacity:
-        raise Rejected("The group is full right now.", code="room_full")
-    del state.waiting[cmd.target]
+        raise Rejected(
+            "The group is full right now.", code="room_full", capacity=state.config.capacity
+        )
     state.admitted.add(cmd.target)
-    rounds.admit(state, t, waiting.user_id, waiting.name, waiting.role, waiting.conns, now)
     record(t, "admit", p.user_id, cmd.target)
+    if state.round is not None and state.round.holder is not None:
+        waiting.place = "door"  # let in, but not into the middle of someone's share
+        t.reply["at_door"] = True
+        return
+    del state.waiting[cmd.target]
+    rounds.admit(state, t, waiting.user_id, waiting.name, waiting.role, waiting.conns, now)
 
 
 def decline(state: RoomState, t: Transition, p: Participant, cmd: c.Decline, now: float) -> None:
@@ -191,6 +206,7 @@ def slow_mode(state: RoomState, t: Transition, p: Participant, cmd: c.SlowMode, 
             f"Slow mode is between 0 (off) and {MAX_SLOW_MODE_SECONDS} seconds.", code="invalid"
         )
     state.slow_mode = cmd.seconds or None
+    state.slow_mode_since = now
     emit(state, t, e.SlowModeSet, now, seconds=state.slow_mode, by=p.user_id)
     record(t, "slow_mode", p.user_id, seconds=cmd.seconds)
 
@@ -250,7 +266,7 @@ def balance(state: RoomState, t: Transition, p: Participant, cmd: c.Balance, now
         present = state.participants.get(user_id)
         rows.append({
             "user_id": user_id,
-            "name": present.name if present else None,
+            "name": present.name if present else stats.name,
             "present": present is not None,
             "mode": present.mode if present else None,
             "turns": stats.turns,

@@ -54,7 +54,12 @@ def post_refusal(state: RoomState, actor: Participant, now: float) -> Rejected |
             code="not_your_turn",
         )
     stats = state.stats.get(actor.user_id)
-    if state.slow_mode and stats and stats.last_post_at is not None:
+    if (
+        state.slow_mode
+        and stats
+        and stats.last_post_at is not None
+        and stats.last_post_at >= state.slow_mode_since
+    ):
         wait = stats.last_post_at + state.slow_mode - now
         if wait > 0:
             seconds = math.ceil(wait)

@@ -56,7 +56,10 @@ def _dispatch(
         _join(state, t, actor_id, cmd, now)
         return
     if isinstance(cmd, c.Disconnect | c.Leave) and actor_id in state.waiting:
-        _step_away_from_door(state, actor_id, cmd)
+        _step_away_from_door(state, t, actor_id, cmd)
+        return
+    if isinstance(cmd, c.Crisis):  # even from outside the door
+        speech.crisis(state, t, None, cmd, now)
         return
     actor = state.participants.get(actor_id)
     if isinstance(cmd, c.Disconnect):
@@ -134,6 +137,7 @@ def _join(state: RoomState, t: Transition, user_id: str, cmd: c.Join, now: float
             capacity=state.config.capacity,
         )
     name = clean_name(cmd.name)
+    state.stats_of(user_id).name = name
     if cmd.agreed:
         state.agreed.add(user_id)
     if member and state.config.waiting_room and user_id not in state.admitted:
@@ -168,12 +172,17 @@ def waiting_data(w: Waiting) -> dict[str, Any]:
     return {"user_id": w.user_id, "name": w.name, "place": w.place, "since": w.since}
 
 
-def _step_away_from_door(state: RoomState, user_id: str, cmd: c.Disconnect | c.Leave) -> None:
+def _step_away_from_door(
+    state: RoomState, t: Transition, user_id: str, cmd: c.Disconnect | c.Leave
+) -> None:
     waiting = state.waiting[user_id]
     if cmd.conn is not None:
         waiting.conns.discard(cmd.conn)
     if not waiting.conns or cmd.conn is None:
         del state.waiting[user_id]
+        staff = state.staff_ids()
+        if staff:  # so nobody tries to admit someone who has gone
+            t.notices.append(e.Notice(staff, "arrival_left", {"user_id": user_id}, seq=state.seq))
 
 
 def _disconnect(state: RoomState, t: Transition, p: Participant, conn: str, now: float) -> None:

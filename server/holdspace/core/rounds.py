@@ -25,10 +25,17 @@ PROMPTS = {
 }
 
 
-def _eligible(state: RoomState, user_id: str) -> bool:
-    """Called on only while present, sharing, and not a facilitator."""
+def _eligible(state: RoomState, user_id: str, now: float) -> bool:
+    """Offered the piece only if they could use it: present, sharing, affirmed the
+    agreement, not muted, and not a facilitator."""
     p = state.participants.get(user_id)
-    return p is not None and not p.staff and p.mode == "sharer"
+    return (
+        p is not None
+        and not p.staff
+        and p.mode == "sharer"
+        and user_id in state.agreed
+        and not p.muted(now)
+    )
 
 
 def start_round(
@@ -48,7 +55,9 @@ def start_round(
             code="invalid",
         )
     prompt = clean_short(cmd.prompt, limit=300, field="prompt") or PROMPTS.get(cmd.kind or "")
-    order = [u for u in state.participants if _eligible(state, u)]
+    if state.phase != "live":
+        raise Rejected("The group hasn't started yet.", code="not_started")
+    order = [u for u in state.participants if _eligible(state, u, now)]
     if not order:
         raise Rejected(
             "Nobody has chosen to share yet, so there's no one to offer the talking piece to.",
@@ -77,7 +86,7 @@ def _next_turn(state: RoomState, t: Transition, now: float) -> None:
     while True:
         while r.queue:
             user_id = r.queue.pop(0)
-            if _eligible(state, user_id):
+            if _eligible(state, user_id, now):
                 r.holder = user_id
                 r.deadline = None if r.turn_seconds is None else now + r.turn_seconds
                 emit(
@@ -175,14 +184,25 @@ def end_round(state: RoomState, t: Transition, p: Participant, cmd: c.EndRound, 
     if r.holder is not None:
         holder, r.holder = r.holder, None
         (r.second if r.second_chance else r.outcomes)[holder] = "skipped"
+        emit(state, t, e.TurnEnded, now, user_id=holder, outcome="skipped",
+             second_chance=r.second_chance)  # fmt: skip
     _finish(state, t, p.user_id, now)
 
 
 def time_out(state: RoomState, t: Transition, now: float) -> None:
     """A silent holder past the turn timer is moved on, gently, as timed out."""
     r = state.round
+    if state.pause is not None:
+        return  # nobody may speak while paused, so nobody's time runs out
     if r is not None and r.holder is not None and r.deadline is not None and now >= r.deadline:
         end_turn(state, t, "timed_out", None, now)
+
+
+def restart_timer(state: RoomState, now: float) -> None:
+    """After a pause the holder gets their whole turn time again."""
+    r = state.round
+    if r is not None and r.holder is not None and r.turn_seconds is not None:
+        r.deadline = now + r.turn_seconds
 
 
 def departed(state: RoomState, t: Transition, user_id: str, now: float) -> None:

@@ -88,8 +88,7 @@ def who_reacted(
         )
 
     def name(user_id: str) -> str:
-        found = state.participants.get(user_id)
-        return found.name if found else ""
+        return state.stats_of(user_id).name
 
     t.reply["reactions"] = {
         kind: sorted(name(u) for u in who) for kind, who in message.reactions.items() if who
@@ -118,8 +117,9 @@ def whisper(state: RoomState, t: Transition, p: Participant, cmd: c.Whisper, now
     text = clean_message(cmd.text, limit=500)
     if not p.staff:
         take(p, "posts", state.config.post_rate, now)
-    state.whisper_seq += 1
-    note = Whisper(state.whisper_seq, p.user_id, p.name, text, now)
+    stats = state.stats_of(p.user_id)
+    stats.whispers += 1
+    note = Whisper(f"{p.user_id}-{stats.whispers}", p.user_id, p.name, text, now)
     state.whispers.append(note)
     del state.whispers[:-MAX_WHISPERS]
     staff = state.staff_ids()
@@ -134,5 +134,7 @@ def whisper_data(note: Whisper) -> dict[str, object]:
             "at": note.at}  # fmt: skip
 
 
-def crisis(state: RoomState, t: Transition, p: Participant, cmd: c.Crisis, now: float) -> None:
+def crisis(
+    state: RoomState, t: Transition, p: Participant | None, cmd: c.Crisis, now: float
+) -> None:
     t.reply["crisis_resources"] = state.config.crisis_resources

@@ -87,9 +87,11 @@ class Stats:
     """A member's participation this session, for the facilitators' balance view.
     Kept by user, so leaving and coming back doesn't reset it."""
 
+    name: str = ""  # as they were known in this session, even after they leave
     turns: int = 0  # round turns finished with done
     passes: int = 0
     posts: int = 0
+    whispers: int = 0  # sent this session: numbers this member's whispers
     last_spoke_at: float | None = None
     last_post_at: float | None = None  # for slow mode
 
@@ -137,7 +139,7 @@ class Round:
 
 @dataclass(slots=True)
 class Whisper:
-    id: int
+    id: str  # per author ("<user>-<n>"), so nobody can count others' whispers
     user_id: str
     name: str
     text: str
@@ -170,8 +172,8 @@ class RoomState:
     removed: set[str] = field(default_factory=set)  # may not come back this session
     locked: bool = False  # no new arrivals
     slow_mode: float | None = None  # seconds between a member's posts
+    slow_mode_since: float = 0.0  # posts before slow mode began don't count against it
     whispers: list[Whisper] = field(default_factory=list)  # for the facilitators, newest last
-    whisper_seq: int = 0
 
     def members_present(self) -> int:
         """Seats taken against capacity: members here, within their grace period, or held

@@ -266,7 +266,11 @@ class _Session:
             missed = await self.rooms.hub.since(key, resume.epoch, resume.seq)
             if missed is not None:
                 self.conn.release(resume.seq, missed)
-                self._reply(frame_id, resumed=True, seq=self.conn.seq, epoch=view["epoch"])
+                # Notices aren't replayed; facilitators get what they hold instead.
+                private = {k: view[k] for k in ("whispers", "waiting") if k in view}
+                self._reply(
+                    frame_id, resumed=True, seq=self.conn.seq, epoch=view["epoch"], **private
+                )
                 return
         kind = "snapshot" if resume is None else "resync"
         self.conn.send(p.encode(kind, id=frame_id, **view))
