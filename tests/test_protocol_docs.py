@@ -176,7 +176,8 @@ def direct_frames() -> frozenset[str]:
 
 @cache
 def notice_kinds() -> frozenset[str]:
-    """Every kind a ``Notice(...)`` is built with anywhere in the server."""
+    """Every kind a ``Notice(...)`` is built with anywhere in the server (directly, or
+    through facilitation's ``_send_off``)."""
     kinds: set[str] = set()
     for _, tree in modules():
         for node in ast.walk(tree):
@@ -184,6 +185,8 @@ def notice_kinds() -> frozenset[str]:
                 continue
             func = node.func
             name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
+            if name == "_send_off" and len(node.args) >= 4:  # facilitation's farewells
+                kinds |= _kinds(node.args[3], tree)
             if name != "Notice":
                 continue
             if len(node.args) >= 2:

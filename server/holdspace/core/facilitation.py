@@ -124,15 +124,7 @@ def remove(state: RoomState, t: Transition, p: Participant, cmd: c.Remove, now: 
         raise NotFound("That person isn't in the room.", code="no_such_participant")
     if (who is not None and who.staff) or (waiting is not None and waiting.role != "member"):
         raise Rejected("Facilitators can't be removed.", code="forbidden")
-    t.notices.append(
-        e.Notice(
-            (cmd.target,), "removed",
-            {"message": "A facilitator has asked you to step out of this session. "
-                        "Take care of yourself; support is always one tap away.",
-             "crisis_resources": state.config.crisis_resources},
-            gate=True, seq=state.seq,
-        )
-    )  # fmt: skip
+    _send_off(state, t, cmd.target, "removed")
     state.removed.add(cmd.target)
     if who is not None:
         remove_participant(state, t, cmd.target, now)
@@ -142,6 +134,21 @@ def remove(state: RoomState, t: Transition, p: Participant, cmd: c.Remove, now: 
     record(t, "remove", p.user_id, cmd.target, reason, barred=cmd.bar)
     if cmd.bar:
         t.effects.append(e.BarMember(cmd.target, p.user_id, reason))
+
+
+FAREWELLS = {
+    "removed": "A facilitator has asked you to step out of this session. "
+    "Take care of yourself; support is always one tap away.",
+    "declined": "The facilitators can't bring you into this session. "
+    "You're welcome to reach out to them, and support is always here.",
+}
+
+
+def _send_off(state: RoomState, t: Transition, user_id: str, kind: str) -> None:
+    """Tell someone kindly they won't be in the room, with where to turn, and shut their
+    connections off from room events from this point."""
+    data = {"message": FAREWELLS[kind], "crisis_resources": state.config.crisis_resources}
+    t.notices.append(e.Notice((user_id,), kind, data, gate=True, seq=state.seq))
 
 
 def lock(state: RoomState, t: Transition, p: Participant, cmd: c.Lock, now: float) -> None:
@@ -187,15 +194,7 @@ def decline(state: RoomState, t: Transition, p: Participant, cmd: c.Decline, now
     if waiting is None or waiting.place != "waiting_room":
         raise NotFound("Nobody by that id is in the waiting room.", code="not_waiting")
     del state.waiting[cmd.target]
-    t.notices.append(
-        e.Notice(
-            (cmd.target,), "declined",
-            {"message": "The facilitators can't bring you into this session. "
-                        "You're welcome to reach out to them, and support is always here.",
-             "crisis_resources": state.config.crisis_resources},
-            gate=True, seq=state.seq,
-        )
-    )  # fmt: skip
+    _send_off(state, t, cmd.target, "declined")
     record(t, "decline", p.user_id, cmd.target)
 
 
