@@ -31,6 +31,7 @@ run: $(STAMP)
 
 ## Everything CI checks: lint, types, the whole test suite.
 test: $(TSTAMP)
+	./scripts/ensure-redis
 	$(BIN)/ruff check server client tests
 	$(BIN)/ruff format --check server client tests
 	$(BIN)/mypy

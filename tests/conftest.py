@@ -9,6 +9,7 @@ import pytest
 
 from holdspace.clock import ManualClock
 from tests.live import Community, LiveServer, LogCapture
+from tests.redis_server import RedisServer
 
 
 @pytest.fixture
@@ -48,3 +49,13 @@ async def community(server: LiveServer) -> AsyncIterator[Community]:
         yield world
     finally:
         await world.close()
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    """One real redis-server for the whole run, on a free loopback port."""
+    server = RedisServer()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -1,0 +1,76 @@
+"""A real redis-server for the tests, on a free loopback port, started and stopped here.
+
+Never the machine's own Redis: a fresh process with no persistence in a temporary
+directory, so the suite behaves the same on any machine.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+class RedisServer:
+    def __init__(self) -> None:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            raise RuntimeError("redis-server is missing: run `make test` (it installs it)")
+        self.dir = Path(tempfile.mkdtemp(prefix="holdspace-redis-"))
+        self.port = free_port()
+        self.process = subprocess.Popen(
+            [
+                binary, "--bind", "127.0.0.1", "--port", str(self.port), "--save", "",
+                "--appendonly", "no", "--dir", str(self.dir), "--protected-mode", "yes",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )  # fmt: skip
+        self._wait_ready()
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def _wait_ready(self, timeout: float = 15.0) -> None:
+        """Read the server's own log until it says it accepts connections."""
+        assert self.process.stdout is not None
+        deadline = time.monotonic() + timeout
+        seen = []
+        for line in self.process.stdout:
+            seen.append(line)
+            if "Ready to accept connections" in line:
+                # Keep reading so the server's later log lines can never fill the pipe.
+                threading.Thread(target=self._drain, daemon=True).start()
+                return
+            if time.monotonic() > deadline:
+                break
+        self.stop()
+        raise RuntimeError("redis-server did not start:\n" + "".join(seen[-20:]))
+
+    def _drain(self) -> None:
+        assert self.process.stdout is not None
+        for _ in self.process.stdout:
+            pass
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
+        shutil.rmtree(self.dir, ignore_errors=True)
