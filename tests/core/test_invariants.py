@@ -6,6 +6,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
+from holdspace.core import codec
 from holdspace.core import commands as c
 from holdspace.core import events as e
 from holdspace.core.room import apply
@@ -166,6 +167,11 @@ class RoomMachine(RuleBasedStateMachine):
     @invariant()
     def never_more_members_than_capacity(self) -> None:
         assert self.state.members_present() <= self.state.config.capacity
+
+    @invariant()
+    def state_survives_a_round_trip_through_json(self) -> None:
+        """What a shared-state hub stores is exactly the state."""
+        assert codec.from_json(codec.to_json(self.state)) == self.state
 
     @invariant()
     def seq_is_the_last_event(self) -> None:

@@ -1,0 +1,113 @@
+"""A live session's state as JSON and back, for hubs that keep it outside the process.
+
+The shapes mirror :mod:`holdspace.core.state` field for field; ``from_json(to_json(s))``
+equals ``s`` for every reachable state (checked by the core's property tests).
+JSON has no infinity, so an open-ended mute is written as ``"inf"``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict
+from typing import Any
+
+from holdspace.core.state import (
+    Bucket,
+    MessageRecord,
+    Participant,
+    PauseInfo,
+    Rate,
+    RoomConfig,
+    RoomState,
+    Round,
+    Stats,
+    Waiting,
+    Whisper,
+)
+
+
+def _float(value: float | None) -> float | str | None:
+    return "inf" if value is not None and math.isinf(value) else value
+
+
+def _unfloat(value: float | str | None) -> float | None:
+    return math.inf if value == "inf" else value  # type: ignore[return-value]
+
+
+def _bucket(b: Bucket | None) -> list[float] | None:
+    return None if b is None else [b.tokens, b.updated_at]
+
+
+def _unbucket(v: list[float] | None) -> Bucket | None:
+    return None if v is None else Bucket(v[0], v[1])
+
+
+def to_json(state: RoomState) -> str:
+    cfg = asdict(state.config)
+    body: dict[str, Any] = {
+        "config": cfg,
+        "epoch": state.epoch,
+        "seq": state.seq,
+        "phase": state.phase,
+        "pause": None if state.pause is None else asdict(state.pause),
+        "participants": [
+            {
+                "user_id": p.user_id, "name": p.name, "role": p.role, "joined_at": p.joined_at,
+                "mode": p.mode, "conns": sorted(p.conns), "away_since": p.away_since,
+                "muted_until": _float(p.muted_until), "posts": _bucket(p.posts),
+                "reacts": _bucket(p.reacts),
+            }
+            for p in state.participants.values()
+        ],
+        "agreed": sorted(state.agreed),
+        "messages": [
+            {**asdict(m), "reactions": {k: sorted(v) for k, v in m.reactions.items()}}
+            for m in state.messages.values()
+        ],
+        "stats": {u: asdict(s) for u, s in state.stats.items()},
+        "round": None if state.round is None else asdict(state.round),
+        "hands": state.hands,
+        "waiting": [{**asdict(w), "conns": sorted(w.conns)} for w in state.waiting.values()],
+        "admitted": sorted(state.admitted),
+        "removed": sorted(state.removed),
+        "locked": state.locked,
+        "slow_mode": state.slow_mode,
+        "slow_mode_since": state.slow_mode_since,
+        "whispers": [asdict(w) for w in state.whispers],
+    }  # fmt: skip
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def from_json(text: str) -> RoomState:
+    d = json.loads(text)
+    cfg = dict(d["config"])
+    cfg["post_rate"] = Rate(**cfg["post_rate"])
+    cfg["react_rate"] = Rate(**cfg["react_rate"])
+    state = RoomState(config=RoomConfig(**cfg), epoch=d["epoch"])
+    state.seq = d["seq"]
+    state.phase = d["phase"]
+    state.pause = None if d["pause"] is None else PauseInfo(**d["pause"])
+    for p in d["participants"]:
+        state.participants[p["user_id"]] = Participant(
+            user_id=p["user_id"], name=p["name"], role=p["role"], joined_at=p["joined_at"],
+            mode=p["mode"], conns=set(p["conns"]), away_since=p["away_since"],
+            muted_until=_unfloat(p["muted_until"]), posts=_unbucket(p["posts"]),
+            reacts=_unbucket(p["reacts"]),
+        )  # fmt: skip
+    state.agreed = set(d["agreed"])
+    for m in d["messages"]:
+        record = MessageRecord(**{**m, "reactions": {k: set(v) for k, v in m["reactions"].items()}})
+        state.messages[record.seq] = record
+    state.stats = {u: Stats(**s) for u, s in d["stats"].items()}
+    state.round = None if d["round"] is None else Round(**d["round"])
+    state.hands = list(d["hands"])
+    for w in d["waiting"]:
+        state.waiting[w["user_id"]] = Waiting(**{**w, "conns": set(w["conns"])})
+    state.admitted = set(d["admitted"])
+    state.removed = set(d["removed"])
+    state.locked = d["locked"]
+    state.slow_mode = d["slow_mode"]
+    state.slow_mode_since = d["slow_mode_since"]
+    state.whispers = [Whisper(**w) for w in d["whispers"]]
+    return state
