@@ -29,6 +29,7 @@ class RedisServer:
             raise RuntimeError("redis-server is missing: run `make test` (it installs it)")
         self.dir = Path(tempfile.mkdtemp(prefix="holdspace-redis-"))
         self.port = free_port()
+        self._drainer: threading.Thread | None = None
         self.process = subprocess.Popen(
             [
                 binary, "--bind", "127.0.0.1", "--port", str(self.port), "--save", "",
@@ -53,7 +54,8 @@ class RedisServer:
             seen.append(line)
             if "Ready to accept connections" in line:
                 # Keep reading so the server's later log lines can never fill the pipe.
-                threading.Thread(target=self._drain, daemon=True).start()
+                self._drainer = threading.Thread(target=self._drain, daemon=True)
+                self._drainer.start()
                 return
             if time.monotonic() > deadline:
                 break
@@ -73,4 +75,8 @@ class RedisServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(10)
+        if self._drainer is not None:
+            self._drainer.join(10)  # it ends at the pipe's end, now the server has gone
+        if self.process.stdout is not None and not self.process.stdout.closed:
+            self.process.stdout.close()
         shutil.rmtree(self.dir, ignore_errors=True)
