@@ -12,7 +12,6 @@ from zoneinfo import ZoneInfo
 
 from holdspace.accounts import Accounts
 from holdspace.rooms import Rooms
-from holdspace.storage.models import OneOff, Schedule, WeeklyRule
 
 DEMO_ACCOUNTS = (
     ("facilitator", "Robin (facilitator)", "facilitator"),
@@ -39,6 +38,8 @@ async def seed_demo(accounts: Accounts, rooms: Rooms, *, out: object = print) ->
     tz = "UTC"
     local = datetime.fromtimestamp(now, ZoneInfo(tz)) - timedelta(minutes=5)
     start = local.replace(second=0, microsecond=0)
+    # Meets daily at this time, and once right now so the demo is open immediately.
+    at = start.strftime("%H:%M")
     room = await rooms.create(
         facilitator,
         {
@@ -46,19 +47,13 @@ async def seed_demo(accounts: Accounts, rooms: Rooms, *, out: object = print) ->
             "description": "A small peer-support circle to try Holdspace with.",
             "capacity": 8,
             "visibility": "closed",
-            "schedule": {"timezone": tz},
+            "schedule": {
+                "timezone": tz,
+                "weekly": [{"days": list(range(7)), "start": at, "duration_minutes": 180}],
+                "one_off": [{"start": start.strftime("%Y-%m-%dT%H:%M"), "duration_minutes": 180}],
+            },
         },
     )
-    # Meets daily at this time, and once right now so the demo is open immediately.
-    schedule = Schedule(
-        timezone=tz,
-        weekly=(WeeklyRule(days=tuple(range(7)), start=start.time(), duration_minutes=180),),
-        one_off=(OneOff(start=start.strftime("%Y-%m-%dT%H:%M"), duration_minutes=180),),
-    )
-    from dataclasses import replace
-
-    room = replace(room, schedule=schedule)
-    await rooms.store.update_room(room)
     for user, _ in created[1:]:
         await rooms.store.enrol(room.id, user.id, now)
     lines = [

@@ -13,6 +13,22 @@ ROLES: tuple[Role, ...] = ("member", "facilitator", "admin")
 Visibility = Literal["closed", "open"]
 
 
+def parse_role(value: str) -> Role:
+    """A role read back from a store; anything else means the store is damaged."""
+    for role in ROLES:
+        if role == value:
+            return role
+    raise ValueError(f"unknown role in store: {value!r}")
+
+
+def parse_visibility(value: str) -> Visibility:
+    if value == "open":
+        return "open"
+    if value == "closed":
+        return "closed"
+    raise ValueError(f"unknown visibility in store: {value!r}")
+
+
 def new_id(prefix: str) -> str:
     """Opaque, unguessable identifiers: nothing about a room or member can be enumerated."""
     return f"{prefix}_{secrets.token_hex(8)}"

@@ -51,37 +51,29 @@ from redis.commands.core import AsyncScript
 from holdspace.errors import Conflict, NotFound
 from holdspace.schedule import schedule_from_json, schedule_to_json
 from holdspace.storage.models import (
-    ROLES,
     Bar,
     Invite,
     ModerationEntry,
     Role,
     Room,
     User,
-    Visibility,
     new_id,
+    parse_role,
+    parse_visibility,
 )
 
 # -- scripts: each one touches the keys of one room (or one user) only ----------
 
-# KEYS: meta, facilitators. ARGV: n, then n meta field/value items, then facilitator ids.
-# Returns 0 when the room already exists.
-_CREATE_ROOM = """
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-local n = tonumber(ARGV[1])
-redis.call('HSET', KEYS[1], unpack(ARGV, 2, n + 1))
+# Create or update a room. KEYS: meta, facilitators. ARGV: "new" (the room must not
+# exist yet) or "existing" (it must), n, then n meta field/value items, then the
+# facilitator ids. Returns 0 when the room's existence isn't as asked.
+_WRITE_ROOM = """
+local exists = redis.call('EXISTS', KEYS[1]) == 1
+if (ARGV[1] == 'new') == exists then return 0 end
+local n = tonumber(ARGV[2])
+redis.call('HSET', KEYS[1], unpack(ARGV, 3, n + 2))
 redis.call('DEL', KEYS[2])
-if #ARGV > n + 1 then redis.call('RPUSH', KEYS[2], unpack(ARGV, n + 2)) end
-return 1
-"""
-
-# Same arguments; returns 0 when there is no such room.
-_UPDATE_ROOM = """
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-local n = tonumber(ARGV[1])
-redis.call('HSET', KEYS[1], unpack(ARGV, 2, n + 1))
-redis.call('DEL', KEYS[2])
-if #ARGV > n + 1 then redis.call('RPUSH', KEYS[2], unpack(ARGV, n + 2)) end
+if #ARGV > n + 2 then redis.call('RPUSH', KEYS[2], unpack(ARGV, n + 3)) end
 return 1
 """
 
@@ -175,21 +167,6 @@ def _flag(value: bool) -> str:
     return "1" if value else "0"
 
 
-def _role(value: str) -> Role:
-    for role in ROLES:
-        if role == value:
-            return role
-    raise ValueError(f"unknown role in store: {value!r}")
-
-
-def _visibility(value: str) -> Visibility:
-    if value == "open":
-        return "open"
-    if value == "closed":
-        return "closed"
-    raise ValueError(f"unknown visibility in store: {value!r}")
-
-
 def _optional_str(value: object) -> str | None:
     return None if value is None else str(value)
 
@@ -211,7 +188,7 @@ def _user(fields: Mapping[str, str]) -> User | None:
         id=fields["id"],
         username=fields["username"],
         display_name=fields["display_name"],
-        role=_role(fields["role"]),
+        role=parse_role(fields["role"]),
         password_hash=fields["password_hash"],
         created_at=float(fields["created_at"]),
     )
@@ -249,7 +226,7 @@ def _room(meta: Mapping[str, str], facilitators: Sequence[str]) -> tuple[Room, i
         facilitator_ids=tuple(facilitators),
         schedule=schedule_from_json(json.loads(meta["schedule"]), validate=False),
         lobby_minutes=int(meta["lobby_minutes"]),
-        visibility=_visibility(meta["visibility"]),
+        visibility=parse_visibility(meta["visibility"]),
         created_at=float(meta["created_at"]),
         crisis_resources=meta.get("crisis_resources", ""),
         archived=meta.get("archived") == "1",
@@ -281,8 +258,7 @@ class RedisStore:
         self._redis = client
         self._p = prefix
         self._closed = False
-        self._create_room = self._script(_CREATE_ROOM)
-        self._update_room = self._script(_UPDATE_ROOM)
+        self._write_room = self._script(_WRITE_ROOM)
         self._put_once = self._script(_PUT_ONCE)
         self._create_invite = self._script(_CREATE_INVITE)
         self._revoke_invite = self._script(_REVOKE_INVITE)
@@ -504,7 +480,8 @@ class RedisStore:
             raise Conflict("A room with that id already exists.")
         seq = int(await self._redis.incr(self._rooms_seq_key))
         keys = [self._room_key(room.id, "meta"), self._room_key(room.id, "facilitators")]
-        if not await self._run(self._create_room, keys, self._room_args(room, {"seq": str(seq)})):
+        args = ["new", *self._room_args(room, {"seq": str(seq)})]
+        if not await self._run(self._write_room, keys, args):
             raise Conflict("A room with that id already exists.")
         await self._redis.zadd(self._rooms_key, {room.id: room.created_at})
         await self._index_for(room, room.facilitator_ids)
@@ -535,7 +512,7 @@ class RedisStore:
             "A room's owner and facilitators must be users.",
         )
         keys = [self._room_key(room.id, "meta"), self._room_key(room.id, "facilitators")]
-        if not await self._run(self._update_room, keys, self._room_args(room, {})):
+        if not await self._run(self._write_room, keys, ["existing", *self._room_args(room, {})]):
             raise NotFound("No such room.")
         await self._redis.zadd(self._rooms_key, {room.id: room.created_at}, xx=True)
         await self._index_for(room, room.facilitator_ids)

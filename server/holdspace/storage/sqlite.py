@@ -24,15 +24,15 @@ from typing import Any, TypeVar
 from holdspace.errors import Conflict, NotFound
 from holdspace.schedule import schedule_from_json, schedule_to_json
 from holdspace.storage.models import (
-    ROLES,
     Bar,
     Invite,
     ModerationEntry,
     Role,
     Room,
     User,
-    Visibility,
     new_id,
+    parse_role,
+    parse_visibility,
 )
 
 T = TypeVar("T")
@@ -244,28 +244,13 @@ _INVITE_COLUMNS = (
 )
 
 
-def _role(value: str) -> Role:
-    for role in ROLES:
-        if role == value:
-            return role
-    raise ValueError(f"unknown role in database: {value!r}")
-
-
-def _visibility(value: str) -> Visibility:
-    if value == "open":
-        return "open"
-    if value == "closed":
-        return "closed"
-    raise ValueError(f"unknown visibility in database: {value!r}")
-
-
 def _user(row: Sequence[Any]) -> User:
     id_, username, display_name, role, password_hash, created_at = row
     return User(
         id=str(id_),
         username=str(username),
         display_name=str(display_name),
-        role=_role(str(role)),
+        role=parse_role(str(role)),
         password_hash=str(password_hash),
         created_at=float(created_at),
     )
@@ -306,7 +291,7 @@ def _room(conn: sqlite3.Connection, row: Sequence[Any]) -> Room:
         facilitator_ids=_facilitators(conn, room_id),
         schedule=schedule_from_json(json.loads(str(schedule_json)), validate=False),
         lobby_minutes=int(lobby_minutes),
-        visibility=_visibility(str(visibility)),
+        visibility=parse_visibility(str(visibility)),
         created_at=float(created_at),
         crisis_resources=str(crisis_resources),
         archived=bool(archived),
