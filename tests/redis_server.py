@@ -7,6 +7,7 @@ directory, so the suite behaves the same on any machine.
 from __future__ import annotations
 
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -23,23 +24,45 @@ def free_port() -> int:
 
 
 class RedisServer:
-    def __init__(self) -> None:
+    def __init__(self, *, appendonly: bool = False) -> None:
+        """``appendonly``: keep an AOF, fsynced on every write, so a restart loses nothing."""
         binary = shutil.which("redis-server")
         if binary is None:
             raise RuntimeError("redis-server is missing: run `make test` (it installs it)")
+        self.binary = binary
+        self.appendonly = appendonly
         self.dir = Path(tempfile.mkdtemp(prefix="holdspace-redis-"))
         self.port = free_port()
         self._drainer: threading.Thread | None = None
+        self._start()
+
+    def _start(self) -> None:
+        persistence = ["--appendonly", "yes", "--appendfsync", "always"] if self.appendonly else [
+            "--appendonly", "no",
+        ]  # fmt: skip
         self.process = subprocess.Popen(
             [
-                binary, "--bind", "127.0.0.1", "--port", str(self.port), "--save", "",
-                "--appendonly", "no", "--dir", str(self.dir), "--protected-mode", "yes",
+                self.binary, "--bind", "127.0.0.1", "--port", str(self.port), "--save", "",
+                *persistence, "--dir", str(self.dir), "--protected-mode", "yes",
             ],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
         )  # fmt: skip
         self._wait_ready()
+
+    def restart(self) -> None:
+        """Stop (as an operator would: SIGTERM, so the AOF is flushed) and start again on
+        the same port and directory."""
+        self._halt()
+        self._start()
+
+    def pause(self) -> None:
+        """Freeze the server: connections stay open but nothing answers (SIGSTOP)."""
+        self.process.send_signal(signal.SIGSTOP)
+
+    def unpause(self) -> None:
+        self.process.send_signal(signal.SIGCONT)
 
     @property
     def url(self) -> str:
@@ -68,7 +91,12 @@ class RedisServer:
             pass
 
     def stop(self) -> None:
+        self._halt()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def _halt(self) -> None:
         if self.process.poll() is None:
+            self.process.send_signal(signal.SIGCONT)  # a paused server can't hear SIGTERM
             self.process.terminate()
             try:
                 self.process.wait(10)
@@ -79,4 +107,4 @@ class RedisServer:
             self._drainer.join(10)  # it ends at the pipe's end, now the server has gone
         if self.process.stdout is not None and not self.process.stdout.closed:
             self.process.stdout.close()
-        shutil.rmtree(self.dir, ignore_errors=True)
+        self._drainer = None

@@ -26,7 +26,7 @@ SERVER = ROOT / "server" / "holdspace"
 
 # Direct (unsequenced) frames. The scan below must find exactly these: a new one
 # fails the test until it is documented and added here.
-DIRECT_FRAMES = frozenset({"hello", "snapshot", "resync", "reply", "error", "pong"})
+DIRECT_FRAMES = frozenset({"hello", "snapshot", "resync", "reply", "error", "pong", "service"})
 # Notices: frames for particular people, outside the room's sequence. The scan below must
 # find exactly these, too.
 NOTICES = frozenset(

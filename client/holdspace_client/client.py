@@ -95,6 +95,7 @@ class Client:
         # What the protocol promises never happens; counted so tests (and apps) can check.
         self.duplicates = 0
         self.gaps = 0
+        self.history: list[Event] = []  # every room event taken, in order, across reconnects
         self._online = asyncio.Event()
         self._online.set()
 
@@ -256,6 +257,7 @@ class Client:
             if seq != self.seq + 1:
                 self.gaps += 1
             self.seq = seq
+            self.history.append(frame)
         frame_id = frame.get("id")
         future = self._pending.get(frame_id) if isinstance(frame_id, int) else None
         if future is not None and not future.done() and kind in (

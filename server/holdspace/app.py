@@ -22,12 +22,16 @@ from holdspace import logs
 from holdspace.accounts import Accounts
 from holdspace.auth.passwords import PasswordService
 from holdspace.clock import Clock, SystemClock
-from holdspace.errors import ClientError
+from holdspace.errors import ClientError, Unavailable
+from holdspace.live.base import LiveHub
 from holdspace.live.memory import MemoryHub
+from holdspace.live.redis import HubTuning, RedisHub
 from holdspace.protocol import encode_event, encode_notice
 from holdspace.rooms import Rooms
 from holdspace.seed import seed_demo
 from holdspace.settings import Settings
+from holdspace.storage.base import Store
+from holdspace.storage.redis import RedisStore
 from holdspace.storage.sqlite import SQLiteStore
 from holdspace.web.access import AccessLog
 from holdspace.web.api import Api, client_error
@@ -35,6 +39,8 @@ from holdspace.web.services import Services
 from holdspace.web.ws import Endpoint
 
 log = logging.getLogger("holdspace")
+
+UNAVAILABLE = "The service is briefly unavailable; nothing was changed. Please try again."
 
 
 def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
@@ -46,8 +52,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         logs.install_filters()
-        store = await SQLiteStore.open(settings.database_path)
-        hub = MemoryHub(encode_event, encode_notice, log_size=settings.log_size)
+        store, hub = await _backends(settings)
         passwords = PasswordService(
             settings.password_profile, max_concurrency=settings.hash_concurrency
         )
@@ -63,7 +68,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
         if settings.demo:
             await seed_demo(accounts, rooms)
         ticker = asyncio.create_task(_tick(rooms, settings.tick_seconds))
-        log.info("started", extra={"backend": "embedded", "port": settings.port})
+        backend = "redis" if settings.redis_url else "embedded"
+        log.info("started", extra={"backend": backend, "port": settings.port})
         try:
             yield
         finally:
@@ -76,20 +82,61 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
             log.info("stopped")
 
     async def healthz(request: Request) -> Response:
+        """The process is up."""
         return JSONResponse({"ok": True, "connections": endpoint.open})
+
+    async def readyz(request: Request) -> Response:
+        """This worker can take sessions: its backend answers and its subscriber hears."""
+        ready = services.ready and services.rooms.hub.ready
+        return JSONResponse({"ready": ready}, status_code=200 if ready else 503)
+
+    async def unavailable(request: Request, exc: Exception) -> Response:
+        return JSONResponse(
+            {"error": {"code": "unavailable", "message": UNAVAILABLE}},
+            status_code=503,
+            headers={"retry-after": "2"},
+        )
 
     app = Starlette(
         routes=[
             Route("/healthz", healthz, methods=["GET"]),
+            Route("/readyz", readyz, methods=["GET"]),
             *api.routes(),
             WebSocketRoute("/ws", endpoint.handle),
         ],
         lifespan=lifespan,
-        exception_handlers={ClientError: client_error},
+        exception_handlers={ClientError: client_error, Unavailable: unavailable},
     )
     app.add_middleware(AccessLog)
     app.state.services = services  # for tests and tools that run beside the server
     return app
+
+
+async def _backends(settings: Settings) -> tuple[Store, LiveHub]:
+    """The embedded pair (SQLite + in-process hub), or both on Redis."""
+    if settings.redis_url is None:
+        store: Store = await SQLiteStore.open(settings.database_path)
+        return store, MemoryHub(encode_event, encode_notice, log_size=settings.log_size)
+    store = await RedisStore.open(settings.redis_url, prefix=settings.redis_prefix)
+    try:
+        tuning = HubTuning(
+            log_size=settings.log_size,
+            log_seconds=settings.log_seconds,
+            probe_seconds=settings.probe_seconds,
+            probe_timeout_seconds=settings.probe_seconds,
+            worker_ttl_seconds=settings.probe_seconds * 4,
+        )
+        hub = await RedisHub.open(
+            settings.redis_url,
+            encode_event,
+            encode_notice,
+            prefix=settings.redis_prefix,
+            tuning=tuning,
+        )
+    except BaseException:
+        await store.close()
+        raise
+    return store, hub
 
 
 async def _tick(rooms: Rooms, every: float) -> None:
@@ -98,5 +145,13 @@ async def _tick(rooms: Rooms, every: float) -> None:
         await asyncio.sleep(every)
         try:
             await rooms.tick()
+        except Unavailable:
+            log.debug("tick deferred: backend unavailable")
         except Exception:
             log.exception("tick failed")
+
+
+def from_env() -> Starlette:
+    """The app as a factory of no arguments, for servers that import it by name
+    (``holdspace serve --workers N`` starts each worker process this way)."""
+    return create_app(Settings.from_env())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
+import os
 import sys
 from collections.abc import Sequence
 
@@ -13,36 +14,23 @@ from holdspace.settings import Settings, SettingsError
 
 
 def _serve(args: argparse.Namespace) -> int:
-    import uvicorn
+    from holdspace import serving
 
-    from holdspace.app import create_app
-    from holdspace.protocol import TRANSPORT_MAX_BYTES
-
-    settings = Settings.from_env(
-        host=args.host,
-        port=args.port,
-        data_dir=args.data_dir,
-        redis_url=args.redis,
-        demo=args.demo or None,
-    )
-    if settings.redis_url:
-        print("error: the Redis backend is not available yet; omit --redis.", file=sys.stderr)
-        return 2
+    overrides = {
+        "host": args.host,
+        "port": args.port,
+        "data_dir": args.data_dir,
+        "redis_url": args.redis,
+        "workers": args.workers,
+        "demo": args.demo or None,
+    }
+    settings = Settings.from_env(**overrides)
+    # Worker processes build their settings from the environment: pass the flags on.
+    for name, value in overrides.items():
+        if value is not None:
+            os.environ[f"HOLDSPACE_{name.upper()}"] = str(value)
     logs.configure(settings.log_level, settings.log_format)
-    config = uvicorn.Config(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        ws="websockets-sansio",
-        ws_max_size=TRANSPORT_MAX_BYTES,
-        ws_per_message_deflate=False,
-        log_config=None,
-        access_log=False,
-        lifespan="on",
-        server_header=False,
-    )
-    print(f"Holdspace is listening on http://{settings.host}:{settings.port}", flush=True)
-    uvicorn.Server(config).run()
+    serving.serve(settings)
     return 0
 
 
@@ -51,10 +39,16 @@ async def _admin(args: argparse.Namespace) -> int:
     from holdspace.auth.passwords import PasswordService
     from holdspace.clock import SystemClock
     from holdspace.errors import ClientError
+    from holdspace.storage.base import Store
+    from holdspace.storage.redis import RedisStore
     from holdspace.storage.sqlite import SQLiteStore
 
-    settings = Settings.from_env(data_dir=args.data_dir)
-    store = await SQLiteStore.open(settings.database_path)
+    settings = Settings.from_env(data_dir=args.data_dir, redis_url=args.redis)
+    store: Store
+    if settings.redis_url:
+        store = await RedisStore.open(settings.redis_url, prefix=settings.redis_prefix)
+    else:
+        store = await SQLiteStore.open(settings.database_path)
     passwords = PasswordService(settings.password_profile)
     accounts = Accounts(store, passwords, SystemClock(), token_ttl_seconds=3600)
     try:
@@ -101,11 +95,15 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=None, help="port (HOLDSPACE_PORT)")
     serve.add_argument("--data-dir", default=None, help="where the SQLite file lives")
     serve.add_argument("--redis", default=None, help="redis:// URL (HOLDSPACE_REDIS_URL)")
+    serve.add_argument(
+        "--workers", type=int, default=None, help="processes (HOLDSPACE_WORKERS; needs Redis)"
+    )
     serve.add_argument("--demo", action="store_true", help="seed a demo on first start")
     serve.set_defaults(run=_serve)
 
     admin = sub.add_parser("admin", help="manage accounts")
     admin.add_argument("--data-dir", default=None)
+    admin.add_argument("--redis", default=None, help="redis:// URL (HOLDSPACE_REDIS_URL)")
     actions = admin.add_subparsers(dest="action", required=True)
     create = actions.add_parser("create-user", help="create a facilitator, admin or member")
     create.add_argument("username")

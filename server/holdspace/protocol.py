@@ -35,6 +35,7 @@ class CloseCode:
     AUTH_FAILED = 4001  # no valid session token, or it was revoked: sign in again
     AUTH_TIMEOUT = 4002  # no `auth` frame in time
     TOO_SLOW = 4008  # the connection could not keep up: reconnect and resume
+    RESYNC = 4009  # the room's history couldn't be proven complete: reconnect and rejoin
 
 
 # -- commands only the edge handles ------------------------------------------

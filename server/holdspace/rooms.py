@@ -80,6 +80,8 @@ class Rooms:
         self.hub = hub
         self.clock = clock
         self.settings = settings
+        # Departures that met an outage, applied once the backend answers again.
+        self._deferred: list[tuple[str, str, str, c.Command]] = []
 
     # -- management ---------------------------------------------------------
 
@@ -430,13 +432,39 @@ class Rooms:
         await self._persist(room_id, key, t)
         return t
 
+    def later(self, room_id: str, key: str, user_id: str, cmd: c.Command) -> None:
+        """Apply a departure (a leave or a dropped connection) on a later tick."""
+        self._deferred.append((room_id, key, user_id, cmd))
+
     async def tick(self) -> None:
-        """Let time act on every live session (start, expiries, held seats, scheduled end)."""
-        tick = c.Tick()
-        for key in await self.hub.live_sessions():
-            t = await self.hub.transact(key, lambda s: apply(s, None, tick, self.clock.now()))
+        """Let time act on every live session (start, expiries, held seats, scheduled end),
+        and let go of connections whose worker has died."""
+        while self._deferred:
+            await self.command(*self._deferred[0])
+            self._deferred.pop(0)
+        sessions = await self.hub.live_sessions()
+        if not sessions:
+            return
+        alive = await self.hub.live_workers()
+        for key in sessions:
+            t = await self.hub.transact(key, lambda s: self._time_passes(s, alive))
             if t is not None and (t.effects or t.ended):
                 await self._persist(key.split(":", 1)[0], key, t)
+
+    def _time_passes(self, state: RoomState, alive: frozenset[str] | None) -> Transition:
+        now = self.clock.now()
+        t = apply(state, None, c.Tick(), now)
+        if alive is None or t.ended:
+            return t
+        for user_id, conns in _connections(state):
+            for conn in conns:
+                worker, dot, _ = conn.partition(".")
+                if dot and worker not in alive:
+                    gone = apply(state, user_id, c.Disconnect(conn), now)
+                    t.events += gone.events
+                    t.effects += gone.effects
+                    t.notices += gone.notices
+        return t
 
     async def _persist(self, room_id: str, key: str, t: Transition) -> None:
         now = self.clock.now()
@@ -485,3 +513,9 @@ class Rooms:
                 detail=detail or {},
             )
         )
+
+
+def _connections(state: RoomState) -> list[tuple[str, list[str]]]:
+    """Everyone's open connections, inside and at the door."""
+    people = [(p.user_id, sorted(p.conns)) for p in state.participants.values()]
+    return people + [(w.user_id, sorted(w.conns)) for w in state.waiting.values()]

@@ -29,7 +29,9 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
     data_dir: Path = Path("data")
-    redis_url: str | None = None
+    redis_url: str | None = None  # set: durable records and live rooms in Redis
+    redis_prefix: str = "hs:"  # every key and channel starts with this
+    workers: int = 1  # worker processes sharing the port (more than one needs Redis)
     # Exact Origin values allowed to open a cookie-authenticated WebSocket or send
     # cookie-authenticated writes. Empty: the server's own http://host:port forms.
     allowed_origins: tuple[str, ...] = ()
@@ -44,6 +46,11 @@ class Settings:
     grace_seconds: float = 120.0
     tick_seconds: float = 1.0
     log_size: int = 1000  # events kept per session for resuming
+    log_seconds: float = 3600.0  # and for how long (Redis backend)
+    probe_seconds: float = 5.0  # how often a worker checks its Redis subscriber hears
+    # Drop a connection whose peer hasn't acknowledged sent data for this long, so a
+    # client that stops reading can't pin its socket and kernel buffers (TCP_USER_TIMEOUT).
+    tcp_user_timeout_seconds: float = 30.0
     send_queue_frames: int = 1000
     send_queue_bytes: int = 1024 * 1024
     auth_timeout_seconds: float = 10.0
@@ -90,6 +97,19 @@ class Settings:
             )
         if self.password_profile not in ("rfc9106-low-memory", "test"):
             raise SettingsError("HOLDSPACE_PASSWORD_PROFILE must be rfc9106-low-memory or test")
+        if self.workers < 1:
+            raise SettingsError("HOLDSPACE_WORKERS must be at least 1")
+        if self.workers > 1 and not self.redis_url:
+            raise SettingsError(
+                "more than one worker needs Redis to share rooms: set HOLDSPACE_REDIS_URL "
+                "(or --redis redis://host:6379/0), or run one worker"
+            )
+        if self.redis_url is not None and not self.redis_url.startswith(
+            ("redis://", "rediss://", "unix://")
+        ):
+            raise SettingsError(
+                "HOLDSPACE_REDIS_URL must start with redis://, rediss:// or unix://"
+            )
         if self.log_format not in ("json", "text"):
             raise SettingsError("HOLDSPACE_LOG_FORMAT must be json or text")
         for origin in self.allowed_origins:

@@ -1,7 +1,8 @@
-"""Live hubs for the contract suite, one per backend. A Redis hub joins by adding a param."""
+"""Live hubs for the contract suite, one per backend: the same tests run on each."""
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import AsyncIterator
 from typing import Protocol
 
@@ -9,9 +10,11 @@ import pytest
 
 from holdspace.live.base import LiveHub
 from holdspace.live.memory import MemoryHub
+from holdspace.live.redis import HubTuning, RedisHub
 from holdspace.protocol import encode_event, encode_notice
+from tests.redis_server import RedisServer
 
-BACKENDS = ["memory"]
+BACKENDS = ["memory", "redis"]
 
 
 class HubFactory(Protocol):
@@ -21,10 +24,21 @@ class HubFactory(Protocol):
 @pytest.fixture(params=BACKENDS)
 async def make_hub(request: pytest.FixtureRequest) -> AsyncIterator[HubFactory]:
     hubs: list[LiveHub] = []
+    prefix = f"t{secrets.token_hex(4)}:"  # every test its own keyspace on the shared server
 
     async def make(*, log_size: int = 1000) -> LiveHub:
+        hub: LiveHub
         if request.param == "memory":
-            hub: LiveHub = MemoryHub(encode_event, encode_notice, log_size=log_size)
+            hub = MemoryHub(encode_event, encode_notice, log_size=log_size)
+        elif request.param == "redis":
+            server: RedisServer = request.getfixturevalue("redis_server")
+            hub = await RedisHub.open(
+                server.url,
+                encode_event,
+                encode_notice,
+                prefix=prefix,
+                tuning=HubTuning(log_size=log_size),
+            )
         else:  # pragma: no cover - a backend listed without a factory
             raise AssertionError(request.param)
         hubs.append(hub)

@@ -31,6 +31,12 @@ class Recorder:
         self.got.extend(batch)
         self.arrived.set()
 
+    def lost(self) -> None:
+        raise AssertionError("a healthy hub never loses track")
+
+    def alert(self, frame: str) -> None:
+        raise AssertionError(f"a healthy hub raises no alerts: {frame}")
+
     def seqs(self) -> list[int]:
         return [d.seq for d in self.got]
 

@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from holdspace_client import login
+from tests.processes import wait_ready
 
 pytestmark = pytest.mark.integration
 
@@ -52,8 +53,9 @@ async def serving(data: Path, *args: str) -> AsyncIterator[tuple[str, list[str]]
                 line = (await process.stderr.readline()).decode()
                 assert line, "the server exited before starting"
                 logs.append(line)
-                if json.loads(line).get("event", "").startswith("Uvicorn running on"):
-                    break  # logged once the socket is bound
+                if json.loads(line).get("event") == "started":
+                    break  # the app is up; the socket listens right after
+            await wait_ready(f"http://127.0.0.1:{port}")
         yield f"http://127.0.0.1:{port}", logs
     finally:
         process.send_signal(signal.SIGTERM)

@@ -41,6 +41,16 @@ class Subscriber(Protocol):
         """Take events in ``seq`` order. Must not block or await: queue and return."""
         ...
 
+    def lost(self) -> None:
+        """The hub can no longer prove this subscriber has every event (the room's
+        state or log was lost, or trimmed past a gap): it must rejoin and resync."""
+        ...
+
+    def alert(self, frame: str) -> None:
+        """A frame from the hub itself, outside the room's sequence (an outage began
+        or ended). Must not block or await."""
+        ...
+
 
 Encoder = Callable[[Event], str]
 NoticeEncoder = Callable[[Notice], str]
@@ -48,6 +58,10 @@ Step = Callable[[RoomState], Transition]
 
 
 class LiveHub(Protocol):
+    #: Names this process among the hub's workers; connection ids start with it, so a
+    #: worker that dies can have its connections swept from the rooms it served.
+    worker_id: str
+
     async def transact(
         self, key: str, step: Step, create: Callable[[], RoomState] | None = None
     ) -> Transition | None:
@@ -73,7 +87,16 @@ class LiveHub(Protocol):
     async def unsubscribe(self, key: str, subscriber: Subscriber) -> None: ...
 
     async def live_sessions(self) -> list[str]:
-        """Sessions this hub should keep ticking."""
+        """Sessions this worker should keep ticking (with many workers, one ticks them all)."""
+        ...
+
+    async def live_workers(self) -> frozenset[str] | None:
+        """Workers alive now, or None when this hub is the only one."""
+        ...
+
+    @property
+    def ready(self) -> bool:
+        """True while the hub can take commands and deliver every event."""
         ...
 
     async def close(self) -> None: ...

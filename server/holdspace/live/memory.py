@@ -33,6 +33,7 @@ class MemoryHub:
         self._log_size = log_size
         self._sessions: dict[str, _Session] = {}
         self._subscribers: dict[str, set[Subscriber]] = {}
+        self.worker_id = "w0"
 
     async def transact(
         self, key: str, step: Step, create: Callable[[], RoomState] | None = None
@@ -93,6 +94,13 @@ class MemoryHub:
 
     async def live_sessions(self) -> list[str]:
         return list(self._sessions)
+
+    async def live_workers(self) -> frozenset[str] | None:
+        return None
+
+    @property
+    def ready(self) -> bool:
+        return True
 
     async def close(self) -> None:
         self._sessions.clear()

@@ -40,15 +40,18 @@ so no precision is lost there. There is no message text anywhere in this file.
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
 import math
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from typing import Any, TypeVar
 
 from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
+from redis.exceptions import RedisError
 
-from holdspace.errors import Conflict, NotFound
+from holdspace.errors import Conflict, NotFound, Unavailable
 from holdspace.schedule import schedule_from_json, schedule_to_json
 from holdspace.storage.models import (
     Bar,
@@ -250,6 +253,30 @@ def _script_int(value: object) -> int:
     return int(str(value))
 
 
+_C = TypeVar("_C")
+
+
+def _unavailable_on_redis_errors(cls: type[_C]) -> type[_C]:
+    """Turn every Redis or socket failure in a public coroutine into :class:`Unavailable`:
+    the callers' one signal that nothing was done and it may be tried again."""
+
+    def wrap(fn: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+        @functools.wraps(fn)
+        async def translated(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return await fn(*args, **kwargs)
+            except (RedisError, OSError) as error:
+                raise Unavailable("the store is out of reach") from error
+
+        return translated
+
+    for name, fn in list(vars(cls).items()):
+        if not name.startswith("_") and inspect.iscoroutinefunction(fn) and name != "close":
+            setattr(cls, name, wrap(fn))
+    return cls
+
+
+@_unavailable_on_redis_errors
 class RedisStore:
     """:class:`holdspace.storage.base.Store` on a Redis server (or, by design, a cluster)."""
 

@@ -19,6 +19,10 @@ class Overflow(Exception):
     """The queue passed its limits."""
 
 
+class Lost(Exception):
+    """The hub can't prove this connection has every event: it must rejoin."""
+
+
 class Connection:
     def __init__(
         self,
@@ -40,6 +44,7 @@ class Connection:
         self._bytes = 0
         self._wake = asyncio.Event()
         self.overflowed = False
+        self.lost_track = False
         self.session_over = False  # the room's session ended; this socket is in no room now
         self.seq = 0  # last room event queued: anything at or below it is a duplicate
         # While joining, events are held here until the snapshot's seq is known.
@@ -57,6 +62,13 @@ class Connection:
                 self.seq = d.seq
                 self.send(d.frame)
                 self.session_over = self.session_over or d.final
+
+    def lost(self) -> None:
+        self.lost_track = True
+        self._wake.set()
+
+    def alert(self, frame: str) -> None:
+        self.send(frame)
 
     def _notice(self, d: Delivery) -> None:
         if d.gate is True:
@@ -98,8 +110,12 @@ class Connection:
             if self.overflowed:
                 raise Overflow
             while self._queue:
+                if self.lost_track:
+                    raise Lost
                 frame = self._queue.popleft()
                 self._bytes -= len(frame)
                 await self._send(frame)
                 if self.overflowed:
                     raise Overflow
+            if self.lost_track:
+                raise Lost

@@ -15,6 +15,10 @@ class Services:
         self._accounts, self._rooms = accounts, rooms
 
     @property
+    def ready(self) -> bool:
+        return self._rooms is not None
+
+    @property
     def accounts(self) -> Accounts:
         if self._accounts is None:
             raise RuntimeError("the app has not started")

@@ -25,7 +25,7 @@ from holdspace.errors import ClientError, InvalidInput, Rejected, Unavailable
 from holdspace.rooms import Rooms, Seat
 from holdspace.settings import Settings
 from holdspace.storage.models import User
-from holdspace.web.connection import Connection, Overflow
+from holdspace.web.connection import Connection, Lost, Overflow
 from holdspace.web.services import Services
 
 log = logging.getLogger("holdspace.ws")
@@ -111,7 +111,7 @@ class _Session:
         settings = endpoint.settings
         self._reauth_seconds = settings.reauth_seconds
         self.conn = Connection(
-            secrets.token_hex(8),
+            f"{self.rooms.hub.worker_id}.{secrets.token_hex(6)}",
             user.id,
             websocket.send_text,
             max_frames=settings.send_queue_frames,
@@ -140,6 +140,8 @@ class _Session:
                 error = None if task.cancelled() else task.exception()
                 if isinstance(error, Overflow):
                     close = (p.CloseCode.TOO_SLOW, "too slow: reconnect and resume")
+                elif isinstance(error, Lost):
+                    close = (p.CloseCode.RESYNC, "reconnect and rejoin")
                 elif isinstance(error, SignedOut):
                     close = (p.CloseCode.AUTH_FAILED, "signed out")
                 elif error is not None and not isinstance(error, WebSocketDisconnect):
@@ -240,7 +242,11 @@ class _Session:
         key = seat.window.key
         # Subscribe and hold first, then read state: nothing can fall between the two.
         self.conn.hold()
-        await self.rooms.hub.subscribe(key, self.conn)
+        try:
+            await self.rooms.hub.subscribe(key, self.conn)
+        except BaseException:
+            self.conn.drop_held()
+            raise
         try:
             t, view = await self.rooms.enter(seat, self.user, self.conn.id)
         except BaseException:
@@ -287,5 +293,9 @@ class _Session:
         if self.conn.session_over:
             return
         cmd: c.Command = c.Leave(self.conn.id) if leaving else c.Disconnect(self.conn.id)
-        await self.rooms.command(joined.seat.room.id, key, self.user.id, cmd)
+        room_id = joined.seat.room.id
+        try:
+            await self.rooms.command(room_id, key, self.user.id, cmd)
+        except Unavailable:
+            self.rooms.later(room_id, key, self.user.id, cmd)  # an outage must not strand them
         log.info("left" if leaving else "dropped", extra={"conn": self.conn.id})

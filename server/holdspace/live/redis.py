@@ -1,0 +1,749 @@
+"""The scale-out hub: live sessions in Redis, shared by every worker.
+
+The rules stay in Python. A command reads the session's state, runs the pure
+step on it, and writes the result back with one Lua script that checks the
+version it read (optimistic compare-and-set), appends the step's events and
+notices to the session's log and publishes them — all in one atomic step, so the
+log order is the publish order. A conflict means another worker got there
+first: the script hands back the newer state and the step runs again on it.
+
+Keys (``P`` is the prefix; all of one session's keys carry its room's hash tag, so
+the scripts touch one slot and run unchanged on Redis Cluster):
+
+=================================  =======================================================
+``P{room:<id>}:live:<starts>``     hash: ``v`` (version), ``state`` (JSON, see
+                                   :mod:`holdspace.core.codec`), ``epoch``, ``seq``,
+                                   ``last`` (newest log entry id)
+``P{room:<id>}:live:<starts>:log`` stream: one entry per event or notice — ``p`` (the
+                                   previous entry's id: a chain that proves nothing is
+                                   missing), ``s`` (seq), ``f`` (frame), ``t``
+                                   (recipients of a notice, space-separated; empty for
+                                   a room event), ``g`` (gate), ``x`` (final event)
+``P{room:<id>}:live:<starts>``     pub/sub channel: ``<prev id>\\n<entry ids>\\n<JSON>``
+``Plive``                          set: live session keys, for the ticker
+``Pticker``                        string: the worker holding the tick lease
+``Pworkers``                       sorted set: worker id -> last heartbeat (ms)
+``Pprobe:<worker>``                pub/sub channel: the worker's end-to-end probe
+=================================  =======================================================
+
+Each worker subscribes only to sessions with local subscribers, remembers the
+last entry it delivered for each, and catches up from the log whenever a
+message's ``prev`` isn't that entry, after a reconnect, and when its periodic
+probe finds it behind. When the log can't prove continuity it says so
+(:meth:`Subscriber.lost`) rather than deliver a partial history.
+
+Message text lives here only while its session does: ending a session deletes
+its whole state and log keys (trimming or ``XDEL`` would leave the bytes behind),
+and a redaction rewrites the log into a fresh key. Every key also expires a few
+hours after its session's scheduled end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import secrets
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.asyncio.client import PubSub
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import RedisError
+
+from holdspace.core import codec
+from holdspace.core.events import SessionEnded
+from holdspace.core.room import Transition
+from holdspace.core.state import RoomState
+from holdspace.errors import Unavailable
+from holdspace.live.base import Delivery, Encoder, NoticeEncoder, Step, Subscriber, merge
+from holdspace.protocol import encode
+
+log = logging.getLogger("holdspace.hub")
+
+# Write a step's result. KEYS: state, log.
+# ARGV: 1 expected version ("0": the session must not exist yet), 2 new state JSON
+# ("" ends the session), 3 epoch, 4 seq, 5 channel, 6 max log entries, 7 max log age
+# (ms), 8 expire-at (ms), 9 n entries, 10 r replaced, then n x (s, f, t, g, x), then
+# r x (seq, frame).
+# Returns {1, new version} or, on a version conflict, {0, version, state}.
+_WRITE = """
+local current = redis.call('HGET', KEYS[1], 'v') or '0'
+if current ~= ARGV[1] then
+  return {0, current, redis.call('HGET', KEYS[1], 'state') or ''}
+end
+local n, r = tonumber(ARGV[9]), tonumber(ARGV[10])
+local at = 11 + n * 5
+if r > 0 then
+  -- Rewrite the log into a fresh key: an edited entry's old bytes must not linger.
+  local new = {}
+  for k = 0, r - 1 do new[ARGV[at + 2 * k]] = ARGV[at + 2 * k + 1] end
+  local entries = redis.call('XRANGE', KEYS[2], '-', '+')
+  redis.call('DEL', KEYS[2])
+  for _, entry in ipairs(entries) do
+    local f = entry[2]
+    local m = {}
+    for k = 1, #f, 2 do m[f[k]] = f[k + 1] end
+    if m.t == '' and new[m.s] then m.f = new[m.s] end
+    redis.call('XADD', KEYS[2], entry[1], 'p', m.p, 's', m.s, 'f', m.f, 't', m.t, 'g', m.g,
+      'x', m.x)
+  end
+end
+local now = redis.call('TIME')
+local now_ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+local prev = redis.call('HGET', KEYS[1], 'last') or '0-0'
+-- Ids grow from the session's own last id, not the stream's: the stream may have
+-- been trimmed empty or rewritten, and an id must never repeat or go back.
+local ms, sq = string.match(prev, '^(%d+)-(%d+)$')
+ms, sq = tonumber(ms), tonumber(sq)
+local last, ids, body = prev, {}, {}
+for k = 0, n - 1 do
+  local i = 11 + k * 5
+  if now_ms > ms then ms, sq = now_ms, 0 else sq = sq + 1 end
+  last = string.format('%d-%d', ms, sq)
+  redis.call('XADD', KEYS[2], last, 'p', ids[#ids] or prev, 's', ARGV[i], 'f', ARGV[i + 1],
+    't', ARGV[i + 2], 'g', ARGV[i + 3], 'x', ARGV[i + 4])
+  ids[#ids + 1] = last
+  body[#body + 1] = {ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]}
+end
+if n > 0 then
+  redis.call('PUBLISH', ARGV[5],
+    prev .. '\\n' .. table.concat(ids, ' ') .. '\\n' .. cjson.encode({ARGV[3], body}))
+end
+if ARGV[2] == '' then
+  redis.call('DEL', KEYS[1], KEYS[2])
+  return {1, '0'}
+end
+local version = tostring(tonumber(current) + 1)
+redis.call('HSET', KEYS[1], 'v', version, 'state', ARGV[2], 'epoch', ARGV[3], 'seq', ARGV[4],
+  'last', last)
+if n > 0 then
+  redis.call('XTRIM', KEYS[2], 'MAXLEN', ARGV[6])
+  redis.call('XTRIM', KEYS[2], 'MINID', tostring(now_ms - tonumber(ARGV[7])))
+end
+local expire = math.max(tonumber(ARGV[8]), now_ms + 3600000)
+redis.call('PEXPIREAT', KEYS[1], expire)
+redis.call('PEXPIREAT', KEYS[2], expire)
+return {1, version}
+"""
+
+# Room events after a seq, for a resuming client. KEYS: state, log. ARGV: epoch, seq.
+# Returns false when the log can't prove it has them all, else a flat list of
+# (seq, frame, final) triples, newest first.
+_SINCE = """
+local st = redis.call('HMGET', KEYS[1], 'epoch', 'seq')
+if not st[1] or st[1] ~= ARGV[1] then return false end
+local have, want = tonumber(st[2]), tonumber(ARGV[2])
+if want > have then return false end
+local out = {}
+if want == have then return out end
+local oldest = nil
+local upper = '+'
+while true do
+  local batch = redis.call('XREVRANGE', KEYS[2], upper, '-', 'COUNT', (have - want) * 2 + 16)
+  if #batch == 0 then break end
+  for _, entry in ipairs(batch) do
+    local f = entry[2]
+    local m = {}
+    for k = 1, #f, 2 do m[f[k]] = f[k + 1] end
+    if m.t == '' then
+      local s = tonumber(m.s)
+      if s <= want then return out end
+      out[#out + 1] = m.s
+      out[#out + 1] = m.f
+      out[#out + 1] = m.x
+      oldest = s
+    end
+    upper = '(' .. entry[1]
+  end
+end
+if oldest == want + 1 then return out end
+return false
+"""
+
+# Hold or renew the tick lease. KEYS: lease. ARGV: worker id, ttl ms. Returns 1 if held.
+_LEASE = """
+local holder = redis.call('GET', KEYS[1])
+if holder and holder ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1
+"""
+
+MAX_ATTEMPTS = 50  # compare-and-set retries before a command is refused as unavailable
+
+# Told to everyone connected here when the hub loses Redis, and when it is back.
+UNAVAILABLE = encode(
+    "service",
+    available=False,
+    message="We're having connection trouble: messages may be delayed. Anything you "
+    "send that doesn't go through gets an error, so nothing is silently lost.",
+)
+AVAILABLE = encode("service", available=True, message="Everything is back to normal.")
+
+
+class _Deaf(Exception):
+    """The pub/sub connection stopped answering the probe."""
+
+
+def _id(entry_id: str) -> tuple[int, int]:
+    ms, _, n = entry_id.partition("-")
+    return int(ms), int(n or 0)
+
+
+def _delivery(s: str, f: str, t: str, g: str, x: str) -> Delivery:
+    return Delivery(
+        int(s),
+        f,
+        final=x == "1",
+        to=frozenset(t.split()) if t else None,
+        gate=None if g == "" else g == "1",
+    )
+
+
+@dataclass(slots=True)
+class _Channel:
+    """One session this worker follows: who here wants it, and how far it got."""
+
+    key: str
+    name: str
+    subscribers: set[Subscriber] = field(default_factory=set)
+    last_id: str | None = None  # None until the position is read after subscribing
+    epoch: str | None = None
+    early: list[str] = field(default_factory=list)  # messages before the position was known
+    ready: asyncio.Future[None] | None = None
+
+
+@dataclass(slots=True)
+class HubTuning:
+    """Timings and limits; tests shorten the probe so faults show up quickly."""
+
+    log_size: int = 1000
+    log_seconds: float = 3600.0
+    probe_seconds: float = 5.0  # a deaf subscriber is found within probe + timeout
+    probe_timeout_seconds: float = 5.0
+    worker_ttl_seconds: float = 20.0  # a worker silent this long is presumed dead
+    lease_seconds: float = 5.0
+    command_timeout_seconds: float = 5.0
+
+
+class RedisHub:
+    def __init__(
+        self,
+        client: Redis,
+        listener: Redis,
+        encode: Encoder,
+        encode_notice: NoticeEncoder,
+        *,
+        prefix: str = "hs:",
+        tuning: HubTuning | None = None,
+    ) -> None:
+        """Use :meth:`open`. ``listener`` is a client that never retries on its own, so
+        every pub/sub disconnect is seen (and caught up after)."""
+        self._redis = client
+        self._listener_client = listener
+        self._encode = encode
+        self._encode_notice = encode_notice
+        self._p = prefix
+        self.tuning = tuning or HubTuning()
+        self.worker_id = secrets.token_hex(4)
+        self._write = client.register_script(_WRITE)
+        self._since = client.register_script(_SINCE)
+        self._lease = client.register_script(_LEASE)
+        self._cache: dict[str, tuple[str, str]] = {}  # key -> (version, state JSON)
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+        self._channels: dict[str, _Channel] = {}  # by session key
+        self._by_name: dict[str, _Channel] = {}  # by channel name
+        self._pubsub: PubSub | None = None
+        self._listening = False  # the pub/sub connection is up and subscribed
+        self._deaf = False
+        self._probe: tuple[str, asyncio.Future[None]] | None = None
+        self._probe_ok = True
+        self._outage = False  # subscribers were told of an outage
+        self._tasks: list[asyncio.Task[None]] = []
+        self._connected = asyncio.Event()
+
+    @classmethod
+    async def open(
+        cls,
+        url: str,
+        encode: Encoder,
+        encode_notice: NoticeEncoder,
+        *,
+        prefix: str = "hs:",
+        tuning: HubTuning | None = None,
+    ) -> RedisHub:
+        """Connect, start listening, and return once the pub/sub connection is up."""
+        tuning = tuning or HubTuning()
+        timeout = tuning.command_timeout_seconds
+        client: Redis = Redis.from_url(
+            url, decode_responses=True, socket_timeout=timeout, socket_connect_timeout=timeout
+        )
+        listener: Redis = Redis.from_url(
+            url,
+            decode_responses=True,
+            socket_connect_timeout=timeout,
+            retry=Retry(NoBackoff(), 0),
+        )
+        hub = cls(client, listener, encode, encode_notice, prefix=prefix, tuning=tuning)
+        try:
+            await client.ping()
+            await hub._start()
+        except BaseException:
+            await hub.close()
+            raise
+        return hub
+
+    # -- keys -------------------------------------------------------------------
+
+    def _state_key(self, key: str) -> str:
+        room_id, _, starts = key.partition(":")
+        return f"{self._p}{{room:{room_id}}}:live:{starts}"
+
+    def _log_key(self, key: str) -> str:
+        return self._state_key(key) + ":log"
+
+    @property
+    def _probe_channel(self) -> str:
+        return f"{self._p}probe:{self.worker_id}"
+
+    # -- commands ---------------------------------------------------------------
+
+    @contextlib.asynccontextmanager
+    async def _serial(self, key: str) -> AsyncIterator[None]:
+        """One command per session at a time in this worker: the compare-and-set then
+        only ever races other workers, not this one's own queue."""
+        lock, users = self._locks.get(key) or (asyncio.Lock(), 0)
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[key]
+            if users == 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
+
+    async def transact(
+        self, key: str, step: Step, create: Callable[[], RoomState] | None = None
+    ) -> Transition | None:
+        async with self._serial(key):
+            try:
+                return await self._transact(key, step, create)
+            except RedisError as error:
+                self._cache.pop(key, None)
+                raise Unavailable("the live hub is out of reach") from error
+
+    async def _transact(
+        self, key: str, step: Step, create: Callable[[], RoomState] | None
+    ) -> Transition | None:
+        state_key = self._state_key(key)
+        cached = self._cache.get(key)
+        fresh = cached is None  # read from Redis just now, not remembered from earlier
+        if cached is None:
+            cached = await self._read(state_key)
+        version, before = cached
+        for _ in range(MAX_ATTEMPTS):
+            if version == "0":
+                if create is None:
+                    self._cache.pop(key, None)
+                    await self._redis.srem(self._p + "live", key)
+                    return None
+                state = create()
+            else:
+                state = codec.from_json(before)
+            t = step(state)
+            after = "" if t.ended else codec.to_json(state)
+            if not (t.events or t.notices or t.replaced or t.ended) and after == before:
+                # Nothing to write (a refusal, a read, a quiet tick): only an answer
+                # computed on the current state counts, so a remembered one is checked.
+                if fresh:
+                    return t
+                current = await self._read(state_key)
+                if current[0] == version:
+                    return t
+                version, before, fresh = current[0], current[1], True
+                continue
+            result = await self._write_step(key, version, state, after, t)
+            if result[0] == 1:
+                if t.ended:
+                    self._cache.pop(key, None)
+                    await self._redis.srem(self._p + "live", key)
+                else:
+                    self._cache[key] = (result[1], after)
+                    if version == "0":
+                        await self._redis.sadd(self._p + "live", key)
+                return t
+            version, before, fresh = result[1], result[2], True
+        self._cache.pop(key, None)
+        raise Unavailable("too many concurrent changes to one session")
+
+    async def _read(self, state_key: str) -> tuple[str, str]:
+        version, text = await self._redis.hmget(state_key, ["v", "state"])
+        return str(version or "0"), str(text or "")
+
+    async def _write_step(
+        self, key: str, version: str, state: RoomState, after: str, t: Transition
+    ) -> list[Any]:
+        batch = [
+            Delivery(ev.seq, self._encode(ev), final=isinstance(ev, SessionEnded))
+            for ev in t.events
+        ]
+        if t.notices:
+            batch = merge(batch, t.notices, self._encode_notice, state.seq)
+        args: list[str | int] = [
+            version,
+            after,
+            state.epoch,
+            state.seq,
+            self._state_key(key),
+            self.tuning.log_size,
+            int(self.tuning.log_seconds * 1000),
+            int((state.config.ends_at + 6 * 3600) * 1000),
+            len(batch),
+            len(t.replaced),
+        ]
+        for d in batch:
+            args += [
+                d.seq,
+                d.frame,
+                " ".join(sorted(d.to)) if d.to is not None else "",
+                "" if d.gate is None else "1" if d.gate else "0",
+                "1" if d.final else "",
+            ]
+        for ev in t.replaced:
+            args += [ev.seq, self._encode(ev)]
+        result: list[Any] = await self._write(
+            keys=[self._state_key(key), self._log_key(key)], args=args
+        )
+        return result
+
+    async def since(self, key: str, epoch: str, seq: int) -> list[Delivery] | None:
+        try:
+            found = await self._since(
+                keys=[self._state_key(key), self._log_key(key)], args=[epoch, seq]
+            )
+        except RedisError as error:
+            raise Unavailable("the live hub is out of reach") from error
+        if found is None:
+            return None
+        out = [
+            Delivery(int(found[i]), found[i + 1], final=found[i + 2] == "1")
+            for i in range(0, len(found), 3)
+        ]
+        out.reverse()
+        return out
+
+    async def live_sessions(self) -> list[str]:
+        """Every live session, if this worker holds the tick lease; none otherwise."""
+        try:
+            held = await self._lease(
+                keys=[self._p + "ticker"],
+                args=[self.worker_id, int(self.tuning.lease_seconds * 1000)],
+            )
+            if held != 1:
+                return []
+            return sorted(str(k) for k in await self._redis.smembers(self._p + "live"))
+        except RedisError as error:
+            raise Unavailable("the live hub is out of reach") from error
+
+    async def live_workers(self) -> frozenset[str] | None:
+        try:
+            now_ms = int(time.time() * 1000)
+            since = now_ms - int(self.tuning.worker_ttl_seconds * 1000)
+            alive = await self._redis.zrangebyscore(self._p + "workers", since, "+inf")
+        except RedisError as error:
+            raise Unavailable("the live hub is out of reach") from error
+        return frozenset(str(w) for w in alive) | {self.worker_id}
+
+    @property
+    def ready(self) -> bool:
+        return self._listening and self._probe_ok and not self._deaf
+
+    # -- subscriptions ----------------------------------------------------------
+
+    async def subscribe(self, key: str, subscriber: Subscriber) -> None:
+        ch = self._channels.get(key)
+        if ch is not None:
+            ch.subscribers.add(subscriber)
+            if ch.ready is not None:
+                await self._await_ready(ch, subscriber)
+            return
+        if not self._listening or self._pubsub is None:
+            raise Unavailable("the live hub is reconnecting")
+        ch = _Channel(key, self._state_key(key), {subscriber})
+        ch.ready = asyncio.get_running_loop().create_future()
+        self._channels[key] = ch
+        self._by_name[ch.name] = ch
+        try:
+            await self._pubsub.subscribe(ch.name)
+        except RedisError as error:
+            await self.unsubscribe(key, subscriber)
+            raise Unavailable("the live hub is reconnecting") from error
+        await self._await_ready(ch, subscriber)
+
+    async def _await_ready(self, ch: _Channel, subscriber: Subscriber) -> None:
+        """Wait until the listener knows where this session's log stands."""
+        assert ch.ready is not None
+        try:
+            async with asyncio.timeout(self.tuning.command_timeout_seconds):
+                await asyncio.shield(ch.ready)
+        except TimeoutError:
+            await self.unsubscribe(ch.key, subscriber)
+            raise Unavailable("the live hub is reconnecting") from None
+
+    async def unsubscribe(self, key: str, subscriber: Subscriber) -> None:
+        ch = self._channels.get(key)
+        if ch is None:
+            return
+        ch.subscribers.discard(subscriber)
+        if ch.subscribers:
+            return
+        del self._channels[key]
+        self._by_name.pop(ch.name, None)
+        if ch.ready is not None and not ch.ready.done():
+            ch.ready.cancel()
+        if self._listening and self._pubsub is not None:
+            with contextlib.suppress(RedisError, OSError):
+                await self._pubsub.unsubscribe(ch.name)
+
+    # -- the listener -------------------------------------------------------------
+
+    async def _start(self) -> None:
+        self._tasks = [
+            asyncio.create_task(self._listen(), name="hub-listener"),
+            asyncio.create_task(self._heartbeat(), name="hub-probe"),
+        ]
+        async with asyncio.timeout(self.tuning.command_timeout_seconds * 2):
+            await self._connected.wait()
+
+    async def _listen(self) -> None:
+        """Own the pub/sub connection: (re)build it, catch up, then route messages."""
+        pause = 0.05
+        while True:
+            try:
+                await self._connect()
+                pause = 0.05
+                while True:
+                    assert self._pubsub is not None
+                    message = await self._pubsub.get_message(timeout=0.5)
+                    if self._deaf:
+                        raise _Deaf
+                    if message is not None:
+                        await self._route(message)
+            except asyncio.CancelledError:
+                raise
+            except (RedisError, OSError, _Deaf) as error:
+                self._listening = False
+                reason = "deaf" if isinstance(error, _Deaf) else type(error).__name__
+                log.warning("hub subscriber lost", extra={"reason": reason})
+                self._tell_all(UNAVAILABLE, outage=True)
+                await self._drop_pubsub()
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 2.0)
+            except Exception:
+                self._listening = False
+                log.exception("hub listener failed")
+                await self._drop_pubsub()
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 2.0)
+
+    async def _drop_pubsub(self) -> None:
+        pubsub, self._pubsub = self._pubsub, None
+        if pubsub is not None:
+            with contextlib.suppress(Exception):
+                await pubsub.aclose()  # type: ignore[no-untyped-call]
+
+    async def _connect(self) -> None:
+        pubsub = self._listener_client.pubsub()
+        self._pubsub = pubsub
+        self._deaf = False
+        names = [self._probe_channel, *self._by_name]
+        await pubsub.subscribe(*names)
+        waiting, early = set(names), []
+        async with asyncio.timeout(self.tuning.command_timeout_seconds):
+            while waiting:
+                message = await pubsub.get_message(timeout=0.5)
+                if message is None:
+                    continue
+                if message["type"] == "subscribe":
+                    waiting.discard(message["channel"])
+                else:
+                    early.append(message)
+        for ch in list(self._by_name.values()):
+            ch.early.clear()
+            if ch.last_id is None:
+                await self._position(ch)
+            else:
+                await self._catch_up(ch, reconnected=True)
+        for message in early:
+            await self._route(message)
+        await self._beat()
+        self._listening = True
+        self._probe_ok = True
+        self._connected.set()
+        if self._outage:
+            self._tell_all(AVAILABLE, outage=False)
+        log.info("hub subscriber ready", extra={"sessions": len(self._by_name)})
+
+    async def _route(self, message: dict[str, Any]) -> None:
+        kind, name = message["type"], message["channel"]
+        if name == self._probe_channel:
+            if kind == "message":
+                await self._probed(message["data"])
+            return
+        ch = self._by_name.get(name)
+        if ch is None:
+            return
+        if kind == "subscribe" and ch.last_id is None:
+            await self._position(ch)
+        elif kind == "message":
+            if ch.last_id is None:
+                ch.early.append(message["data"])
+            else:
+                await self._receive(ch, message["data"])
+
+    async def _position(self, ch: _Channel) -> None:
+        """Where the session's log stands now that we're subscribed: every later
+        message will be published after this point."""
+        epoch, last = await self._redis.hmget(ch.name, ["epoch", "last"])
+        ch.epoch = None if epoch is None else str(epoch)
+        ch.last_id = str(last or "0-0")
+        early, ch.early = ch.early, []
+        for data in early:
+            await self._receive(ch, data)
+        if ch.ready is not None and not ch.ready.done():
+            ch.ready.set_result(None)
+        ch.ready = None
+
+    async def _receive(self, ch: _Channel, data: str) -> None:
+        assert ch.last_id is not None
+        prev, ids_text, body = data.split("\n", 2)
+        ids = ids_text.split(" ")
+        if _id(ids[-1]) <= _id(ch.last_id):
+            return  # caught up past it already
+        epoch, rows = json.loads(body)
+        if ch.epoch is not None and epoch != ch.epoch:
+            self._lose(ch, epoch, ids[-1])
+            return
+        ch.epoch = epoch
+        if prev != ch.last_id and _id(prev) > _id(ch.last_id):
+            await self._catch_up(ch)  # a gap: something was published we didn't hear
+            return
+        last = _id(ch.last_id)
+        batch = [_delivery(*row) for i, row in zip(ids, rows, strict=True) if _id(i) > last]
+        ch.last_id = ids[-1]
+        self._deliver(ch, batch)
+
+    async def _catch_up(self, ch: _Channel, *, reconnected: bool = False) -> None:
+        """Deliver, in order, whatever the log holds after the last entry we delivered."""
+        assert ch.last_id is not None
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hmget(ch.name, ["epoch", "last"])
+            pipe.xrange(self._log_key(ch.key), f"({ch.last_id}", "+")
+            (epoch, last), entries = await pipe.execute()
+        if epoch is None:
+            if reconnected and ch.epoch is not None:
+                self._lose(ch, None, "0-0")  # ended or lost while we weren't listening
+            return
+        if ch.epoch is not None and epoch != ch.epoch:
+            self._lose(ch, epoch, last or "0-0")
+            return
+        ch.epoch = epoch
+        if not entries:
+            if last is not None and last != ch.last_id:
+                self._lose(ch, epoch, last)  # trimmed away under us
+            return
+        if entries[0][1].get("p") != ch.last_id:
+            self._lose(ch, epoch, last or entries[-1][0])
+            return
+        log.info("hub caught up", extra={"entries": len(entries)})
+        ch.last_id = entries[-1][0]
+        self._deliver(ch, [_delivery(m["s"], m["f"], m["t"], m["g"], m["x"]) for _, m in entries])
+
+    def _lose(self, ch: _Channel, epoch: str | None, last: str) -> None:
+        log.warning("hub lost continuity", extra={"subscribers": len(ch.subscribers)})
+        ch.epoch, ch.last_id = epoch, last
+        for subscriber in list(ch.subscribers):
+            subscriber.lost()
+
+    def _deliver(self, ch: _Channel, batch: Sequence[Delivery]) -> None:
+        if batch:
+            for subscriber in list(ch.subscribers):
+                subscriber.deliver(batch)
+
+    def _tell_all(self, frame: str, *, outage: bool) -> None:
+        if self._outage == outage:
+            return
+        self._outage = outage
+        for ch in self._channels.values():
+            for subscriber in list(ch.subscribers):
+                subscriber.alert(frame)
+
+    # -- the probe ---------------------------------------------------------------
+
+    async def _heartbeat(self) -> None:
+        """Every few seconds: say this worker is alive, and send a probe through pub/sub
+        to ourselves. A probe that doesn't come back means the subscriber is deaf."""
+        while True:
+            await asyncio.sleep(self.tuning.probe_seconds)
+            if not self._listening:
+                continue
+            nonce = secrets.token_hex(8)
+            arrived = asyncio.get_running_loop().create_future()
+            self._probe = (nonce, arrived)
+            try:
+                await self._beat()
+                await self._redis.publish(self._probe_channel, nonce)
+                async with asyncio.timeout(self.tuning.probe_timeout_seconds):
+                    await arrived
+                self._probe_ok = True
+            except (TimeoutError, RedisError, OSError):
+                log.warning("hub probe failed")
+                self._probe_ok = False
+                self._deaf = True  # the listener rebuilds its connection
+            finally:
+                self._probe = None
+
+    async def _beat(self) -> None:
+        now_ms = int(time.time() * 1000)
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.zadd(self._p + "workers", {self.worker_id: now_ms})
+            pipe.zremrangebyscore(self._p + "workers", 0, now_ms - 86_400_000)
+            await pipe.execute()
+
+    async def _probed(self, nonce: str) -> None:
+        """Our probe came back. Everything published before it has reached us too; check
+        no session moved on without us (a message lost on the way)."""
+        if self._probe is not None and self._probe[0] == nonce and not self._probe[1].done():
+            self._probe[1].set_result(None)
+        channels = [ch for ch in self._by_name.values() if ch.last_id is not None]
+        if not channels:
+            return
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for ch in channels:
+                pipe.hget(ch.name, "last")
+            lasts = await pipe.execute()
+        for ch, last in zip(channels, lasts, strict=True):
+            if last is not None and ch.last_id is not None and _id(last) > _id(ch.last_id):
+                await self._catch_up(ch)
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks = []
+        await self._drop_pubsub()
+        with contextlib.suppress(RedisError, OSError):
+            await self._redis.zrem(self._p + "workers", self.worker_id)
+        self._channels.clear()
+        self._by_name.clear()
+        await self._redis.aclose()
+        await self._listener_client.aclose()

@@ -1,0 +1,67 @@
+"""Running the app under uvicorn: one process, or several sharing one listening socket.
+
+The listening socket is bound here, not by uvicorn, so that it carries
+``TCP_USER_TIMEOUT`` (accepted sockets inherit it): a peer that stops
+acknowledging data is dropped by the kernel. Without it a client that stops
+reading pins its socket and megabytes of kernel send buffer long after the
+server has given up on it.
+"""
+
+from __future__ import annotations
+
+import socket
+from typing import Any
+
+import uvicorn
+from uvicorn.supervisors import Multiprocess
+
+from holdspace.app import create_app
+from holdspace.protocol import TRANSPORT_MAX_BYTES
+from holdspace.settings import Settings
+
+
+class Config(uvicorn.Config):
+    def __init__(self, *args: Any, tcp_user_timeout: float = 0.0, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.tcp_user_timeout = tcp_user_timeout
+
+    def bind_socket(self) -> socket.socket:
+        sock = super().bind_socket()
+        millis = int(self.tcp_user_timeout * 1000)
+        if millis > 0 and hasattr(socket, "TCP_USER_TIMEOUT"):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, millis)
+        return sock
+
+
+def options(settings: Settings) -> dict[str, Any]:
+    """How Holdspace runs uvicorn: no compression, frame size capped, no access log
+    (client addresses stay out of the logs), no server header."""
+    return {
+        "host": settings.host,
+        "port": settings.port,
+        "ws": "websockets-sansio",
+        "ws_max_size": TRANSPORT_MAX_BYTES,
+        "ws_per_message_deflate": False,
+        "log_config": None,
+        "access_log": False,
+        "lifespan": "on",
+        "server_header": False,
+        "tcp_user_timeout": settings.tcp_user_timeout_seconds,
+    }
+
+
+def serve(settings: Settings) -> None:
+    where = f"http://{settings.host}:{settings.port}"
+    if settings.workers == 1:
+        config = Config(create_app(settings), **options(settings))
+        sock = config.bind_socket()
+        print(f"Holdspace is listening on {where}", flush=True)
+        uvicorn.Server(config).run(sockets=[sock])
+        return
+    # Each worker imports the app and builds it from the environment.
+    config = Config(
+        "holdspace.app:from_env", factory=True, workers=settings.workers, **options(settings)
+    )
+    sock = config.bind_socket()
+    print(f"Holdspace is listening on {where} with {settings.workers} workers", flush=True)
+    Multiprocess(config, sockets=[sock]).run()
