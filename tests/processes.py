@@ -8,7 +8,7 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 
 import httpx
@@ -27,6 +27,17 @@ async def wait_ready(base_url: str, timeout: float = 30.0) -> None:
                     return
             except httpx.TransportError:
                 pass
+            await asyncio.sleep(0.05)
+
+
+async def eventually(check: Callable[[], bool | Awaitable[bool]], timeout: float) -> None:
+    """Until ``check()`` holds, for state outside this process that nothing can signal
+    (another process's log, the kernel's socket table); fail after ``timeout``."""
+    async with asyncio.timeout(timeout):
+        while True:
+            result = check()
+            if result if isinstance(result, bool) else await result:
+                return
             await asyncio.sleep(0.05)
 
 
@@ -94,5 +105,8 @@ class Worker:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(10)
+                self._finish()
+                tail = "\n".join(self.lines[-15:])
+                raise AssertionError(f"worker ignored SIGTERM:\n{tail}") from None
         self._finish()
         return self.process.returncode

@@ -24,26 +24,27 @@ def free_port() -> int:
 
 
 class RedisServer:
-    def __init__(self, *, appendonly: bool = False) -> None:
+    def __init__(self, *args: str, appendonly: bool = False) -> None:
         """``appendonly``: keep an AOF, fsynced on every write, so a restart loses nothing."""
         binary = shutil.which("redis-server")
         if binary is None:
             raise RuntimeError("redis-server is missing: run `make test` (it installs it)")
         self.binary = binary
         self.appendonly = appendonly
+        self.args = args  # more redis-server options
         self.dir = Path(tempfile.mkdtemp(prefix="holdspace-redis-"))
         self.port = free_port()
         self._drainer: threading.Thread | None = None
-        self._start()
+        self.start()
 
-    def _start(self) -> None:
+    def start(self) -> None:
         persistence = ["--appendonly", "yes", "--appendfsync", "always"] if self.appendonly else [
             "--appendonly", "no",
         ]  # fmt: skip
         self.process = subprocess.Popen(
             [
                 self.binary, "--bind", "127.0.0.1", "--port", str(self.port), "--save", "",
-                *persistence, "--dir", str(self.dir), "--protected-mode", "yes",
+                *persistence, "--dir", str(self.dir), "--protected-mode", "yes", *self.args,
             ],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -54,8 +55,8 @@ class RedisServer:
     def restart(self) -> None:
         """Stop (as an operator would: SIGTERM, so the AOF is flushed) and start again on
         the same port and directory."""
-        self._halt()
-        self._start()
+        self.halt()
+        self.start()
 
     def pause(self) -> None:
         """Freeze the server: connections stay open but nothing answers (SIGSTOP)."""
@@ -91,10 +92,10 @@ class RedisServer:
             pass
 
     def stop(self) -> None:
-        self._halt()
+        self.halt()
         shutil.rmtree(self.dir, ignore_errors=True)
 
-    def _halt(self) -> None:
+    def halt(self) -> None:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGCONT)  # a paused server can't hear SIGTERM
             self.process.terminate()

@@ -67,15 +67,20 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
         services.fill(accounts, rooms)
         if settings.demo:
             await seed_demo(accounts, rooms)
-        ticker = asyncio.create_task(_tick(rooms, settings.tick_seconds))
+        stopping = asyncio.Event()
+        ticker = asyncio.create_task(_tick(rooms, settings.tick_seconds, stopping))
         backend = "redis" if settings.redis_url else "embedded"
         log.info("started", extra={"backend": backend, "port": settings.port})
         try:
             yield
         finally:
+            stopping.set()
             ticker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await ticker
+            try:
+                async with asyncio.timeout(5):
+                    await asyncio.gather(ticker, return_exceptions=True)
+            except TimeoutError:
+                log.warning("ticker did not stop in time")
             await hub.close()
             await store.close()
             passwords.close()
@@ -139,9 +144,12 @@ async def _backends(settings: Settings) -> tuple[Store, LiveHub]:
     return store, hub
 
 
-async def _tick(rooms: Rooms, every: float) -> None:
-    """Let time act on live sessions; a failure is logged and the next tick tries again."""
-    while True:
+async def _tick(rooms: Rooms, every: float, stopping: asyncio.Event) -> None:
+    """Let time act on live sessions; a failure is logged and the next tick tries again.
+
+    ``stopping`` ends the loop even if a cancellation is swallowed on the way (a socket
+    timeout firing as the task is cancelled can turn one into a ``TimeoutError``)."""
+    while not stopping.is_set():
         await asyncio.sleep(every)
         try:
             await rooms.tick()
@@ -154,4 +162,6 @@ async def _tick(rooms: Rooms, every: float) -> None:
 def from_env() -> Starlette:
     """The app as a factory of no arguments, for servers that import it by name
     (``holdspace serve --workers N`` starts each worker process this way)."""
-    return create_app(Settings.from_env())
+    settings = Settings.from_env()
+    logs.configure(settings.log_level, settings.log_format)
+    return create_app(settings)

@@ -1,10 +1,11 @@
 """Running the app under uvicorn: one process, or several sharing one listening socket.
 
 The listening socket is bound here, not by uvicorn, so that it carries
-``TCP_USER_TIMEOUT`` (accepted sockets inherit it): a peer that stops
-acknowledging data is dropped by the kernel. Without it a client that stops
-reading pins its socket and megabytes of kernel send buffer long after the
-server has given up on it.
+``TCP_USER_TIMEOUT`` and a bounded ``SO_SNDBUF`` (accepted sockets inherit
+both): a peer that stops acknowledging data is dropped by the kernel, and until
+then holds a bounded buffer. Without them a client that stops reading pins its
+socket and megabytes of kernel send buffer long after the server has given up
+on it.
 """
 
 from __future__ import annotations
@@ -21,15 +22,21 @@ from holdspace.settings import Settings
 
 
 class Config(uvicorn.Config):
-    def __init__(self, *args: Any, tcp_user_timeout: float = 0.0, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, tcp_user_timeout: float = 0.0, send_buffer: int = 0, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.tcp_user_timeout = tcp_user_timeout
+        self.send_buffer = send_buffer
 
     def bind_socket(self) -> socket.socket:
+        """The listening socket; connections it accepts inherit both options."""
         sock = super().bind_socket()
         millis = int(self.tcp_user_timeout * 1000)
         if millis > 0 and hasattr(socket, "TCP_USER_TIMEOUT"):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, millis)
+        if self.send_buffer > 0:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, self.send_buffer)
         return sock
 
 
@@ -47,6 +54,7 @@ def options(settings: Settings) -> dict[str, Any]:
         "lifespan": "on",
         "server_header": False,
         "tcp_user_timeout": settings.tcp_user_timeout_seconds,
+        "send_buffer": settings.socket_send_buffer_bytes,
     }
 
 

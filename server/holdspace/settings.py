@@ -51,6 +51,9 @@ class Settings:
     # Drop a connection whose peer hasn't acknowledged sent data for this long, so a
     # client that stops reading can't pin its socket and kernel buffers (TCP_USER_TIMEOUT).
     tcp_user_timeout_seconds: float = 30.0
+    # The kernel's send buffer per connection (0: the kernel's own autotuning, which on
+    # a fast link lets one stalled reader hold megabytes). Linux doubles what is set.
+    socket_send_buffer_bytes: int = 256 * 1024
     send_queue_frames: int = 1000
     send_queue_bytes: int = 1024 * 1024
     auth_timeout_seconds: float = 10.0

@@ -169,3 +169,16 @@ async def test_an_ended_session_is_forgotten(hub: LiveHub) -> None:
     assert await hub.live_sessions() == []
     assert await hub.since(KEY, "epoch-1", 0) is None
     assert await hub.transact(KEY, command("fac", c.Post("hello?"))) is None
+
+
+async def test_a_steps_events_are_delivered_before_it_returns(hub: LiveHub) -> None:
+    """Events before answers: when ``transact`` returns, this process's subscribers already
+    hold the step's events, so a sender's reply can never overtake its own message."""
+    watcher = Recorder()
+    await hub.subscribe(KEY, watcher)
+    await seat_facilitator(hub)
+    for i in range(5):
+        t = await hub.transact(KEY, command("fac", c.Post(f"m{i}")))
+        assert t is not None
+        assert watcher.seqs()[-1] == t.events[-1].seq
+    assert watcher.seqs() == list(range(1, 8))

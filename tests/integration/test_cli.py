@@ -11,12 +11,13 @@ import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
-from holdspace_client import login
-from tests.processes import wait_ready
+from holdspace_client import login, register
+from tests.processes import Worker, eventually, wait_ready
 
 pytestmark = pytest.mark.integration
 
@@ -123,3 +124,33 @@ async def test_bad_settings_stop_the_server_with_a_clear_message(tmp_path: Path)
     _, err = await asyncio.wait_for(process.communicate(), 30)
     assert process.returncode == 2
     assert b"HOLDSPACE_MAX_CAPACITY='lots' is not a valid value" in err
+
+
+async def test_several_workers_need_redis(tmp_path: Path) -> None:
+    """More than one worker without Redis is refused, saying why and what to do."""
+    process = await asyncio.create_subprocess_exec(
+        *HOLDSPACE, "serve", "--workers", "2", "--data-dir", str(tmp_path),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=environment(),
+    )  # fmt: skip
+    async with asyncio.timeout(30):
+        _, err = await process.communicate()
+    assert process.returncode == 2
+    assert "needs Redis" in err.decode()
+    assert "HOLDSPACE_REDIS_URL" in err.decode()
+
+
+async def test_workers_share_one_port_and_one_redis(tmp_path: Path, redis_server: Any) -> None:
+    """`--workers 2 --redis …`: two processes behind one port, both serving."""
+    worker = Worker(tmp_path, {"log_format": "json"}, "--workers", "2", "--redis", redis_server.url)
+    try:
+        await worker.ready()
+        token = await register(worker.url, "sam", "a long enough password", "Sam")
+        async with httpx.AsyncClient() as http:
+            me = await http.get(
+                f"{worker.url}/api/auth/me", headers={"authorization": f"Bearer {token}"}
+            )
+        assert me.status_code == 200
+        await eventually(lambda: worker.log().count('"event": "started"') == 2, timeout=20)
+        assert '"backend": "redis"' in worker.log()
+    finally:
+        assert worker.stop() in (0, -signal.SIGTERM)

@@ -46,7 +46,7 @@ import json
 import logging
 import secrets
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -71,7 +71,8 @@ log = logging.getLogger("holdspace.hub")
 # ("" ends the session), 3 epoch, 4 seq, 5 channel, 6 max log entries, 7 max log age
 # (ms), 8 expire-at (ms), 9 n entries, 10 r replaced, then n x (s, f, t, g, x), then
 # r x (seq, frame).
-# Returns {1, new version} or, on a version conflict, {0, version, state}.
+# Returns {1, new version, previous entry id, new entry ids...} or, on a version
+# conflict, {0, version, state}.
 _WRITE = """
 local current = redis.call('HGET', KEYS[1], 'v') or '0'
 if current ~= ARGV[1] then
@@ -117,7 +118,7 @@ if n > 0 then
 end
 if ARGV[2] == '' then
   redis.call('DEL', KEYS[1], KEYS[2])
-  return {1, '0'}
+  return {1, '0', prev, unpack(ids)}
 end
 local version = tostring(tonumber(current) + 1)
 redis.call('HSET', KEYS[1], 'v', version, 'state', ARGV[2], 'epoch', ARGV[3], 'seq', ARGV[4],
@@ -129,7 +130,7 @@ end
 local expire = math.max(tonumber(ARGV[8]), now_ms + 3600000)
 redis.call('PEXPIREAT', KEYS[1], expire)
 redis.call('PEXPIREAT', KEYS[2], expire)
-return {1, version}
+return {1, version, prev, unpack(ids)}
 """
 
 # Room events after a seq, for a resuming client. KEYS: state, log. ARGV: epoch, seq.
@@ -266,6 +267,7 @@ class RedisHub:
         self._outage = False  # subscribers were told of an outage
         self._tasks: list[asyncio.Task[None]] = []
         self._connected = asyncio.Event()
+        self._closing = False
 
     @classmethod
     async def open(
@@ -369,8 +371,10 @@ class RedisHub:
                     return t
                 version, before, fresh = current[0], current[1], True
                 continue
-            result = await self._write_step(key, version, state, after, t)
+            result, batch = await self._write_step(key, version, state, after, t)
             if result[0] == 1:
+                if batch:
+                    await self._deliver_own(key, state.epoch, result[2], result[3:], batch)
                 if t.ended:
                     self._cache.pop(key, None)
                     await self._redis.srem(self._p + "live", key)
@@ -389,7 +393,7 @@ class RedisHub:
 
     async def _write_step(
         self, key: str, version: str, state: RoomState, after: str, t: Transition
-    ) -> list[Any]:
+    ) -> tuple[list[Any], list[Delivery]]:
         batch = [
             Delivery(ev.seq, self._encode(ev), final=isinstance(ev, SessionEnded))
             for ev in t.events
@@ -421,7 +425,24 @@ class RedisHub:
         result: list[Any] = await self._write(
             keys=[self._state_key(key), self._log_key(key)], args=args
         )
-        return result
+        return result, batch
+
+    async def _deliver_own(
+        self, key: str, epoch: str, prev: str, ids: Sequence[str], batch: list[Delivery]
+    ) -> None:
+        """Hand a command's own events to this worker's subscribers before it returns, so
+        the sender gets its events before its answer (pub/sub would bring them later; that
+        copy is then dropped as already delivered)."""
+        ch = self._channels.get(key)
+        if ch is None or ch.last_id is None or (ch.epoch is not None and ch.epoch != epoch):
+            return  # not followed here, or the listener has it in hand
+        if _id(ids[-1]) <= _id(ch.last_id):
+            return
+        if prev == ch.last_id:
+            ch.epoch, ch.last_id = epoch, ids[-1]
+            self._deliver(ch, batch)
+        else:
+            await self._catch_up(ch)  # others' events came first: read them, then ours
 
     async def since(self, key: str, epoch: str, seq: int) -> list[Delivery] | None:
         try:
@@ -525,11 +546,11 @@ class RedisHub:
     async def _listen(self) -> None:
         """Own the pub/sub connection: (re)build it, catch up, then route messages."""
         pause = 0.05
-        while True:
+        while not self._closing:
             try:
                 await self._connect()
                 pause = 0.05
-                while True:
+                while not self._closing:
                     assert self._pubsub is not None
                     message = await self._pubsub.get_message(timeout=0.5)
                     if self._deaf:
@@ -655,8 +676,12 @@ class RedisHub:
             self._lose(ch, epoch, last or "0-0")
             return
         ch.epoch = epoch
+        if ch.last_id is None:
+            return
+        # The listener or a command may have delivered some of these while we read.
+        entries = [(i, m) for i, m in entries if _id(i) > _id(ch.last_id)]
         if not entries:
-            if last is not None and last != ch.last_id:
+            if last is not None and _id(last) > _id(ch.last_id):
                 self._lose(ch, epoch, last)  # trimmed away under us
             return
         if entries[0][1].get("p") != ch.last_id:
@@ -690,7 +715,7 @@ class RedisHub:
     async def _heartbeat(self) -> None:
         """Every few seconds: say this worker is alive, and send a probe through pub/sub
         to ourselves. A probe that doesn't come back means the subscriber is deaf."""
-        while True:
+        while not self._closing:
             await asyncio.sleep(self.tuning.probe_seconds)
             if not self._listening:
                 continue
@@ -698,9 +723,9 @@ class RedisHub:
             arrived = asyncio.get_running_loop().create_future()
             self._probe = (nonce, arrived)
             try:
-                await self._beat()
-                await self._redis.publish(self._probe_channel, nonce)
                 async with asyncio.timeout(self.tuning.probe_timeout_seconds):
+                    await self._beat()
+                    await self._redis.publish(self._probe_channel, nonce)
                     await arrived
                 self._probe_ok = True
             except (TimeoutError, RedisError, OSError):
@@ -734,16 +759,26 @@ class RedisHub:
                 await self._catch_up(ch)
 
     async def close(self) -> None:
+        """Stop listening and let go of Redis; each step is bounded, so a connection
+        that died mid-read can't hold up a worker's shutdown."""
+        self._closing = True
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        steps: list[tuple[str, Callable[[], Awaitable[Any]]]] = [
+            ("tasks", lambda: asyncio.gather(*self._tasks, return_exceptions=True)),
+            ("pubsub", self._drop_pubsub),
+            ("deregister", lambda: self._redis.zrem(self._p + "workers", self.worker_id)),
+            ("client", self._redis.aclose),
+            ("listener", self._listener_client.aclose),
+        ]
+        for name, step in steps:
+            try:
+                async with asyncio.timeout(2):
+                    await step()
+            except TimeoutError:
+                log.warning("hub close step timed out", extra={"step": name})
+            except (RedisError, OSError):
+                pass
         self._tasks = []
-        await self._drop_pubsub()
-        with contextlib.suppress(RedisError, OSError):
-            await self._redis.zrem(self._p + "workers", self.worker_id)
         self._channels.clear()
         self._by_name.clear()
-        await self._redis.aclose()
-        await self._listener_client.aclose()

@@ -45,6 +45,7 @@ class Connection:
         self._wake = asyncio.Event()
         self.overflowed = False
         self.lost_track = False
+        self._writer: asyncio.Task[None] | None = None
         self.session_over = False  # the room's session ended; this socket is in no room now
         self.seq = 0  # last room event queued: anything at or below it is a duplicate
         # While joining, events are held here until the snapshot's seq is known.
@@ -65,7 +66,14 @@ class Connection:
 
     def lost(self) -> None:
         self.lost_track = True
+        self._stop_writer()
+
+    def _stop_writer(self) -> None:
+        """End the writer now, even mid-send: a peer that stopped reading blocks its send
+        for as long as the kernel holds the connection, and must not hold us too."""
         self._wake.set()
+        if self._writer is not None and not self._writer.done():
+            self._writer.cancel()
 
     def alert(self, frame: str) -> None:
         self.send(frame)
@@ -100,10 +108,23 @@ class Connection:
         self._bytes += len(frame)
         if len(self._queue) > self._max_frames or self._bytes > self._max_bytes:
             self.overflowed = True
+            self._stop_writer()
         self._wake.set()
 
     async def writer(self) -> None:
-        """Drain the queue until the connection ends or the queue overflows."""
+        """Drain the queue until the connection ends, the queue overflows (:class:`Overflow`)
+        or the hub loses track of the room (:class:`Lost`)."""
+        self._writer = asyncio.current_task()
+        try:
+            await self._drain()
+        except asyncio.CancelledError:
+            if self.overflowed:
+                raise Overflow from None
+            if self.lost_track:
+                raise Lost from None
+            raise
+
+    async def _drain(self) -> None:
         while True:
             await self._wake.wait()
             self._wake.clear()

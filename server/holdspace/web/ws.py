@@ -165,7 +165,8 @@ class _Session:
         """Close the socket soon after its sign-in is revoked (logout, password or role change)."""
         while True:
             await asyncio.sleep(self._reauth_seconds)
-            await self._reauthenticate()
+            with contextlib.suppress(Unavailable):  # checked again next time
+                await self._reauthenticate()
 
     async def _reauthenticate(self) -> None:
         user = await self.accounts.authenticate(self._token)

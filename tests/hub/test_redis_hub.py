@@ -1,0 +1,111 @@
+"""What only a shared hub must do: several workers on one Redis, one room between them."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import AsyncIterator, Sequence
+
+import pytest
+from redis.asyncio import Redis
+
+from holdspace.core import commands as c
+from holdspace.live.base import Delivery
+from holdspace.live.redis import HubTuning, RedisHub
+from holdspace.protocol import encode_event, encode_notice
+from tests.hub.test_hub_contract import KEY, command, fresh, seat_facilitator
+from tests.redis_server import RedisServer
+
+
+class Watcher:
+    def __init__(self) -> None:
+        self.got: list[Delivery] = []
+        self.lost_track = asyncio.Event()
+        self.alerts: list[str] = []
+        self.changed = asyncio.Event()
+
+    def deliver(self, batch: Sequence[Delivery]) -> None:
+        self.got.extend(batch)
+        self.changed.set()
+
+    def lost(self) -> None:
+        self.lost_track.set()
+
+    def alert(self, frame: str) -> None:
+        self.alerts.append(frame)
+
+    async def until(self, count: int) -> list[int]:
+        async with asyncio.timeout(10):
+            while len(self.got) < count:
+                self.changed.clear()
+                await self.changed.wait()
+        return [d.seq for d in self.got]
+
+
+@pytest.fixture
+async def workers(redis_server: RedisServer) -> AsyncIterator[tuple[RedisHub, RedisHub]]:
+    """Two hubs, as two worker processes would have, on one keyspace."""
+    prefix = f"w{secrets.token_hex(4)}:"
+    tuning = HubTuning(probe_seconds=0.2, probe_timeout_seconds=1.0)
+    hubs = [
+        await RedisHub.open(
+            redis_server.url, encode_event, encode_notice, prefix=prefix, tuning=tuning
+        )
+        for _ in range(2)
+    ]
+    yield hubs[0], hubs[1]
+    for hub in hubs:
+        await hub.close()
+
+
+async def test_two_workers_share_one_sequence(workers: tuple[RedisHub, RedisHub]) -> None:
+    """Commands through either worker: both workers' subscribers get every event, in order."""
+    a, b = workers
+    on_a, on_b = Watcher(), Watcher()
+    await a.subscribe(KEY, on_a)
+    await b.subscribe(KEY, on_b)
+    await seat_facilitator(a)
+    await asyncio.gather(
+        *((a if i % 2 else b).transact(KEY, command("fac", c.Post(f"m{i}"))) for i in range(40))
+    )
+    assert await on_a.until(42) == await on_b.until(42) == list(range(1, 43))
+    assert [d.frame for d in on_a.got] == [d.frame for d in on_b.got]
+
+
+async def test_an_answer_is_never_given_from_a_stale_state(
+    workers: tuple[RedisHub, RedisHub],
+) -> None:
+    """A worker that remembers an old state must not refuse what the current one allows."""
+    a, b = workers
+    await seat_facilitator(a)
+    await a.transact(KEY, command("fac", c.Post("A remembers the room as of now")))
+    t = await b.transact(KEY, command("fac", c.Post("B adds a message A hasn't seen")))
+    assert t is not None
+    newest = t.events[-1].seq
+    reacted = await a.transact(KEY, command("fac", c.React(newest, "heart")))
+    assert reacted is not None
+    assert reacted.error is None
+    assert [ev.type for ev in reacted.events] == ["reaction"]
+
+
+async def test_losing_the_room_state_makes_subscribers_rejoin(
+    workers: tuple[RedisHub, RedisHub], redis_server: RedisServer
+) -> None:
+    """If Redis loses a live session while a worker isn't listening, the worker can't prove
+    its members have everything: it says so instead of going on as if nothing happened."""
+    a, _ = workers
+    watcher = Watcher()
+    await a.subscribe(KEY, watcher)
+    await a.transact(KEY, command("fac", c.Join("c1", "Fac", "facilitator")), fresh)
+    await watcher.until(2)
+    admin = Redis.from_url(redis_server.url, decode_responses=True)
+    try:
+        keys = [k async for k in admin.scan_iter(match=f"{a._p}*live:*")]
+        assert keys
+        await admin.delete(*keys)  # the data is gone...
+        await admin.client_kill_filter(_type="pubsub")  # ...while the worker wasn't listening
+    finally:
+        await admin.aclose()
+    async with asyncio.timeout(10):
+        await watcher.lost_track.wait()
+    assert watcher.alerts  # told of the interruption too

@@ -1,0 +1,282 @@
+"""Faults in a real two-worker deployment: Redis restarts, deaf subscribers, slow readers,
+and what Redis still holds after a session ends."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import websockets
+from redis.asyncio import Redis
+
+from holdspace_client import Client, CommandError
+from tests.cluster import Cluster
+from tests.processes import eventually
+from tests.redis_server import RedisServer
+from tests.scale.test_workers import assert_one_history, is_, refused, seated
+
+pytestmark = pytest.mark.integration
+
+
+async def post_when_back(client: Client, text: str, timeout: float = 15.0) -> int:
+    """Post, retrying while the service says it is unavailable (and only then)."""
+    async with asyncio.timeout(timeout):
+        while True:
+            try:
+                return await client.post(text)
+            except CommandError as error:
+                if error.code != "unavailable":
+                    raise
+            await asyncio.sleep(0.1)
+
+
+async def readiness(worker_url: str) -> int:
+    async with httpx.AsyncClient() as http:
+        return (await http.get(f"{worker_url}/readyz", timeout=10)).status_code
+
+
+async def until_readiness(worker_url: str, status: int, timeout: float) -> float:
+    """Seconds until ``/readyz`` answers ``status``."""
+    started = time.monotonic()
+
+    async def answered() -> bool:
+        return await readiness(worker_url) == status
+
+    await eventually(answered, timeout)
+    return time.monotonic() - started
+
+
+async def two_in_a_room(cluster: Cluster) -> tuple[Client, Client, dict[str, str]]:
+    room, ids = await seated(cluster)
+    robin = await cluster.client("robin", 0)
+    await robin.join(room)
+    kim = await cluster.client("kim", 1)
+    await kim.join(room)
+    await kim.agree()
+    await kim.set_mode("sharer")
+    return robin, kim, ids
+
+
+async def test_a_redis_restart_loses_nothing_acknowledged(
+    cluster: Cluster, own_redis: RedisServer
+) -> None:
+    """Redis goes down mid-session and comes back: senders are told, members are told,
+    and every message that was acknowledged is still there, in order, for everyone."""
+    robin, kim, _ = await two_in_a_room(cluster)
+    acked = [await robin.post(f"before {i}") for i in range(3)]
+    acked.append(await kim.post("mine, before"))
+
+    own_redis.halt()
+    assert await refused(robin, "post", text="into the outage") == "unavailable"
+    for member in (robin, kim):
+        await member.wait_for(is_("service", available=False), timeout=10)
+    assert await readiness(cluster.workers[1].url) == 503
+
+    own_redis.start()
+    for member in (robin, kim):
+        await member.wait_for(is_("service", available=True), timeout=20)
+    after = await post_when_back(robin, "after the restart")
+    mine = await post_when_back(kim, "mine, after")
+    for member in (robin, kim):
+        await member.wait_for(is_("message", seq=mine), timeout=10)
+    assert_one_history([robin, kim], mine)
+    seen = {e["seq"] for e in kim.history}
+    assert set(acked) | {after, mine} <= seen
+    assert robin.reconnects == kim.reconnects == 0  # nobody was disconnected
+    assert "into the outage" not in json.dumps(kim.history)
+
+
+async def test_a_killed_subscription_is_rebuilt_and_caught_up(
+    cluster: Cluster, own_redis: RedisServer
+) -> None:
+    """`CLIENT KILL` of every pub/sub connection while messages flow: each worker rebuilds
+    its subscriber and catches up from the log; no one misses or repeats an event."""
+    robin, kim, _ = await two_in_a_room(cluster)
+    admin = Redis.from_url(own_redis.url, decode_responses=True)
+    try:
+
+        async def send_all() -> list[int]:
+            return list(await asyncio.gather(*[robin.post(f"cut {i}") for i in range(20)]))
+
+        sending = asyncio.create_task(send_all())
+        await asyncio.sleep(0)  # let the first posts go out
+        killed = await admin.client_kill_filter(_type="pubsub")
+        posted = await sending
+    finally:
+        await admin.aclose()
+    assert killed >= 2  # one subscriber per worker
+    for member in (robin, kim):
+        await member.wait_for(is_("message", seq=max(posted)), timeout=15)
+    assert_one_history([robin, kim], max(posted))
+    assert "hub subscriber lost" in cluster.logs()
+
+
+async def test_a_deaf_subscriber_is_detected_and_repaired(
+    cluster: Cluster, own_redis: RedisServer
+) -> None:
+    """Redis freezes (connections open, nothing answers): within the probe deadline the
+    worker reports not-ready; once Redis thaws it recovers and delivers what was said."""
+    robin, kim, _ = await two_in_a_room(cluster)
+    before = await robin.post("before the freeze")
+    own_redis.pause()
+    try:
+        # Probes every 0.5 s here (5 s by default): well inside the 30 s promise either way.
+        took = await until_readiness(cluster.workers[1].url, 503, timeout=30)
+    finally:
+        own_redis.unpause()
+    assert took < 30
+    await until_readiness(cluster.workers[1].url, 200, timeout=30)
+    await until_readiness(cluster.workers[0].url, 200, timeout=30)
+    after = await post_when_back(robin, "after the thaw")
+    for member in (robin, kim):
+        await member.wait_for(is_("message", seq=after), timeout=10)
+    assert_one_history([robin, kim], after)
+    assert before < after
+
+
+def _server_sockets(port: int) -> set[int]:
+    """Remote ports of the TCP connections the kernel still holds on local ``port``."""
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        if not Path(table).exists():
+            continue
+        for line in Path(table).read_text().splitlines()[1:]:
+            local, remote = line.split()[1:3]
+            if int(local.rsplit(":", 1)[1], 16) == port:
+                found.add(int(remote.rsplit(":", 1)[1], 16))
+    return found
+
+
+async def test_a_member_who_stops_reading_is_cut_off_and_released(
+    tmp_path: Path, own_redis: RedisServer
+) -> None:
+    """A member's device stops reading. The room goes on at full speed for everyone
+    else; the stalled connection is closed as too slow and its socket really released."""
+    cluster = Cluster(
+        tmp_path,
+        own_redis,
+        send_queue_frames="50",
+        send_queue_bytes=str(64 * 1024),
+        tcp_user_timeout_seconds="10",
+        socket_send_buffer_bytes=str(64 * 1024),
+    )
+    await cluster.start(1)
+    try:
+        room, ids = await seated(cluster)
+        robin = await cluster.client("robin", 0)
+        await robin.join(room)
+        kim = await cluster.client("kim", 0)
+        await kim.join(room)
+
+        # Lee's phone: a tiny receive buffer, and it stops reading after joining.
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.connect(("127.0.0.1", cluster.workers[0].port))
+        lee_port = sock.getsockname()[1]
+        lee = await websockets.connect(cluster.workers[0].ws_url, sock=sock, compression=None)
+        await lee.send(json.dumps({"type": "auth", "token": cluster.tokens["lee"]}))
+        await lee.recv()
+        await lee.send(json.dumps({"type": "join", "id": 1, "room": room}))
+        assert json.loads(await lee.recv())["type"] == "snapshot"
+        await robin.wait_for(
+            lambda e: e["type"] == "joined" and e["participant"]["user_id"] == ids["lee"]
+        )
+        lee.transport.pause_reading()
+
+        # Post long shares until the server gives up on Lee: once the kernel's and the
+        # transport's buffers are full its sends block, and its queue fills behind them.
+        text = "A long share, the kind people need room for. " * 40
+        started = time.monotonic()
+        last = sent = 0
+        while '"close_code": 4008' not in cluster.logs():
+            assert sent < 2000, "the stalled connection was never cut off"
+            last = await robin.post(f"{sent} {text}")
+            sent += 1
+        acked = time.monotonic()
+        await kim.wait_for(is_("message", seq=last), timeout=30)
+        lag = time.monotonic() - acked
+        assert lag < 2.0  # Kim keeps up: nobody waits for Lee
+        await robin.wait_for(is_("away", user_id=ids["lee"]), timeout=30)
+        print(f"cut off after {sent} posts in {acked - started:.2f} s; Kim's lag {lag:.3f} s")
+
+        # TCP_USER_TIMEOUT lets the kernel let go of the socket and its buffers.
+        await eventually(lambda: lee_port not in _server_sockets(cluster.workers[0].port), 30)
+        async with httpx.AsyncClient() as http:
+            health = (await http.get(f"{cluster.workers[0].url}/healthz")).json()
+        assert health["connections"] == 2  # Robin and Kim
+        assert kim.duplicates == kim.gaps == 0
+        lee.transport.abort()
+    finally:
+        await cluster.close()
+
+
+async def _everything_in(redis: Redis) -> str:
+    """Every key and every value Redis holds, as one text."""
+    parts: list[str] = []
+    async for key in redis.scan_iter(count=500):
+        parts.append(key)
+        kind = await redis.type(key)
+        value: Any
+        if kind == "string":
+            value = await redis.get(key)
+        elif kind == "hash":
+            value = await redis.hgetall(key)
+        elif kind == "list":
+            value = await redis.lrange(key, 0, -1)
+        elif kind == "set":
+            value = sorted(await redis.smembers(key))
+        elif kind == "zset":
+            value = await redis.zrange(key, 0, -1)
+        elif kind == "stream":
+            value = await redis.xrange(key)
+        else:
+            raise AssertionError(f"unexpected type {kind!r} of {key!r}")
+        parts.append(json.dumps(value, ensure_ascii=False))
+    return "\n".join(parts)
+
+
+async def test_nothing_said_stays_in_redis_after_the_session(tmp_path: Path) -> None:
+    """While a session runs its words live in Redis; once it ends, no key, no value and —
+    after a rewrite — no byte of the append-only file holds them."""
+    redis_server = RedisServer("--aof-use-rdb-preamble", "no", appendonly=True)
+    cluster = Cluster(tmp_path, redis_server)
+    redis = Redis.from_url(redis_server.url, decode_responses=True)
+    secret, whispered = "SENTINEL-shared-in-the-room", "SENTINEL-whispered"
+    try:
+        await cluster.start(2)
+        robin, kim, _ = await two_in_a_room(cluster)
+        await kim.post(f"{secret} — this stays here")
+        await kim.request("whisper", text=f"{whispered}, for the facilitator")
+        taken_back = await kim.post("SENTINEL-taken-back")
+        await robin.request("redact", message=taken_back)
+        await kim.wait_for(is_("redacted", message=taken_back), timeout=10)
+        live = await _everything_in(redis)
+        assert secret in live  # the scan can see words while the session holds them
+        assert "SENTINEL-taken-back" not in live  # a redaction rewrites the log too
+
+        await robin.request("end_session")
+        await kim.wait_for("session_ended", timeout=10)
+        assert "SENTINEL" not in await _everything_in(redis)
+
+        await redis.bgrewriteaof()
+        async with asyncio.timeout(30):
+            while True:
+                info = await redis.info("persistence")
+                if not info["aof_rewrite_in_progress"] and not info["aof_rewrite_scheduled"]:
+                    break
+                await asyncio.sleep(0.1)
+        files = list(redis_server.dir.rglob("*.aof"))
+        assert files
+        for path in files:
+            assert b"SENTINEL" not in path.read_bytes(), path.name
+        assert "SENTINEL" not in cluster.logs()
+    finally:
+        await redis.aclose()
+        await cluster.close()
+        redis_server.stop()
