@@ -32,8 +32,8 @@ run: $(STAMP)
 ## Everything CI checks: lint, types, the whole test suite.
 test: $(TSTAMP)
 	./scripts/ensure-redis
-	$(BIN)/ruff check server client tests
-	$(BIN)/ruff format --check server client tests
+	$(BIN)/ruff check server client tests bench
+	$(BIN)/ruff format --check server client tests bench
 	$(BIN)/mypy
 	$(BIN)/pytest
 

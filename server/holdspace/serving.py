@@ -41,14 +41,15 @@ class Config(uvicorn.Config):
 
 
 def options(settings: Settings) -> dict[str, Any]:
-    """How Holdspace runs uvicorn: no compression, frame size capped, no access log
-    (client addresses stay out of the logs), no server header."""
+    """How Holdspace runs uvicorn: compression only if set (it costs memory per
+    connection), frame size capped, no access log (client addresses stay out of the
+    logs), no server header."""
     return {
         "host": settings.host,
         "port": settings.port,
         "ws": "websockets-sansio",
         "ws_max_size": TRANSPORT_MAX_BYTES,
-        "ws_per_message_deflate": False,
+        "ws_per_message_deflate": settings.ws_compression,
         "log_config": None,
         "access_log": False,
         "lifespan": "on",

@@ -54,6 +54,7 @@ class Settings:
     # The kernel's send buffer per connection (0: the kernel's own autotuning, which on
     # a fast link lets one stalled reader hold megabytes). Linux doubles what is set.
     socket_send_buffer_bytes: int = 256 * 1024
+    ws_compression: bool = False  # permessage-deflate costs memory per connection: off by default
     send_queue_frames: int = 1000
     send_queue_bytes: int = 1024 * 1024
     auth_timeout_seconds: float = 10.0

@@ -77,6 +77,13 @@ async def test_a_redis_restart_loses_nothing_acknowledged(
     for member in (robin, kim):
         await member.wait_for(is_("service", available=False), timeout=10)
     assert await readiness(cluster.workers[1].url) == 503
+    async with httpx.AsyncClient() as http:
+        me = await http.get(
+            f"{cluster.workers[0].url}/api/auth/me",
+            headers={"authorization": f"Bearer {cluster.tokens['kim']}"},
+        )
+    assert me.status_code == 503
+    assert me.json()["error"]["code"] == "unavailable"
 
     own_redis.start()
     for member in (robin, kim):

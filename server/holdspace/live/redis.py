@@ -364,12 +364,10 @@ class RedisHub:
             if not (t.events or t.notices or t.replaced or t.ended) and after == before:
                 # Nothing to write (a refusal, a read, a quiet tick): only an answer
                 # computed on the current state counts, so a remembered one is checked.
-                if fresh:
+                if fresh or str(await self._redis.hget(state_key, "v") or "0") == version:
                     return t
-                current = await self._read(state_key)
-                if current[0] == version:
-                    return t
-                version, before, fresh = current[0], current[1], True
+                version, before = await self._read(state_key)
+                fresh = True
                 continue
             result, batch = await self._write_step(key, version, state, after, t)
             if result[0] == 1:
