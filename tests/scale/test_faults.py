@@ -19,7 +19,7 @@ from holdspace_client import Client, CommandError
 from tests.cluster import Cluster
 from tests.processes import eventually
 from tests.redis_server import RedisServer
-from tests.scale.test_workers import assert_one_history, is_, refused, seated
+from tests.scale.test_workers import assert_one_history, is_, refused, seated, two_in_a_room
 
 pytestmark = pytest.mark.integration
 
@@ -50,17 +50,6 @@ async def until_readiness(worker_url: str, status: int, timeout: float) -> float
 
     await eventually(answered, timeout)
     return time.monotonic() - started
-
-
-async def two_in_a_room(cluster: Cluster) -> tuple[Client, Client, dict[str, str]]:
-    room, ids = await seated(cluster)
-    robin = await cluster.client("robin", 0)
-    await robin.join(room)
-    kim = await cluster.client("kim", 1)
-    await kim.join(room)
-    await kim.agree()
-    await kim.set_mode("sharer")
-    return robin, kim, ids
 
 
 async def test_a_redis_restart_loses_nothing_acknowledged(

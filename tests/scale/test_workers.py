@@ -53,6 +53,17 @@ async def seated(cluster: Cluster, **spec: Any) -> tuple[str, dict[str, str]]:
     return room.id, ids
 
 
+async def two_in_a_room(cluster: Cluster) -> tuple[Client, Client, dict[str, str]]:
+    room, ids = await seated(cluster)
+    robin = await cluster.client("robin", 0)
+    await robin.join(room)
+    kim = await cluster.client("kim", 1)
+    await kim.join(room)
+    await kim.agree()
+    await kim.set_mode("sharer")
+    return robin, kim, ids
+
+
 async def test_a_group_session_spans_two_workers(cluster: Cluster) -> None:
     """The facilitator and Lee on one worker, Kim on the other: one room, one history."""
     room, ids = await seated(cluster)
@@ -143,12 +154,7 @@ async def fresh_view(cluster: Cluster, room: str) -> dict[str, Any]:
 
 async def test_resume_on_the_other_worker(cluster: Cluster) -> None:
     """Kim drops off worker B and comes back through worker A: exactly what she missed."""
-    room, ids = await seated(cluster)
-    robin = await cluster.client("robin", 0)
-    await robin.join(room)
-    kim = await cluster.client("kim", 1)
-    await kim.join(room)
-    await kim.agree()
+    robin, kim, ids = await two_in_a_room(cluster)
     await kim.go_offline()
     await robin.wait_for(is_("away", user_id=ids["kim"]), timeout=10)
     missed = [await robin.post(f"while you were away {i}") for i in range(5)]
