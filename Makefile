@@ -4,6 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 TSTAMP := $(VENV)/.installed-test
+AXE    := tests/browser/node_modules/axe-core/axe.min.js
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 DATA   ?= data
@@ -22,6 +23,11 @@ $(TSTAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@ $(STAMP)
 
+# axe-core for the browser tests' accessibility checks, exactly as the lockfile pins it.
+$(AXE): tests/browser/package.json tests/browser/package-lock.json
+	npm ci --prefix tests/browser --no-audit --no-fund
+	touch $@
+
 install: $(STAMP)
 install-test: $(TSTAMP)
 
@@ -30,12 +36,13 @@ run: $(STAMP)
 	$(BIN)/holdspace serve --host $(HOST) --port $(PORT) --data-dir $(DATA) --demo
 
 ## Everything CI checks: lint, types, the whole test suite.
-test: $(TSTAMP)
+test: $(TSTAMP) $(AXE)
 	./scripts/ensure-redis
+	./scripts/ensure-browser
 	$(BIN)/ruff check server client tests bench
 	$(BIN)/ruff format --check server client tests bench
 	$(BIN)/mypy
 	$(BIN)/pytest
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis tests/browser/node_modules

@@ -15,8 +15,9 @@ from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route, WebSocketRoute
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
 
 from holdspace import logs
 from holdspace.accounts import Accounts
@@ -35,8 +36,10 @@ from holdspace.storage.redis import RedisStore
 from holdspace.storage.sqlite import SQLiteStore
 from holdspace.web.access import AccessLog
 from holdspace.web.api import Api, client_error
+from holdspace.web.headers import SecurityHeaders
 from holdspace.web.services import Services
 from holdspace.web.ws import Endpoint
+from holdspace_web import INDEX, STATIC
 
 log = logging.getLogger("holdspace")
 
@@ -95,6 +98,10 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
         ready = services.ready and services.rooms.hub.ready
         return JSONResponse({"ready": ready}, status_code=200 if ready else 503)
 
+    async def web_app(request: Request) -> Response:
+        """The web app's one page; it routes itself from the URL's fragment."""
+        return FileResponse(INDEX, headers={"cache-control": "no-cache"})
+
     async def unavailable(request: Request, exc: Exception) -> Response:
         return JSONResponse(
             {"error": {"code": "unavailable", "message": UNAVAILABLE}},
@@ -108,10 +115,13 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
             Route("/readyz", readyz, methods=["GET"]),
             *api.routes(),
             WebSocketRoute("/ws", endpoint.handle),
+            Route("/", web_app, methods=["GET"]),
+            Mount("/static", StaticFiles(directory=STATIC), name="static"),
         ],
         lifespan=lifespan,
         exception_handlers={ClientError: client_error, Unavailable: unavailable},
     )
+    app.add_middleware(SecurityHeaders)
     app.add_middleware(AccessLog)
     app.state.services = services  # for tests and tools that run beside the server
     return app

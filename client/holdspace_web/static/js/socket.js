@@ -1,0 +1,165 @@
+// One room connection: join, commands with answers, room events in order exactly
+// once, and reconnecting by itself — resuming from the last `seq` it processed.
+
+const NOTICES = new Set(["whisper", "arrival", "arrival_left", "admitted", "declined", "removed", "session_over"]);
+const FINAL = new Set([1000, 1008, 4001]); // done, refused origin, signed out: don't retry
+
+export class CommandRefused extends Error {
+  constructor(frame) {
+    super(frame.message);
+    this.code = frame.code;
+    this.detail = frame.detail || {};
+  }
+}
+
+export class RoomSocket extends EventTarget {
+  constructor(roomId) {
+    super();
+    this.roomId = roomId;
+    this.session = null;
+    this.epoch = null;
+    this.seq = 0;
+    this.ws = null;
+    this.ready = false; // joined, and answering commands
+    this.closed = false;
+    this.nextId = 1;
+    this.pending = new Map();
+    this.backoff = 500;
+    this.retryTimer = null;
+    // The device says it lost the network: let the socket go now and say so, rather
+    // than wait for a dead connection to time out; come back as soon as it's online.
+    this.onOnline = () => this.retryNow();
+    this.onOffline = () => this.drop();
+    window.addEventListener("online", this.onOnline);
+    window.addEventListener("offline", this.onOffline);
+  }
+
+  emit(type, detail) {
+    this.dispatchEvent(new CustomEvent(type, { detail }));
+  }
+
+  open() {
+    const scheme = location.protocol === "https:" ? "wss" : "ws";
+    const ws = new WebSocket(`${scheme}://${location.host}/ws`);
+    this.ws = ws;
+    // A connection attempt can hang (a captive network, a phone waking up): give up on
+    // it after a while and try again, rather than show "Reconnecting…" forever.
+    const watchdog = setTimeout(() => {
+      if (ws.readyState === WebSocket.CONNECTING) ws.close();
+    }, 4000);
+    ws.addEventListener("open", () => clearTimeout(watchdog));
+    ws.addEventListener("message", (e) => this.receive(e.data));
+    ws.addEventListener("close", (e) => {
+      clearTimeout(watchdog);
+      this.lost(ws, e.code, e.reason);
+    });
+  }
+
+  async receive(data) {
+    let frame;
+    try {
+      frame = JSON.parse(data);
+    } catch {
+      return;
+    }
+    const type = frame.type;
+    if (type === "hello") {
+      this.join();
+      return;
+    }
+    if (type === "snapshot" || type === "resync" || type === "admitted") {
+      this.session = frame.session.key;
+      this.epoch = frame.epoch;
+      this.seq = frame.seq;
+      this.emit("snapshot", frame);
+    } else if (type === "reply" || type === "error" || type === "pong") {
+      // answers: settled below (a resume's reply carries a `seq` but isn't an event)
+    } else if (typeof frame.seq === "number" && !NOTICES.has(type)) {
+      if (frame.seq <= this.seq) return; // already shown
+      this.seq = frame.seq;
+      this.emit("event", frame);
+    } else if (NOTICES.has(type)) {
+      this.emit("notice", frame);
+    } else if (type === "service") {
+      this.emit("service", frame);
+    }
+    if ((type === "reply" || type === "error" || type === "snapshot" || type === "resync") && frame.id != null) {
+      const waiter = this.pending.get(frame.id);
+      if (waiter) {
+        this.pending.delete(frame.id);
+        if (type === "error") waiter.reject(new CommandRefused(frame));
+        else waiter.resolve(frame);
+      }
+    }
+  }
+
+  async join() {
+    const fields = { room: this.roomId };
+    const resuming = this.session && this.epoch !== null;
+    if (resuming) fields.resume = { session: this.session, epoch: this.epoch, seq: this.seq };
+    try {
+      const answer = await this.send("join", fields, { force: true });
+      this.ready = true;
+      this.backoff = 500;
+      if (answer.type === "reply" && answer.resumed) {
+        this.epoch = answer.epoch;
+        this.emit("resumed", answer);
+      } else if (answer.type === "reply" && answer.waiting) {
+        this.emit("waiting", answer);
+      }
+      this.emit("connected", answer);
+    } catch (error) {
+      this.emit("refused", error);
+      this.close();
+    }
+  }
+
+  send(type, fields = {}, { force = false } = {}) {
+    if (!this.ws || this.ws.readyState !== WebSocket.OPEN || (!this.ready && !force)) {
+      return Promise.reject(new CommandRefused({
+        code: "offline", message: "You're reconnecting — please try again in a moment.",
+      }));
+    }
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.ws.send(JSON.stringify({ type, id, ...fields }));
+    });
+  }
+
+  lost(ws, code, reason) {
+    if (ws !== this.ws) return;
+    this.ready = false;
+    for (const waiter of this.pending.values()) {
+      waiter.reject(new CommandRefused({ code: "offline", message: "The connection dropped before an answer came." }));
+    }
+    this.pending.clear();
+    if (this.closed) return;
+    if (FINAL.has(code)) {
+      this.emit("closed", { code, reason });
+      return;
+    }
+    this.emit("reconnecting", { code });
+    if (!navigator.onLine) return; // the "online" event brings us back
+    this.retryTimer = setTimeout(() => this.retryNow(), this.backoff);
+    this.backoff = Math.min(this.backoff * 2, 8000);
+  }
+
+  retryNow() {
+    if (this.closed || (this.ws && this.ws.readyState <= WebSocket.OPEN)) return;
+    clearTimeout(this.retryTimer);
+    this.open();
+  }
+
+  drop() {
+    if (this.ws && this.ws.readyState <= WebSocket.OPEN) this.ws.close(4000, "offline");
+  }
+
+  close() {
+    this.closed = true;
+    clearTimeout(this.retryTimer);
+    window.removeEventListener("online", this.onOnline);
+    window.removeEventListener("offline", this.onOffline);
+    if (this.ws && this.ws.readyState <= WebSocket.OPEN) this.ws.close(1000);
+  }
+}

@@ -1,0 +1,70 @@
+import { get, post } from "../api.js";
+import { day, field, h } from "../dom.js";
+
+export async function groups(app) {
+  const list = h("ul", { class: "groups" });
+  const status = h("p", { role: "status" });
+  app.main.append(h("h1", {}, "My groups"), status, list);
+  const staff = app.user.role !== "member";
+  let rooms = [];
+  try {
+    rooms = (await get("/api/rooms")).rooms;
+  } catch (e) {
+    status.textContent = e.message;
+  }
+  if (!rooms.length) {
+    status.textContent = staff
+      ? "You don't have any groups yet. Create one below."
+      : "You're not in any groups yet. If a facilitator gave you an invite code, enter it below.";
+  }
+  for (const r of rooms) list.append(card(app, r));
+  app.main.append(redeem(app));
+  if (staff) {
+    app.main.append(h("p", {}, h("a", { class: "button", href: "#/manage/new" }, "Create a group")));
+  }
+}
+
+function card(app, r) {
+  const next = r.next_session;
+  const now = Date.now() / 1000;
+  let when;
+  let join = null;
+  if (r.open_now) {
+    when = next && now < next.starts_at ? `The room is open — starts ${day(next.starts_at)}` : "Meeting now";
+    join = h("a", { class: "button primary", href: `#/room/${encodeURIComponent(r.id)}` }, `Join ${r.name}`);
+  } else if (next) {
+    when = `Next: ${day(next.starts_at)}. The room opens at ${day(next.lobby_opens_at)}.`;
+    join = h("button", { type: "button", disabled: true, "aria-describedby": `when-${r.id}` }, "Join (not open yet)");
+  } else {
+    when = "No upcoming sessions are scheduled.";
+  }
+  const manageLink = r.your_role !== "member"
+    ? h("a", { href: `#/manage/${encodeURIComponent(r.id)}` }, "Manage")
+    : null;
+  return h("li", { class: "card group" },
+    h("h2", {}, r.name),
+    r.description ? h("p", {}, r.description) : null,
+    h("p", { class: "when", id: `when-${r.id}` }, when),
+    h("div", { class: "actions" }, join, manageLink));
+}
+
+function redeem(app) {
+  const error = h("p", { class: "error", role: "alert" });
+  const input = h("input", { name: "code", autocomplete: "off", required: true });
+  const form = h("form", {
+    class: "card",
+    onsubmit: async (event) => {
+      event.preventDefault();
+      error.textContent = "";
+      try {
+        await post("/api/invites/redeem", { code: input.value });
+        app.go("/groups");
+      } catch (e) {
+        error.textContent = e.message;
+        input.focus();
+      }
+    },
+  }, h("h2", {}, "Have an invite code?"), field("Invite code", input), error,
+  h("div", { class: "actions" }, h("button", { type: "submit" }, "Join the group")));
+  return form;
+}

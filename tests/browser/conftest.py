@@ -1,0 +1,138 @@
+"""Real-browser tests: Playwright driving Debian's Chromium, with axe-core for accessibility.
+
+``make test`` installs both: ``scripts/ensure-browser`` puts Debian's ``chromium`` at
+``/usr/bin/chromium`` and ``npm ci --prefix tests/browser`` installs the pinned axe-core.
+Playwright never downloads a browser of its own here.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.async_api import Browser, ConsoleMessage, Error, Page, async_playwright
+
+CHROMIUM = Path("/usr/bin/chromium")
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+AXE = HERE / "node_modules" / "axe-core" / "axe.min.js"
+SCREENSHOTS = REPO / "test-artifacts" / "screenshots"
+
+# Impacts axe ranks as minor < moderate < serious < critical; these fail a test.
+FAILING_IMPACTS = frozenset({"serious", "critical"})
+TARGETS_SHOWN = 3
+
+
+def _chromium() -> Path:
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: run ./scripts/ensure-browser (make test does)")
+    return CHROMIUM
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    """A headless Chromium of its own for each test.
+
+    Function scope on purpose: the tests' event loops are per test, and Playwright's
+    connection belongs to the loop that started it. Starting Playwright and Chromium
+    takes under a second.
+    """
+    executable = _chromium()
+    # Chromium refuses to start its sandbox as root.
+    args = ["--no-sandbox"] if os.geteuid() == 0 else []
+    playwright = await async_playwright().start()
+    try:
+        launched = await playwright.chromium.launch(
+            executable_path=executable, headless=True, args=args
+        )
+        try:
+            yield launched
+        finally:
+            await launched.close()
+    finally:
+        await playwright.stop()
+
+
+@dataclass
+class ConsoleWatch:
+    """Console messages of type "error" and uncaught page errors, as readable lines."""
+
+    errors: list[str] = field(default_factory=list)
+
+    def on_console(self, message: ConsoleMessage) -> None:
+        if message.type == "error":
+            url = message.location.get("url", "")
+            self.errors.append(f"console: {message.text}" + (f" ({url})" if url else ""))
+
+    def on_page_error(self, error: Error) -> None:
+        self.errors.append(f"pageerror: {error.name}: {error.message}")
+
+    def unexpected(self, allowed: Iterable[str] = ()) -> list[str]:
+        """The errors not containing any of the ``allowed`` substrings."""
+        allow = list(allowed)
+        return [line for line in self.errors if not any(a in line for a in allow)]
+
+
+def watch_console(page: Page) -> ConsoleWatch:
+    """Start collecting ``page``'s console errors; call before navigating."""
+    watch = ConsoleWatch()
+    page.on("console", watch.on_console)
+    page.on("pageerror", watch.on_page_error)
+    return watch
+
+
+@functools.cache
+def _axe_source() -> str:
+    if not AXE.exists():
+        pytest.fail(f"{AXE} is missing: run npm ci --prefix tests/browser (make test does)")
+    return AXE.read_text(encoding="utf-8")
+
+
+_RUN_AXE = """async () => {
+  const results = await axe.run(document, { resultTypes: ["violations"] });
+  const selector = (target) => (Array.isArray(target) ? target.join(" >>> ") : String(target));
+  return results.violations.map((v) => ({
+    id: v.id,
+    impact: v.impact,
+    help: v.help,
+    helpUrl: v.helpUrl,
+    targets: v.nodes.map((node) => node.target.map(selector).join(" ")),
+  }));
+}"""
+
+
+async def axe_check(page: Page, screen: str) -> None:
+    """Fail the test if axe-core finds a serious or critical violation on ``page``.
+
+    axe is injected with ``page.evaluate`` (the devtools protocol), not a ``<script>``
+    tag: the app's Content-Security-Policy rightly refuses inline scripts, and an
+    evaluation from the devtools protocol is not subject to it.
+    """
+    if not await page.evaluate("typeof window.axe !== 'undefined'"):
+        await page.evaluate(_axe_source())
+    violations: list[dict[str, Any]] = await page.evaluate(_RUN_AXE)
+    failing = [v for v in violations if v["impact"] in FAILING_IMPACTS]
+    if not failing:
+        return
+    lines = [f"axe: {len(failing)} serious or critical violation(s) on the {screen} screen:"]
+    for v in failing:
+        lines.append(f"- {v['id']} ({v['impact']}): {v['help']} <{v['helpUrl']}>")
+        targets = v["targets"]
+        for target in targets[:TARGETS_SHOWN]:
+            lines.append(f"    {target}")
+        if len(targets) > TARGETS_SHOWN:
+            lines.append(f"    … and {len(targets) - TARGETS_SHOWN} more")
+    pytest.fail("\n".join(lines), pytrace=False)
+
+
+async def screenshot(page: Page, name: str) -> Path:
+    """Save a full-page PNG as ``test-artifacts/screenshots/<name>.png`` and return its path."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    await page.screenshot(path=path, full_page=True)
+    return path
