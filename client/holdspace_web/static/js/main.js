@@ -70,7 +70,11 @@ async function render() {
   if (heading) {
     document.title = `${heading.textContent} — Holdspace`;
   }
-  app.main.focus({ preventScroll: false });
+  // Move focus to the new screen (for screen readers and keyboards), unless the screen
+  // already put it somewhere useful, such as the first field of a form.
+  if (!app.main.contains(document.activeElement) || document.activeElement === document.body) {
+    app.main.focus();
+  }
 }
 
 window.addEventListener("hashchange", render);

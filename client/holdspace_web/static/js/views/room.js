@@ -39,7 +39,7 @@ class RoomView {
     s.addEventListener("notice", (e) => this.onNotice(e.detail));
     s.addEventListener("service", (e) => this.onService(e.detail));
     s.addEventListener("connected", () => this.setConnected(true));
-    s.addEventListener("resumed", () => announce("Reconnected. You're up to date."));
+    s.addEventListener("resumed", (e) => this.onResumed(e.detail));
     s.addEventListener("waiting", (e) => this.showWaiting(e.detail));
     s.addEventListener("reconnecting", () => this.setConnected(false));
     s.addEventListener("refused", (e) => this.showRefused(e.detail));
@@ -111,6 +111,14 @@ class RoomView {
     if (ev.type === "round_started") announce(`${KINDS[ev.kind] || "A round"} has started: ${ev.prompt}`);
     if (ev.type === "session_ended") this.showFarewell("This session has ended. Thank you for being here.");
     this.renderComposer();
+  }
+
+  onResumed(reply) {
+    // Notices aren't replayed; a facilitator's resume brings what they hold instead.
+    if (this.model && reply.whispers) this.model.whispers = reply.whispers;
+    if (this.model && reply.waiting) this.model.waiting = reply.waiting;
+    if (this.roomEl) this.renderSide();
+    announce("Reconnected. You're up to date.");
   }
 
   onNotice(n) {
