@@ -15,7 +15,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.async_api import Browser, ConsoleMessage, Error, Page, async_playwright
+from playwright.async_api import (
+    Browser,
+    BrowserContext,
+    ConsoleMessage,
+    Error,
+    Locator,
+    Page,
+    ViewportSize,
+    async_playwright,
+    expect,
+)
+
+from tests.live import PASSWORD, LiveServer
 
 CHROMIUM = Path("/usr/bin/chromium")
 HERE = Path(__file__).resolve().parent
@@ -136,3 +148,64 @@ async def screenshot(page: Page, name: str) -> Path:
     path = SCREENSHOTS / f"{name}.png"
     await page.screenshot(path=path, full_page=True)
     return path
+
+
+# -- people in the browser ----------------------------------------------------------
+
+DESKTOP: ViewportSize = {"width": 1280, "height": 860}
+PHONE: ViewportSize = {"width": 360, "height": 740}
+
+
+@dataclass
+class Person:
+    """One person's own browser context (their cookies, their tab)."""
+
+    context: BrowserContext
+    page: Page
+    console: ConsoleWatch
+
+    def messages(self, text: str) -> Locator:
+        return self.page.locator(".messages li.message", has_text=text)
+
+
+@pytest.fixture
+async def people(browser: Browser) -> AsyncIterator[list[Person]]:
+    """The people a test signs in; their contexts close at the end."""
+    made: list[Person] = []
+    yield made
+    for person in made:
+        await person.context.close()
+
+
+async def sign_in(
+    browser: Browser,
+    server: LiveServer,
+    people: list[Person],
+    username: str,
+    viewport: ViewportSize,
+) -> Person:
+    context = await browser.new_context(viewport=viewport)
+    page = await context.new_page()
+    person = Person(context, page, watch_console(page))
+    people.append(person)
+    await page.goto(server.base + "/")
+    await expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    await page.get_by_label("Username").fill(username)
+    await page.get_by_label("Password").fill(PASSWORD)
+    await page.get_by_role("button", name="Sign in").click()
+    await expect(page.get_by_role("heading", name="My groups")).to_be_visible()
+    return person
+
+
+async def dialog_submit(page: Page, button: str, **fields: str) -> None:
+    """Fill the open dialog's fields by label (underscores for spaces) and submit it."""
+    dialog = page.get_by_role("dialog")
+    await expect(dialog).to_be_visible()
+    for label, value in fields.items():
+        control = dialog.get_by_label(label.replace("_", " "))
+        if await control.evaluate("el => el.tagName") == "SELECT":
+            await control.select_option(value)
+        else:
+            await control.fill(value)
+    await dialog.get_by_role("button", name=button).click()
+    await expect(dialog).to_be_hidden()

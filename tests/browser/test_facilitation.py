@@ -4,27 +4,25 @@ door — and the app's promises about accessibility and security."""
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from playwright.async_api import Browser, expect
 
-from tests.browser.conftest import axe_check, screenshot
-from tests.browser.test_group_session import DESKTOP, PHONE, Person, dialog_submit, sign_in
+from tests.browser.conftest import (
+    DESKTOP,
+    PHONE,
+    Person,
+    axe_check,
+    dialog_submit,
+    screenshot,
+    sign_in,
+)
 from tests.live import Community, LiveServer
 
 pytestmark = pytest.mark.integration
 
 STATIC = Path(__file__).parents[2] / "client" / "holdspace_web" / "static"
-
-
-@pytest.fixture
-async def people(browser: Browser) -> AsyncIterator[list[Person]]:
-    made: list[Person] = []
-    yield made
-    for person in made:
-        await person.context.close()
 
 
 async def test_the_waiting_room_hands_and_whispers(

@@ -5,70 +5,22 @@ every screen they pass through."""
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
 
 import pytest
-from playwright.async_api import Browser, BrowserContext, Locator, Page, ViewportSize, expect
+from playwright.async_api import Browser, expect
 
-from tests.browser.conftest import ConsoleWatch, axe_check, screenshot, watch_console
-from tests.live import PASSWORD, Community, LiveServer
+from tests.browser.conftest import (
+    DESKTOP,
+    PHONE,
+    Person,
+    axe_check,
+    dialog_submit,
+    screenshot,
+    sign_in,
+)
+from tests.live import Community, LiveServer
 
 pytestmark = pytest.mark.integration
-
-DESKTOP: ViewportSize = {"width": 1280, "height": 860}
-PHONE: ViewportSize = {"width": 360, "height": 740}
-
-
-@dataclass
-class Person:
-    context: BrowserContext
-    page: Page
-    console: ConsoleWatch
-
-    def messages(self, text: str) -> Locator:
-        return self.page.locator(".messages li.message", has_text=text)
-
-
-@pytest.fixture
-async def people(browser: Browser) -> AsyncIterator[list[Person]]:
-    made: list[Person] = []
-    yield made
-    for person in made:
-        await person.context.close()
-
-
-async def sign_in(
-    browser: Browser,
-    server: LiveServer,
-    people: list[Person],
-    username: str,
-    viewport: ViewportSize,
-) -> Person:
-    context = await browser.new_context(viewport=viewport)
-    page = await context.new_page()
-    person = Person(context, page, watch_console(page))
-    people.append(person)
-    await page.goto(server.base + "/")
-    await expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
-    await page.get_by_label("Username").fill(username)
-    await page.get_by_label("Password").fill(PASSWORD)
-    await page.get_by_role("button", name="Sign in").click()
-    await expect(page.get_by_role("heading", name="My groups")).to_be_visible()
-    return person
-
-
-async def dialog_submit(page: Page, button: str, **fields: str) -> None:
-    dialog = page.get_by_role("dialog")
-    await expect(dialog).to_be_visible()
-    for label, value in fields.items():
-        control = dialog.get_by_label(label.replace("_", " "))
-        if await control.evaluate("el => el.tagName") == "SELECT":
-            await control.select_option(value)
-        else:
-            await control.fill(value)
-    await dialog.get_by_role("button", name=button).click()
-    await expect(dialog).to_be_hidden()
 
 
 async def test_a_whole_session_in_the_browser(
