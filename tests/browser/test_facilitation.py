@@ -69,6 +69,41 @@ async def test_the_waiting_room_hands_and_whispers(
     await expect(kim.page.get_by_role("heading", name="Take care")).to_be_visible()
 
 
+async def test_creating_a_group_and_signing_up(
+    browser: Browser, server: LiveServer, community: Community, people: list[Person]
+) -> None:
+    """A facilitator creates a weekly group from the browser; a newcomer signs up."""
+    await community.person("robin", "Robin", "facilitator")
+    robin = await sign_in(browser, server, people, "robin", DESKTOP)
+    await robin.page.get_by_role("link", name="Create a group").click()
+    await expect(robin.page.get_by_role("heading", name="Create a group")).to_be_visible()
+    await axe_check(robin.page, "create a group")
+    await robin.page.get_by_label("Name", exact=True).fill("Grief circle")
+    await robin.page.get_by_label("Time zone").fill("Europe/London")
+    await robin.page.get_by_label("Monday").check()
+    await robin.page.get_by_label("Thursday").check()
+    await robin.page.get_by_label("Starting at").fill("18:30")
+    await robin.page.get_by_role("button", name="Create the group").click()
+    await expect(robin.page.get_by_role("heading", name="Grief circle: settings")).to_be_visible()
+    await robin.page.get_by_role("link", name="Back to my groups").click()
+    await expect(robin.page.locator(".group", has_text="Grief circle")).to_contain_text("Next:")
+
+    context = await browser.new_context(viewport=PHONE)
+    page = await context.new_page()
+    people.append(Person(context, page, robin.console))
+    await page.goto(server.base + "/#/signup")
+    await expect(page.get_by_role("heading", name="Create an account")).to_be_visible()
+    await axe_check(page, "sign up")
+    await page.get_by_label("Username").fill("newcomer")
+    await page.get_by_label("Display name").fill("Ash")
+    await page.get_by_label("Password").fill("a long enough password")
+    await page.get_by_role("button", name="Create account").click()
+    await expect(page.get_by_role("heading", name="My groups")).to_be_visible()
+    await expect(page.get_by_text("You're not in any groups yet")).to_be_visible()
+    await page.get_by_role("button", name="Crisis support").click()
+    await expect(page.get_by_role("dialog", name="Crisis support")).to_contain_text("crisis")
+
+
 async def test_zoom_dark_mode_and_keyboard(
     browser: Browser, server: LiveServer, community: Community, people: list[Person]
 ) -> None:

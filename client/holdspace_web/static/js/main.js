@@ -1,7 +1,7 @@
 // The app's one page routes itself from the URL fragment:
 //   #/signin  #/signup  #/groups  #/room/<id>  #/manage/new  #/manage/<id>
 import { get, post } from "./api.js";
-import { h, replace } from "./dom.js";
+import { h, replace, show } from "./dom.js";
 import { signIn, signUp } from "./views/auth.js";
 import { groups } from "./views/groups.js";
 import { manage } from "./views/manage.js";
@@ -10,6 +10,7 @@ import { room } from "./views/room.js";
 const app = {
   user: null,
   leaving: null, // what to do when the current screen is left (close a room's socket)
+  crisis: null, // the current group's crisis resources, while in a room
   main: document.getElementById("main"),
 
   go(path) {
@@ -36,8 +37,22 @@ const app = {
   },
 };
 
+// Crisis resources are one tap away on every screen: the group's own while in a
+// room, the server's everywhere else.
+async function crisis() {
+  let text = app.crisis;
+  if (!text) {
+    try {
+      text = (await get("/api/crisis")).crisis_resources;
+    } catch {
+      text = "If you are in danger, please contact your local emergency number now.";
+    }
+  }
+  await show("Crisis support", [h("p", {}, text), h("p", {}, "You can step away from the group at any time.")]);
+}
+
 function nav() {
-  const links = [];
+  const links = [h("button", { type: "button", class: "link crisis-link", onclick: crisis }, "Crisis support")];
   if (app.user) {
     links.push(h("a", { href: "#/groups" }, "My groups"));
     links.push(h("button", { type: "button", class: "link", onclick: () => app.signOut() }, "Sign out"));
@@ -49,6 +64,7 @@ async function render() {
   if (app.leaving) {
     const leave = app.leaving;
     app.leaving = null;
+    app.crisis = null;
     leave();
   }
   const [, route = "", arg = ""] = location.hash.replace(/^#/, "").split("/");

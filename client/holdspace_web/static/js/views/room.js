@@ -23,10 +23,9 @@ class RoomView {
     this.status = h("p", { class: "conn", role: "status" }, "Connecting…");
     this.service = h("p", { class: "service", role: "status", hidden: true });
     this.area = h("div", { class: "room-area" });
-    const crisis = h("button", { type: "button", class: "crisis", onclick: () => this.crisis() }, "Crisis support");
     this.leaveButton = h("button", { type: "button", class: "secondary", onclick: () => this.leave() }, "Leave");
     app.main.append(
-      h("header", { class: "room-head" }, this.title, h("div", { class: "head-tools" }, this.status, crisis, this.leaveButton)),
+      h("header", { class: "room-head" }, this.title, h("div", { class: "head-tools" }, this.status, this.leaveButton)),
       this.service,
       this.area,
     );
@@ -72,6 +71,7 @@ class RoomView {
   onSnapshot(s) {
     const first = !this.model;
     this.model = new Room(s);
+    this.app.crisis = s.room.crisis_resources;
     this.title.textContent = s.room.name;
     document.title = `${s.room.name} — Holdspace`;
     if (!this.model.staff && !this.model.you.agreed) this.showWelcome();
@@ -174,7 +174,7 @@ class RoomView {
     replace(this.area, h("section", { class: "card", "aria-labelledby": "wait-h" },
       h("h2", { id: "wait-h" }, "Please wait a moment"),
       h("p", {}, reply.message || "A facilitator will bring you in shortly."),
-      h("p", {}, "You'll come in automatically. Support is always one tap away: use “Crisis support” above.")));
+      h("p", {}, "You'll come in automatically. Support is always one tap away: “Crisis support” at the top of the page.")));
   }
 
   showFarewell(message, resources) {
@@ -365,18 +365,6 @@ class RoomView {
     } catch (e) {
       announce(e.message);
     }
-  }
-
-  async crisis() {
-    let text = this.model?.room.crisis_resources;
-    if (!text) {
-      try {
-        text = (await (await fetch("/api/crisis", { credentials: "same-origin" })).json()).crisis_resources;
-      } catch {
-        text = "Please contact your local emergency number.";
-      }
-    }
-    await show("Crisis support", [h("p", {}, text), h("p", {}, "You can step away from the group at any time.")]);
   }
 
   async command(type, fields = {}) {
