@@ -50,7 +50,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.client import PubSub
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
@@ -282,9 +282,17 @@ class RedisHub:
         """Connect, start listening, and return once the pub/sub connection is up."""
         tuning = tuning or HubTuning()
         timeout = tuning.command_timeout_seconds
-        client: Redis = Redis.from_url(
-            url, decode_responses=True, socket_timeout=timeout, socket_connect_timeout=timeout
+        # A blocking pool: under load a command waits for a free connection instead of
+        # failing outright when the pool is exhausted (redis-py's default raises).
+        pool = BlockingConnectionPool.from_url(
+            url,
+            max_connections=64,
+            timeout=timeout,
+            decode_responses=True,
+            socket_timeout=timeout,
+            socket_connect_timeout=timeout,
         )
+        client: Redis = Redis.from_pool(pool)  # owns the pool: closing the client closes it
         listener: Redis = Redis.from_url(
             url,
             decode_responses=True,

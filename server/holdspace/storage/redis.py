@@ -47,7 +47,7 @@ import math
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.commands.core import AsyncScript
 from redis.exceptions import RedisError
 
@@ -296,7 +296,11 @@ class RedisStore:
     @classmethod
     async def open(cls, url: str, *, prefix: str = "hs:") -> RedisStore:
         """Connect to ``url`` (``redis://…``) and check the server answers."""
-        client: Redis = Redis.from_url(url, decode_responses=True)
+        # A blocking pool: a burst waits for a free connection rather than failing.
+        pool = BlockingConnectionPool.from_url(
+            url, max_connections=32, timeout=5, decode_responses=True, socket_timeout=5
+        )
+        client: Redis = Redis.from_pool(pool)  # owns the pool: closing the client closes it
         try:
             await client.ping()
         except BaseException:
