@@ -20,7 +20,7 @@ from holdspace.clock import Clock
 from holdspace.core import commands as c
 from holdspace.core.events import BarMember, RecordAgreement, RecordModeration
 from holdspace.core.room import Transition, apply
-from holdspace.core.state import RoomConfig, RoomState
+from holdspace.core.state import Rate, RoomConfig, RoomState
 from holdspace.core.text import clean_short
 from holdspace.core.views import snapshot
 from holdspace.errors import Forbidden, InvalidInput, NotFound, Rejected
@@ -383,6 +383,7 @@ class Rooms:
             guidelines=seat.room.guidelines,
             crisis_resources=seat.room.crisis_resources or self.settings.crisis_resources,
             waiting_room=seat.room.waiting_room,
+            post_rate=Rate(self.settings.post_burst, self.settings.posts_per_minute / 60),
         )
         return RoomState(config=config, epoch=secrets.token_hex(8))
 

@@ -44,6 +44,9 @@ class Settings:
     max_capacity: int = 16
     lobby_minutes: int = 15
     grace_seconds: float = 120.0
+    # A member's messages (and whispers): this many at once, then this many a minute.
+    post_burst: int = 5
+    posts_per_minute: float = 20.0
     tick_seconds: float = 1.0
     log_size: int = 1000  # events kept per session for resuming
     log_seconds: float = 3600.0  # and for how long (Redis backend)
@@ -101,6 +104,10 @@ class Settings:
             )
         if self.password_profile not in ("rfc9106-low-memory", "test"):
             raise SettingsError("HOLDSPACE_PASSWORD_PROFILE must be rfc9106-low-memory or test")
+        if self.post_burst < 1 or self.posts_per_minute <= 0:
+            raise SettingsError(
+                "HOLDSPACE_POST_BURST and HOLDSPACE_POSTS_PER_MINUTE must be positive"
+            )
         if self.workers < 1:
             raise SettingsError("HOLDSPACE_WORKERS must be at least 1")
         if self.workers > 1 and not self.redis_url:
