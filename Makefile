@@ -9,7 +9,9 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 DATA   ?= data
 
-.PHONY: run test lint typecheck unit install install-test clean
+LOADGEN := bench/loadgen/node_modules/ws/package.json
+
+.PHONY: run test bench bench-quick lint typecheck unit install install-test clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,8 +37,22 @@ install-test: $(TSTAMP)
 run: $(STAMP)
 	$(BIN)/holdspace serve --host $(HOST) --port $(PORT) --data-dir $(DATA) --demo
 
+$(LOADGEN): bench/loadgen/package.json bench/loadgen/package-lock.json
+	npm ci --prefix bench/loadgen --no-audit --no-fund
+	touch $@
+
+## The fan-out benchmark: every target side by side (takes a while); results in bench/results/.
+bench: $(STAMP) $(LOADGEN)
+	./scripts/ensure-redis
+	$(BIN)/python -m bench.fanout
+
+## A few rooms for a few seconds: a quick look, nothing written.
+bench-quick: $(STAMP) $(LOADGEN)
+	./scripts/ensure-redis
+	$(BIN)/python -m bench.fanout --quick --no-write
+
 ## Everything CI checks: lint, types, the whole test suite.
-test: $(TSTAMP) $(AXE)
+test: $(TSTAMP) $(LOADGEN) $(AXE)
 	./scripts/ensure-redis
 	./scripts/ensure-browser
 	$(BIN)/ruff check server client tests bench
@@ -45,4 +61,4 @@ test: $(TSTAMP) $(AXE)
 	$(BIN)/pytest
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis tests/browser/node_modules
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis tests/browser/node_modules bench/loadgen/node_modules

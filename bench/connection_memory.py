@@ -84,16 +84,14 @@ class Worker:
         self.log = data_dir / "worker.log"
         env = {k: v for k, v in os.environ.items() if not k.startswith("HOLDSPACE_")}
         env.update(
-            HOLDSPACE_PASSWORD_PROFILE="test",  # noqa: S106 - a profile name, fast hashing
+            HOLDSPACE_PASSWORD_PROFILE="test",
             HOLDSPACE_WS_COMPRESSION="1" if compression else "0",
             HOLDSPACE_LOG_LEVEL="WARNING",
         )
         command = [sys.executable, "-m", "holdspace", "serve"]
         command += ["--port", str(self.port), "--data-dir", str(data_dir)]
         with self.log.open("wb") as log:
-            self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-                command, env=env, stdout=log, stderr=subprocess.STDOUT
-            )
+            self.process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
 
     @property
     def pid(self) -> int:

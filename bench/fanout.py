@@ -1,0 +1,400 @@
+"""The fan-out benchmark: R rooms x M members, every message to the other members of
+its room, run against each target with the same load generator.
+
+    .venv/bin/python -m bench.fanout [--quick] [--targets embedded,redis-w1,redis-w2]
+
+For each target it starts a fresh redis-server and the target's server process(es)
+pinned to core 0 and the load generator (``bench/loadgen``) pinned to core 1, waits
+for the machine to be quiet, seeds accounts and rooms over the HTTP API, measures
+memory per idle joined connection, ramps the offered rate until p99 delivery
+latency passes the limit or anything is lost, measures resume latency, and stops
+everything it started. Results go to stdout and to ``bench/results/<date>.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import datetime
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+HERE = Path(__file__).parent
+ROOT = HERE.parent
+LOADGEN = HERE / "loadgen" / "loadgen.mjs"
+RESULTS = HERE / "results"
+SERVER_CORE, LOADGEN_CORE = "0", "1"
+PASSWORD = "bench password, not secret"
+P99_LIMIT_MS = 50.0
+
+
+@dataclass
+class Target:
+    name: str
+    redis: bool
+    workers: int
+
+
+TARGETS = {
+    "embedded": Target("Holdspace, embedded", redis=False, workers=1),
+    "redis-w1": Target("Holdspace, Redis, W=1", redis=True, workers=1),
+    "redis-w2": Target("Holdspace, Redis, W=2", redis=True, workers=2),
+}
+
+
+@dataclass
+class Plan:
+    rooms: int
+    members: int
+    steps: list[dict[str, float]]
+    resume_missed: int = 300
+    resume_trials: int = 20
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def pinned(core: str, argv: Sequence[str]) -> list[str]:
+    taskset = shutil.which("taskset")
+    return [taskset, "-c", core, *argv] if taskset else list(argv)
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def wait_quiet(threshold: float = 0.15, timeout: float = 30.0) -> float:
+    """Wait until the machine's load settles (both cores mostly idle); return the idle share."""
+    deadline = time.monotonic() + timeout
+    idle = 0.0
+    while time.monotonic() < deadline:
+        a = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        time.sleep(0.5)
+        b = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        delta = [y - x for x, y in zip(a, b, strict=True)]
+        idle = (delta[3] + delta[4]) / max(1, sum(delta))
+        if 1 - idle < threshold:
+            break
+    return idle
+
+
+@dataclass
+class Processes:
+    """The processes a run started (and their log files), stopped in reverse order."""
+
+    started: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    files: list[Any] = field(default_factory=list)
+
+    def start(
+        self, argv: list[str], log: Path | None = None, **kwargs: Any
+    ) -> subprocess.Popen[bytes]:
+        if log is not None:
+            handle = log.open("wb")
+            self.files.append(handle)
+            kwargs.update(stdout=subprocess.DEVNULL, stderr=handle)
+        process = subprocess.Popen(argv, **kwargs)
+        self.started.append(process)
+        return process
+
+    def stop(self) -> None:
+        for process in reversed(self.started):
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in reversed(self.started):
+            try:
+                process.wait(20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(10)
+        self.started.clear()
+        for handle in self.files:
+            handle.close()
+        self.files.clear()
+
+
+@contextlib.contextmanager
+def holdspace(
+    target: Target, workdir: Path, plan: Plan
+) -> Iterator[tuple[list[str], list[int], list[dict[str, Any]]]]:
+    """The target's processes; yields its base URLs, server pids and seeded rooms."""
+    procs = Processes()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HOLDSPACE_")}
+    env.update(
+        HOLDSPACE_PASSWORD_PROFILE="test",  # hashing is not what is measured
+        HOLDSPACE_LOG_LEVEL="WARNING",
+        HOLDSPACE_POST_BURST="1000",  # the limits are checked on every post, set high
+        HOLDSPACE_POSTS_PER_MINUTE="1000000",
+        HOLDSPACE_MAX_CAPACITY="16",
+        HOLDSPACE_DATA_DIR=str(workdir / "data"),
+    )
+    try:
+        if target.redis:
+            port = free_port()
+            redis = procs.start(
+                pinned(SERVER_CORE, ["redis-server", "--bind", "127.0.0.1", "--port", str(port),
+                                     "--save", "", "--appendonly", "no", "--dir", str(workdir)]),
+                stdout=subprocess.DEVNULL,
+            )  # fmt: skip
+            env["HOLDSPACE_REDIS_URL"] = f"redis://127.0.0.1:{port}/0"
+            _wait_redis(port, redis)
+        holdspace_cli = [sys.executable, "-m", "holdspace"]
+        rooms = asyncio.run(seed(env, plan))
+        urls, pids = [], []
+        for _ in range(target.workers):
+            port = free_port()
+            worker = procs.start(
+                pinned(SERVER_CORE, [*holdspace_cli, "serve", "--port", str(port)]),
+                log=workdir / f"w{port}.log", env=env,
+            )  # fmt: skip
+            urls.append(f"http://127.0.0.1:{port}")
+            pids.append(worker.pid)
+        for url in urls:
+            _wait_ready(url)
+        yield urls, pids, rooms
+    finally:
+        procs.stop()
+
+
+def _wait_redis(port: int, process: subprocess.Popen[bytes]) -> None:
+    import socket
+
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError("redis-server exited")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+            return
+        time.sleep(0.05)
+    raise RuntimeError("redis-server did not start")
+
+
+def _wait_ready(url: str) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
+                return
+        time.sleep(0.1)
+    raise RuntimeError(f"{url} did not become ready")
+
+
+async def seed(env: dict[str, str], plan: Plan) -> list[dict[str, Any]]:
+    """Accounts and rooms open now, written with the server's own services before it
+    starts (the HTTP API would throttle thousands of sign-ups from one address)."""
+    from holdspace.accounts import Accounts
+    from holdspace.auth.passwords import PasswordService
+    from holdspace.clock import SystemClock
+    from holdspace.live.memory import MemoryHub
+    from holdspace.protocol import encode_event, encode_notice
+    from holdspace.rooms import Rooms
+    from holdspace.settings import Settings
+    from holdspace.storage.base import Store
+    from holdspace.storage.redis import RedisStore
+    from holdspace.storage.sqlite import SQLiteStore
+
+    settings = Settings.from_env(env)
+    store: Store
+    if settings.redis_url:
+        store = await RedisStore.open(settings.redis_url)
+    else:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        store = await SQLiteStore.open(settings.database_path)
+    passwords = PasswordService("test", max_concurrency=4)
+    clock = SystemClock()
+    try:
+        accounts = Accounts(store, passwords, clock, token_ttl_seconds=86400)
+        rooms_service = Rooms(store, MemoryHub(encode_event, encode_notice), clock, settings)
+        fac = await accounts.create("bench-fac", PASSWORD, "Facilitator", "facilitator")
+        _, fac_token = await accounts.login("bench-fac", PASSWORD, "127.0.0.1")
+        start = datetime.datetime.now(datetime.UTC) - datetime.timedelta(minutes=5)
+        schedule = {
+            "timezone": "UTC",
+            "one_off": [{"start": start.strftime("%Y-%m-%dT%H:%M"), "duration_minutes": 240}],
+        }
+        rooms = []
+        for r in range(plan.rooms):
+            room = await rooms_service.create(
+                fac, {"name": f"Room {r}", "capacity": plan.members, "schedule": schedule}
+            )
+            tokens = [fac_token]
+            for m in range(1, plan.members):
+                user = await accounts.create(f"m{r}x{m}", PASSWORD, f"M{m}", "member")
+                await store.enrol(room.id, user.id, clock.now())
+                _, token = await accounts.login(user.username, PASSWORD, "127.0.0.1")
+                tokens.append(token)
+            rooms.append({"id": room.id, "members": tokens})
+        return rooms
+    finally:
+        await store.close()
+        passwords.close()
+
+
+def run_target(key: str, plan: Plan) -> dict[str, Any]:
+    target = TARGETS[key]
+    with (
+        tempfile.TemporaryDirectory(prefix="holdspace-bench-") as tmp,
+        holdspace(target, Path(tmp), plan) as (urls, pids, rooms),
+    ):
+        plan_file = Path(tmp) / "plan.json"
+        plan_file.write_text(json.dumps({
+            "urls": [u.replace("http://", "ws://") + "/ws" for u in urls],
+            "rooms": rooms,
+            "steps": plan.steps,
+            "stop_p99_ms": P99_LIMIT_MS,
+            "resume": {"missed": plan.resume_missed, "trials": plan.resume_trials},
+            "pause_after_setup": True,
+        }))  # fmt: skip
+        idle_share = wait_quiet()
+        rss_before = sum(rss_kib(p) for p in pids)
+        loadgen = subprocess.Popen(
+            pinned(LOADGEN_CORE, ["node", str(LOADGEN), str(plan_file)]),
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        )  # fmt: skip
+        assert loadgen.stdin is not None
+        assert loadgen.stderr is not None
+        assert loadgen.stdout is not None
+        line = loadgen.stderr.readline().decode()
+        if not line.startswith("READY"):
+            raise RuntimeError(f"the load generator failed: {line}{loadgen.stderr.read().decode()}")
+        time.sleep(2)  # let the joined connections go idle
+        rss_idle = sum(rss_kib(p) for p in pids)
+        cpu_before = sum(cpu_seconds(p) for p in pids)
+        started = time.monotonic()
+        loadgen.stdin.write(b"GO\n")
+        loadgen.stdin.flush()
+        progress = []
+        for raw in loadgen.stderr:
+            text = raw.decode().strip()
+            progress.append(text)
+            print(f"  {key}: {text}", flush=True)
+        out = loadgen.stdout.read().decode()
+        loadgen.wait(60)
+        for pipe in (loadgen.stdin, loadgen.stdout, loadgen.stderr):
+            pipe.close()
+        elapsed = time.monotonic() - started
+        cpu_used = sum(cpu_seconds(p) for p in pids) - cpu_before
+        peak = sum(rss_kib(p) for p in pids)
+        if not out.strip():
+            raise RuntimeError("the load generator printed no results:\n" + "\n".join(progress))
+        result: dict[str, Any] = json.loads(out)
+        connections = result["connections"]
+        result.update(
+            target=target.name,
+            machine_idle_before=round(idle_share, 2),
+            rss_idle_kib_per_connection=round((rss_idle - rss_before) / connections, 1),
+            rss_peak_mib=round(peak / 1024, 1),
+            server_cpu_share=round(cpu_used / elapsed, 2),
+        )
+        return result
+
+
+def ramp(quick: bool) -> list[dict[str, float]]:
+    seconds = 2.0 if quick else 5.0
+    rates = [1000, 2000] if quick else [2000, 4000, 6000, 8000, 10000, 12000, 15000, 18000,
+                                        21000, 25000, 30000, 35000, 40000]  # fmt: skip
+    return [{"rate": r, "seconds": seconds} for r in rates]
+
+
+def report(results: list[dict[str, Any]], plan: Plan) -> str:
+    lines = [
+        f"# Fan-out benchmark, {datetime.date.today().isoformat()}",
+        "",
+        f"{plan.rooms} rooms x {plan.members} members ({plan.rooms * plan.members} connections); "
+        f"servers and Redis on core {SERVER_CORE}, the load generator on core {LOADGEN_CORE}; "
+        f"p99 limit {P99_LIMIT_MS:.0f} ms, no loss.",
+        "",
+    ]
+    for r in results:
+        passing = [s for s in r["steps"] if s["lost"] == 0 and s["p99_ms"] <= P99_LIMIT_MS]
+        best = max((s["achieved"] for s in passing), default=0)
+        saturated = any(s["loadgen_cpu"] >= 0.95 for s in r["steps"])
+        r["max_sustainable"] = best
+        lines += [
+            f"## {r['target']}",
+            "",
+            f"- max sustainable deliveries/s: **{best}**"
+            + (" (the load generator saturated: a lower bound)" if saturated else ""),
+            f"- join latency: p50 {fmt(r['join_ms']['p50'])} ms, p99 {fmt(r['join_ms']['p99'])} ms",
+            f"- resume of {plan.resume_missed} missed events: p50 {fmt(r['resume_ms']['p50'])} ms, "
+            f"p99 {fmt(r['resume_ms']['p99'])} ms",
+            f"- RSS per idle joined connection: {r['rss_idle_kib_per_connection']} KiB; "
+            f"peak RSS {r['rss_peak_mib']} MiB; server CPU {r['server_cpu_share']} cores",
+            "",
+            "| offered/s | achieved/s | p50 ms | p99 ms | max ms | lost | loadgen CPU |",
+            "|---|---|---|---|---|---|---|",
+            *(
+                f"| {s['rate']} | {s['achieved']} | {fmt(s['p50_ms'])} | {fmt(s['p99_ms'])} | "
+                f"{fmt(s['max_ms'])} | {s['lost']} | {s['loadgen_cpu']} |"
+                for s in r["steps"]
+            ),
+            "",
+        ]
+    return "\n".join(lines)
+
+
+def fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="a few rooms, a few seconds")
+    parser.add_argument("--smoke", action="store_true", help="just check it all runs (CI)")
+    parser.add_argument("--rooms", type=int, default=None)
+    parser.add_argument("--members", type=int, default=10)
+    parser.add_argument("--targets", default="embedded,redis-w1,redis-w2")
+    parser.add_argument("--no-write", action="store_true", help="don't write bench/results")
+    args = parser.parse_args(argv)
+    rooms = args.rooms or (10 if args.quick else 200)
+    plan = Plan(
+        rooms=rooms,
+        members=args.members,
+        steps=ramp(args.quick),
+        resume_trials=3 if args.quick else 20,
+    )
+    if args.smoke:
+        plan = Plan(rooms=3, members=4, steps=[{"rate": 150, "seconds": 1}], resume_missed=20,
+                    resume_trials=1)  # fmt: skip
+    results = []
+    for key in args.targets.split(","):
+        print(f"{TARGETS[key].name}: {plan.rooms} rooms x {plan.members} members", flush=True)
+        results.append(run_target(key, plan))
+    text = report(results, plan)
+    print(text)
+    if not args.no_write:
+        RESULTS.mkdir(exist_ok=True)
+        path = RESULTS / f"{datetime.date.today().isoformat()}.md"
+        path.write_text(text + "\n")
+        print(f"written to {path.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,277 @@
+// The fan-out load generator: R rooms x M members, every message fanned out to the
+// other members of its room, each carrying its send time and a unique id.
+//
+//   node loadgen.mjs plan.json  ->  one JSON object of results on stdout
+//
+// It is the same program for every target; a target differs only in its adapter
+// (how to connect, join a room, send and recognise a message). It runs on its own
+// core (the driver pins it) and reports its own CPU so a saturated run is flagged.
+
+import { readFileSync } from "node:fs";
+import { performance } from "node:perf_hooks";
+import WebSocket from "ws";
+
+const plan = JSON.parse(readFileSync(process.argv[2], "utf8"));
+const now = () => performance.timeOrigin + performance.now();
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const MARK = Buffer.from('"text":"b|');
+
+// -- Holdspace's protocol ------------------------------------------------------------
+
+class HoldspaceClient {
+  constructor(url, token, room, staff) {
+    Object.assign(this, { url, token, room, staff });
+    this.ids = 1;
+    this.waiters = new Map();
+    this.seq = 0;
+    this.session = null;
+    this.epoch = null;
+    this.onMark = null; // (id, sentAt) for every benchmark message received
+    this.errors = 0;
+  }
+
+  open() {
+    return new Promise((resolve, reject) => {
+      const ws = new WebSocket(this.url, { perMessageDeflate: false });
+      this.ws = ws;
+      ws.on("error", reject);
+      ws.on("close", () => { this.closed = true; });
+      ws.on("message", (data) => this.frame(data));
+      this.hello = resolve;
+      ws.on("open", () => ws.send(JSON.stringify({ type: "auth", token: this.token })));
+    });
+  }
+
+  frame(data) {
+    const at = data.indexOf(MARK);
+    if (at >= 0) {
+      const start = at + MARK.length;
+      const end = data.indexOf(34, start); // the closing quote
+      const [id, sent] = data.toString("latin1", start, end).split("|");
+      this.onMark?.(Number(id), Number(sent));
+      this.trackSeq(data);
+      return;
+    }
+    const text = data.toString();
+    if (this.hello) {
+      const resolve = this.hello;
+      this.hello = null;
+      resolve();
+      return;
+    }
+    const frame = JSON.parse(text);
+    if (frame.type === "snapshot" || frame.type === "resync") {
+      this.session = frame.session.key;
+      this.epoch = frame.epoch;
+      this.seq = frame.seq;
+    } else if (typeof frame.seq === "number" && frame.type !== "reply") {
+      this.seq = Math.max(this.seq, frame.seq);
+    }
+    if (frame.type === "error") this.errors += 1;
+    const waiter = frame.id != null && this.waiters.get(frame.id);
+    if (waiter) {
+      this.waiters.delete(frame.id);
+      waiter(frame);
+    }
+  }
+
+  trackSeq(data) {
+    const at = data.indexOf('"seq":');
+    if (at >= 0) {
+      let n = 0;
+      for (let i = at + 6; data[i] >= 48 && data[i] <= 57; i++) n = n * 10 + data[i] - 48;
+      if (n > this.seq) this.seq = n;
+    }
+  }
+
+  request(type, fields = {}) {
+    const id = this.ids++;
+    return new Promise((resolve) => {
+      this.waiters.set(id, resolve);
+      this.ws.send(JSON.stringify({ type, id, ...fields }));
+    });
+  }
+
+  async join(resume = false) {
+    const fields = { room: this.room };
+    if (resume) fields.resume = { session: this.session, epoch: this.epoch, seq: this.seq };
+    const answer = await this.request("join", fields);
+    if (answer.type === "error") throw new Error(`join refused: ${answer.code} ${answer.message}`);
+    if (!resume && !this.staff) {
+      await this.request("agree");
+      await this.request("set_mode", { mode: "sharer" });
+    }
+    return answer;
+  }
+
+  post(id) {
+    this.ws.send(`{"type":"post","text":"b|${id}|${now()}"}`);
+  }
+
+  close() {
+    this.ws.terminate();
+  }
+}
+
+// -- measuring ---------------------------------------------------------------------
+
+function percentile(sorted, p) {
+  if (!sorted.length) return null;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+function summary(values) {
+  const sorted = Float64Array.from(values).sort();
+  return {
+    count: sorted.length,
+    p50: percentile(sorted, 50),
+    p99: percentile(sorted, 99),
+    max: sorted.length ? sorted[sorted.length - 1] : null,
+  };
+}
+
+async function inBatches(items, size, fn) {
+  for (let i = 0; i < items.length; i += size) await Promise.all(items.slice(i, i + size).map(fn));
+}
+
+// -- the run -----------------------------------------------------------------------
+
+const clients = [];
+const rooms = plan.rooms.map((room, r) => ({
+  clients: room.members.map((token, m) => {
+    const url = plan.urls[(r + m) % plan.urls.length]; // a room's members spread over workers
+    const client = new HoldspaceClient(url, token, room.id, m === 0);
+    clients.push(client);
+    return client;
+  }),
+}));
+
+const joinTimes = [];
+const setupStarted = now();
+// Facilitators first, so no room pauses itself for want of one.
+for (const wave of [rooms.map((r) => r.clients[0]), rooms.flatMap((r) => r.clients.slice(1))]) {
+  await inBatches(wave, 50, async (c) => {
+    await c.open();
+    const t = now();
+    await c.join();
+    joinTimes.push(now() - t);
+  });
+}
+const setupSeconds = (now() - setupStarted) / 1000;
+
+// Everyone is in: let the driver measure idle memory, then start when it says so.
+if (plan.pause_after_setup) {
+  process.stderr.write(`READY ${clients.length}\n`);
+  await new Promise((resolve) => process.stdin.once("data", resolve));
+}
+
+// Every message: who should get it, and what arrived.
+let nextId = 0;
+const expected = new Map(); // id -> remaining receivers
+let latencies = [];
+let delivered = 0;
+for (const room of rooms) {
+  for (const c of room.clients) {
+    c.onMark = (id, sent) => {
+      const left = expected.get(id);
+      if (left === undefined) return;
+      latencies.push(now() - sent);
+      delivered += 1;
+      if (left <= 1) expected.delete(id);
+      else expected.set(id, left - 1);
+    };
+  }
+}
+
+async function step(rate, seconds) {
+  // rate: deliveries per second; each message reaches (members - 1) others.
+  const fanout = rooms[0].clients.length - 1;
+  const perSecond = rate / fanout;
+  latencies = [];
+  delivered = 0;
+  const cpu = process.cpuUsage();
+  const started = now();
+  let sent = 0;
+  let turn = 0;
+  while (now() - started < seconds * 1000) {
+    const due = Math.floor(((now() - started) / 1000) * perSecond);
+    while (sent < due) {
+      const room = rooms[turn % rooms.length];
+      const sender = room.clients[Math.floor(turn / rooms.length) % room.clients.length];
+      turn += 1;
+      if (sender.closed) continue;
+      const id = nextId++;
+      expected.set(id, room.clients.length - 1);
+      sender.post(id);
+      sent += 1;
+    }
+    await sleep(2);
+  }
+  const sendSeconds = (now() - started) / 1000;
+  const drainUntil = now() + 2000;
+  while (expected.size && now() < drainUntil) await sleep(10);
+  const used = process.cpuUsage(cpu);
+  let lost = 0;
+  for (const left of expected.values()) lost += left;
+  expected.clear();
+  const lat = summary(latencies);
+  return {
+    rate,
+    seconds: Number(sendSeconds.toFixed(2)),
+    messages: sent,
+    deliveries: delivered,
+    lost,
+    achieved: Math.round(delivered / sendSeconds),
+    p50_ms: lat.p50,
+    p99_ms: lat.p99,
+    max_ms: lat.max,
+    loadgen_cpu: Number(((used.user + used.system) / 1e6 / ((now() - started) / 1000)).toFixed(2)),
+  };
+}
+
+const steps = [];
+for (const { rate, seconds } of plan.steps) {
+  const result = await step(rate, seconds);
+  steps.push(result);
+  process.stderr.write(`${JSON.stringify(result)}\n`);
+  if (plan.stop_p99_ms && (result.lost > 0 || result.p99_ms > plan.stop_p99_ms)) break;
+}
+
+// Resume: a member misses `missed` events, then comes back and resumes by seq.
+const resumes = [];
+if (plan.resume) {
+  const room = rooms[0];
+  const facilitator = room.clients[0];
+  for (let trial = 0; trial < plan.resume.trials; trial++) {
+    const member = room.clients[1];
+    await sleep(50);
+    member.close();
+    while (!member.closed) await sleep(1);
+    for (let i = 0; i < plan.resume.missed; i++) facilitator.post(-1);
+    // Wait until another member has them all: they are in the log.
+    const witness = room.clients[2];
+    const target = facilitator.seq + plan.resume.missed;
+    while (witness.seq < target) await sleep(2);
+    const fresh = new HoldspaceClient(member.url, member.token, member.room, false);
+    Object.assign(fresh, { session: member.session, epoch: member.epoch, seq: member.seq });
+    await fresh.open();
+    const t = now();
+    const answer = await fresh.join(true);
+    resumes.push(now() - t);
+    if (!answer.resumed) throw new Error(`expected a resume, got ${answer.type}`);
+    room.clients[1] = fresh;
+    fresh.onMark = member.onMark;
+  }
+}
+
+const errors = clients.reduce((n, c) => n + c.errors, 0);
+console.log(JSON.stringify({
+  connections: clients.length,
+  setup_seconds: Number(setupSeconds.toFixed(1)),
+  join_ms: summary(joinTimes),
+  steps,
+  resume_ms: summary(resumes),
+  errors,
+}));
+for (const c of clients) c.close();
+process.exit(0);

@@ -1,0 +1,28 @@
+"""The fan-out benchmark keeps working: a tiny run against real servers, for seconds.
+
+Figures come from ``make bench``, never from tests: this only checks that every part
+runs and that what it reports adds up.
+"""
+
+from __future__ import annotations
+
+import pytest
+from bench.fanout import Plan, report, run_target
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.mark.parametrize("target", ["embedded", "redis-w2"])
+def test_a_tiny_benchmark_runs_end_to_end(target: str) -> None:
+    plan = Plan(rooms=3, members=4, steps=[{"rate": 150, "seconds": 1}], resume_missed=20,
+                resume_trials=1)  # fmt: skip
+    result = run_target(target, plan)
+    assert result["connections"] == 12
+    assert result["errors"] == 0
+    [step] = result["steps"]
+    assert step["messages"] > 0
+    assert step["deliveries"] + step["lost"] == step["messages"] * 3  # everyone else, once
+    assert result["resume_ms"]["count"] == 1
+    assert result["rss_idle_kib_per_connection"] > 0
+    text = report([result], plan)
+    assert "max sustainable deliveries/s" in text
