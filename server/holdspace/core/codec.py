@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict
+from dataclasses import fields
 from typing import Any
 
 from holdspace.core.state import (
@@ -43,14 +43,32 @@ def _unbucket(v: list[float] | None) -> Bucket | None:
     return None if v is None else Bucket(v[0], v[1])
 
 
+_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def _names(cls: type) -> tuple[str, ...]:
+    names = _NAMES.get(cls)
+    if names is None:
+        names = _NAMES[cls] = tuple(f.name for f in fields(cls))
+    return names
+
+
+def _shallow(obj: Any) -> dict[str, Any]:
+    """A dataclass's fields as a dict, without ``asdict``'s deep copy: this runs on every
+    step of a shared room, and ``json.dumps`` only reads what it is given."""
+    return {name: getattr(obj, name) for name in _names(type(obj))}
+
+
 def to_json(state: RoomState) -> str:
-    cfg = asdict(state.config)
+    cfg = _shallow(state.config)
+    cfg["post_rate"] = _shallow(state.config.post_rate)
+    cfg["react_rate"] = _shallow(state.config.react_rate)
     body: dict[str, Any] = {
         "config": cfg,
         "epoch": state.epoch,
         "seq": state.seq,
         "phase": state.phase,
-        "pause": None if state.pause is None else asdict(state.pause),
+        "pause": None if state.pause is None else _shallow(state.pause),
         "participants": [
             {
                 "user_id": p.user_id, "name": p.name, "role": p.role, "joined_at": p.joined_at,
@@ -62,19 +80,23 @@ def to_json(state: RoomState) -> str:
         ],
         "agreed": sorted(state.agreed),
         "messages": [
-            {**asdict(m), "reactions": {k: sorted(v) for k, v in m.reactions.items()}}
+            {
+                "seq": m.seq, "user_id": m.user_id, "name": m.name, "text": m.text, "at": m.at,
+                "sensitive": m.sensitive,
+                "reactions": {k: sorted(v) for k, v in m.reactions.items()},
+            }
             for m in state.messages.values()
         ],
-        "stats": {u: asdict(s) for u, s in state.stats.items()},
-        "round": None if state.round is None else asdict(state.round),
+        "stats": {u: _shallow(s) for u, s in state.stats.items()},
+        "round": None if state.round is None else _shallow(state.round),
         "hands": state.hands,
-        "waiting": [{**asdict(w), "conns": sorted(w.conns)} for w in state.waiting.values()],
+        "waiting": [{**_shallow(w), "conns": sorted(w.conns)} for w in state.waiting.values()],
         "admitted": sorted(state.admitted),
         "removed": sorted(state.removed),
         "locked": state.locked,
         "slow_mode": state.slow_mode,
         "slow_mode_since": state.slow_mode_since,
-        "whispers": [asdict(w) for w in state.whispers],
+        "whispers": [_shallow(w) for w in state.whispers],
     }  # fmt: skip
     return json.dumps(body, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 

@@ -255,7 +255,8 @@ class RedisHub:
         self._write = client.register_script(_WRITE)
         self._since = client.register_script(_SINCE)
         self._lease = client.register_script(_LEASE)
-        self._cache: dict[str, tuple[str, str]] = {}  # key -> (version, state JSON)
+        # key -> (version, state JSON, the state object that JSON encodes)
+        self._cache: dict[str, tuple[str, str, RoomState]] = {}
         self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
         self._channels: dict[str, _Channel] = {}  # by session key
         self._by_name: dict[str, _Channel] = {}  # by channel name
@@ -356,8 +357,10 @@ class RedisHub:
         cached = self._cache.get(key)
         fresh = cached is None  # read from Redis just now, not remembered from earlier
         if cached is None:
-            cached = await self._read(state_key)
-        version, before = cached
+            version, before = await self._read(state_key)
+            kept: RoomState | None = None
+        else:
+            version, before, kept = cached
         for _ in range(MAX_ATTEMPTS):
             if version == "0":
                 if create is None:
@@ -366,13 +369,18 @@ class RedisHub:
                     return None
                 state = create()
             else:
-                state = codec.from_json(before)
+                # The object this worker wrote last is that version: no need to decode it.
+                state = kept if kept is not None else codec.from_json(before)
+            kept = None  # the step may change it: it's only good again once written
+            self._cache.pop(key, None)
             t = step(state)
             after = "" if t.ended else codec.to_json(state)
             if not (t.events or t.notices or t.replaced or t.ended) and after == before:
                 # Nothing to write (a refusal, a read, a quiet tick): only an answer
                 # computed on the current state counts, so a remembered one is checked.
                 if fresh or str(await self._redis.hget(state_key, "v") or "0") == version:
+                    if version != "0":
+                        self._cache[key] = (version, before, state)
                     return t
                 version, before = await self._read(state_key)
                 fresh = True
@@ -382,15 +390,13 @@ class RedisHub:
                 if batch:
                     await self._deliver_own(key, state.epoch, result[2], result[3:], batch)
                 if t.ended:
-                    self._cache.pop(key, None)
                     await self._redis.srem(self._p + "live", key)
                 else:
-                    self._cache[key] = (result[1], after)
+                    self._cache[key] = (result[1], after, state)
                     if version == "0":
                         await self._redis.sadd(self._p + "live", key)
                 return t
             version, before, fresh = result[1], result[2], True
-        self._cache.pop(key, None)
         raise Unavailable("too many concurrent changes to one session")
 
     async def _read(self, state_key: str) -> tuple[str, str]:
