@@ -4,12 +4,14 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 TSTAMP := $(VENV)/.installed-test
+BSTAMP := $(VENV)/.installed-bench
 AXE    := tests/browser/node_modules/axe-core/axe.min.js
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 DATA   ?= data
 
 LOADGEN := bench/loadgen/node_modules/ws/package.json
+PEER_NODE := bench/peers/node/node_modules/socket.io/package.json
 
 .PHONY: run test bench bench-quick lint typecheck unit install install-test clean
 
@@ -23,6 +25,11 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 $(TSTAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@ $(STAMP)
+
+# The benchmark's python-socketio peer (the `bench` extra).
+$(BSTAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	touch $@ $(STAMP)
 
 # axe-core for the browser tests' accessibility checks, exactly as the lockfile pins it.
@@ -41,13 +48,18 @@ $(LOADGEN): bench/loadgen/package.json bench/loadgen/package-lock.json
 	npm ci --prefix bench/loadgen --no-audit --no-fund
 	touch $@
 
+# The benchmark's Node socket.io peer, exactly as its lockfile pins it.
+$(PEER_NODE): bench/peers/node/package.json bench/peers/node/package-lock.json
+	npm ci --prefix bench/peers/node --no-audit --no-fund
+	touch $@
+
 ## The fan-out benchmark: every target side by side (takes a while); results in bench/results/.
-bench: $(STAMP) $(LOADGEN)
+bench: $(BSTAMP) $(LOADGEN) $(PEER_NODE)
 	./scripts/ensure-redis
 	$(BIN)/python -m bench.fanout
 
 ## A few rooms for a few seconds: a quick look, nothing written.
-bench-quick: $(STAMP) $(LOADGEN)
+bench-quick: $(BSTAMP) $(LOADGEN) $(PEER_NODE)
 	./scripts/ensure-redis
 	$(BIN)/python -m bench.fanout --quick --no-write
 
@@ -61,4 +73,4 @@ test: $(TSTAMP) $(LOADGEN) $(AXE)
 	$(BIN)/pytest
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis tests/browser/node_modules bench/loadgen/node_modules
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis tests/browser/node_modules bench/loadgen/node_modules bench/peers/node/node_modules

@@ -1,14 +1,20 @@
 """The fan-out benchmark: R rooms x M members, every message to the other members of
 its room, run against each target with the same load generator.
 
-    .venv/bin/python -m bench.fanout [--quick] [--targets embedded,redis-w1,redis-w2]
+    .venv/bin/python -m bench.fanout [--quick] [--targets embedded,redis-w1,...]
 
 For each target it starts a fresh redis-server and the target's server process(es)
 pinned to core 0 and the load generator (``bench/loadgen``) pinned to core 1, waits
-for the machine to be quiet, seeds accounts and rooms over the HTTP API, measures
-memory per idle joined connection, ramps the offered rate until p99 delivery
+for the machine to be quiet, seeds accounts and rooms with the server's own services,
+measures memory per idle joined connection, ramps the offered rate until p99 delivery
 latency passes the limit or anything is lost, measures resume latency, and stops
 everything it started. Results go to stdout and to ``bench/results/<date>.md``.
+
+The peers (``bench/peers``: python-socketio with its Redis manager, Node socket.io
+with the Redis adapter) run the same fan-out over socket.io's protocol, driven by
+the same load generator; they have no accounts (rooms are just names) and nothing
+to resume. The report ends with Holdspace's (Redis, W=1) max sustainable rate over
+each peer's.
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ import httpx
 HERE = Path(__file__).parent
 ROOT = HERE.parent
 LOADGEN = HERE / "loadgen" / "loadgen.mjs"
+PEERS = HERE / "peers"
 RESULTS = HERE / "results"
 SERVER_CORE, LOADGEN_CORE = "0", "1"
 PASSWORD = "bench password, not secret"
@@ -46,13 +53,21 @@ class Target:
     name: str
     redis: bool
     workers: int
+    peer: str | None = None  # a socket.io peer ("python" or "node"); None: Holdspace
 
 
 TARGETS = {
     "embedded": Target("Holdspace, embedded", redis=False, workers=1),
     "redis-w1": Target("Holdspace, Redis, W=1", redis=True, workers=1),
     "redis-w2": Target("Holdspace, Redis, W=2", redis=True, workers=2),
-}
+    "python-socketio": Target("python-socketio, Redis manager", redis=True, workers=1,
+                              peer="python"),
+    "socketio-node": Target("socket.io (Node), Redis adapter", redis=True, workers=1,
+                            peer="node"),
+}  # fmt: skip
+# The report's last lines: Holdspace on Redis with one worker against each peer.
+BASELINE = "redis-w1"
+RATIOS = {"python-socketio": "ratio_vs_python_socketio", "socketio-node": "ratio_vs_socketio_node"}
 
 
 @dataclass
@@ -156,14 +171,7 @@ def holdspace(
     )
     try:
         if target.redis:
-            port = free_port()
-            redis = procs.start(
-                pinned(SERVER_CORE, ["redis-server", "--bind", "127.0.0.1", "--port", str(port),
-                                     "--save", "", "--appendonly", "no", "--dir", str(workdir)]),
-                stdout=subprocess.DEVNULL,
-            )  # fmt: skip
-            env["HOLDSPACE_REDIS_URL"] = f"redis://127.0.0.1:{port}/0"
-            _wait_redis(port, redis)
+            env["HOLDSPACE_REDIS_URL"] = start_redis(procs, workdir)
         holdspace_cli = [sys.executable, "-m", "holdspace"]
         rooms = asyncio.run(seed(env, plan))
         urls, pids = [], []
@@ -182,17 +190,70 @@ def holdspace(
         procs.stop()
 
 
+def start_redis(procs: Processes, workdir: Path) -> str:
+    """A fresh redis-server on core 0, nothing saved; returns its URL once it listens."""
+    port = free_port()
+    redis = procs.start(
+        pinned(SERVER_CORE, ["redis-server", "--bind", "127.0.0.1", "--port", str(port),
+                             "--save", "", "--appendonly", "no", "--dir", str(workdir)]),
+        stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    _wait_redis(port, redis)
+    return f"redis://127.0.0.1:{port}/0"
+
+
+@contextlib.contextmanager
+def peer(
+    target: Target, workdir: Path, plan: Plan
+) -> Iterator[tuple[list[str], list[int], list[dict[str, Any]]]]:
+    """A socket.io peer's process and its Redis; yields its base URL, pid and rooms
+    (names only: the peers have no accounts, so the members' tokens are placeholders)."""
+    procs = Processes()
+    try:
+        env = dict(os.environ)
+        env["REDIS_URL"] = start_redis(procs, workdir)
+        port = free_port()
+        env["PORT"] = str(port)
+        if target.peer == "python":
+            argv = [sys.executable, str(PEERS / "socketio_py.py"), str(port)]
+            hint = "is python-socketio installed? `make bench` installs the bench extra"
+        elif target.peer == "node":
+            argv = ["node", str(PEERS / "node" / "server.mjs")]
+            hint = "are its packages installed? `npm ci --prefix bench/peers/node`"
+        else:
+            raise ValueError(f"unknown peer: {target.peer}")
+        log = workdir / f"{target.peer}-peer.log"
+        server = procs.start(pinned(SERVER_CORE, argv), log=log, env=env)
+        try:
+            _wait_listening(port, server, target.name)
+        except RuntimeError as error:
+            raise RuntimeError(f"{error} ({hint}):\n{log.read_text()}") from None
+        rooms = [
+            {"id": f"r{r}", "members": [f"r{r}m{m}" for m in range(plan.members)]}
+            for r in range(plan.rooms)
+        ]
+        yield [f"http://127.0.0.1:{port}"], [server.pid], rooms
+    finally:
+        procs.stop()
+
+
 def _wait_redis(port: int, process: subprocess.Popen[bytes]) -> None:
+    _wait_listening(port, process, "redis-server", timeout=15)
+
+
+def _wait_listening(
+    port: int, process: subprocess.Popen[bytes], what: str, timeout: float = 30
+) -> None:
     import socket
 
-    deadline = time.monotonic() + 15
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError("redis-server exited")
+            raise RuntimeError(f"{what} exited")
         with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
             return
         time.sleep(0.05)
-    raise RuntimeError("redis-server did not start")
+    raise RuntimeError(f"{what} did not start")
 
 
 def _wait_ready(url: str) -> None:
@@ -258,17 +319,25 @@ async def seed(env: dict[str, str], plan: Plan) -> list[dict[str, Any]]:
 
 def run_target(key: str, plan: Plan) -> dict[str, Any]:
     target = TARGETS[key]
+    servers = peer if target.peer else holdspace
     with (
         tempfile.TemporaryDirectory(prefix="holdspace-bench-") as tmp,
-        holdspace(target, Path(tmp), plan) as (urls, pids, rooms),
+        servers(target, Path(tmp), plan) as (urls, pids, rooms),
     ):
         plan_file = Path(tmp) / "plan.json"
+        if target.peer:
+            spoken: dict[str, Any] = {"protocol": "socket.io", "urls": urls, "resume": None}
+        else:
+            spoken = {
+                "protocol": "holdspace",
+                "urls": [u.replace("http://", "ws://") + "/ws" for u in urls],
+                "resume": {"missed": plan.resume_missed, "trials": plan.resume_trials},
+            }
         plan_file.write_text(json.dumps({
-            "urls": [u.replace("http://", "ws://") + "/ws" for u in urls],
+            **spoken,
             "rooms": rooms,
             "steps": plan.steps,
             "stop_p99_ms": P99_LIMIT_MS,
-            "resume": {"missed": plan.resume_missed, "trials": plan.resume_trials},
             "pause_after_setup": True,
         }))  # fmt: skip
         idle_share = wait_quiet()
@@ -306,6 +375,7 @@ def run_target(key: str, plan: Plan) -> dict[str, Any]:
         result: dict[str, Any] = json.loads(out)
         connections = result["connections"]
         result.update(
+            key=key,
             target=target.name,
             machine_idle_before=round(idle_share, 2),
             rss_idle_kib_per_connection=round((rss_idle - rss_before) / connections, 1),
@@ -342,8 +412,13 @@ def report(results: list[dict[str, Any]], plan: Plan) -> str:
             f"- max sustainable deliveries/s: **{best}**"
             + (" (the load generator saturated: a lower bound)" if saturated else ""),
             f"- join latency: p50 {fmt(r['join_ms']['p50'])} ms, p99 {fmt(r['join_ms']['p99'])} ms",
-            f"- resume of {plan.resume_missed} missed events: p50 {fmt(r['resume_ms']['p50'])} ms, "
-            f"p99 {fmt(r['resume_ms']['p99'])} ms",
+            (
+                f"- resume of {plan.resume_missed} missed events: "
+                f"p50 {fmt(r['resume_ms']['p50'])} ms, p99 {fmt(r['resume_ms']['p99'])} ms"
+                if r["resume_ms"]["count"]
+                else "- resume: none (socket.io rooms keep no history)"
+            ),
+            *([f"- errors seen by the load generator: {r['errors']}"] if r.get("errors") else []),
             f"- RSS per idle joined connection: {r['rss_idle_kib_per_connection']} KiB; "
             f"peak RSS {r['rss_peak_mib']} MiB; server CPU {r['server_cpu_share']} cores",
             "",
@@ -356,7 +431,20 @@ def report(results: list[dict[str, Any]], plan: Plan) -> str:
             ),
             "",
         ]
+    lines += ratios(results)
     return "\n".join(lines)
+
+
+def ratios(results: list[dict[str, Any]]) -> list[str]:
+    """Holdspace's (Redis, W=1) max sustainable deliveries/s over each peer's: "n/a"
+    when either was not run or the peer sustained nothing (no ratio to take)."""
+    best = {r.get("key"): r["max_sustainable"] for r in results}
+    lines = []
+    for key, label in RATIOS.items():
+        ours, theirs = best.get(BASELINE), best.get(key)
+        value = "n/a" if ours is None or not theirs else f"{ours / theirs:.2f}"
+        lines.append(f"{label}={value}")
+    return lines
 
 
 def fmt(value: float | None) -> str:
@@ -369,7 +457,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--smoke", action="store_true", help="just check it all runs (CI)")
     parser.add_argument("--rooms", type=int, default=None)
     parser.add_argument("--members", type=int, default=10)
-    parser.add_argument("--targets", default="embedded,redis-w1,redis-w2")
+    parser.add_argument("--targets", default=",".join(TARGETS))
     parser.add_argument("--no-write", action="store_true", help="don't write bench/results")
     args = parser.parse_args(argv)
     rooms = args.rooms or (10 if args.quick else 200)

@@ -4,11 +4,14 @@
 //   node loadgen.mjs plan.json  ->  one JSON object of results on stdout
 //
 // It is the same program for every target; a target differs only in its adapter
-// (how to connect, join a room, send and recognise a message). It runs on its own
-// core (the driver pins it) and reports its own CPU so a saturated run is flagged.
+// (how to connect, join a room, send and recognise a message), chosen by the plan's
+// `protocol`: "holdspace" (the default) or "socket.io" (the peers in bench/peers).
+// It runs on its own core (the driver pins it) and reports its own CPU so a
+// saturated run is flagged.
 
 import { readFileSync } from "node:fs";
 import { performance } from "node:perf_hooks";
+import { io } from "socket.io-client";
 import WebSocket from "ws";
 
 const plan = JSON.parse(readFileSync(process.argv[2], "utf8"));
@@ -113,6 +116,69 @@ class HoldspaceClient {
   }
 }
 
+// -- socket.io's protocol (the peers: python-socketio and Node socket.io) ------------
+//
+//   join {room} (acknowledged), post {room, text}; the server sends message {text}
+//   to the room's other members. No resume: a socket.io room has no history.
+
+class SocketIOClient {
+  constructor(url, token, room, staff) {
+    Object.assign(this, { url, token, room, staff }); // the token is unused
+    this.onMark = null; // (id, sentAt) for every benchmark message received
+    this.errors = 0;
+    this.closed = false;
+    this.closing = false;
+  }
+
+  open() {
+    return new Promise((resolve, reject) => {
+      const socket = io(this.url, {
+        transports: ["websocket"], // no long-polling first: a WebSocket, as for Holdspace
+        perMessageDeflate: false, // as HoldspaceClient: nothing negotiated, nothing compressed
+        forceNew: true, // a connection of its own per member, no shared Manager
+        reconnection: false, // a dropped member is counted, not quietly replaced
+      });
+      this.socket = socket;
+      socket.once("connect", resolve);
+      socket.once("connect_error", (error) => {
+        this.errors += 1;
+        reject(error);
+      });
+      socket.on("disconnect", () => {
+        this.closed = true;
+        if (!this.closing) this.errors += 1;
+      });
+      socket.on("message", (message) => {
+        const text = message.text;
+        // "b|<id>|<sent>": two character codes decide, then one indexOf and two numbers.
+        if (text.charCodeAt(0) !== 98 || text.charCodeAt(1) !== 124) return;
+        const bar = text.indexOf("|", 2);
+        this.onMark?.(Number(text.slice(2, bar)), Number(text.slice(bar + 1)));
+      });
+    });
+  }
+
+  async join() {
+    const answer = await this.socket.timeout(30000).emitWithAck("join", { room: this.room });
+    if (!answer?.ok) throw new Error(`join refused: ${JSON.stringify(answer)}`);
+    return answer;
+  }
+
+  post(id) {
+    this.socket.emit("post", { room: this.room, text: `b|${id}|${now()}` });
+  }
+
+  close() {
+    this.closing = true;
+    this.socket.disconnect();
+  }
+}
+
+const PROTOCOLS = { holdspace: HoldspaceClient, "socket.io": SocketIOClient };
+const protocol = plan.protocol ?? "holdspace";
+const Client = PROTOCOLS[protocol];
+if (!Client) throw new Error(`unknown protocol: ${protocol}`);
+
 // -- measuring ---------------------------------------------------------------------
 
 function percentile(sorted, p) {
@@ -140,7 +206,7 @@ const clients = [];
 const rooms = plan.rooms.map((room, r) => ({
   clients: room.members.map((token, m) => {
     const url = plan.urls[(r + m) % plan.urls.length]; // a room's members spread over workers
-    const client = new HoldspaceClient(url, token, room.id, m === 0);
+    const client = new Client(url, token, room.id, m === 0);
     clients.push(client);
     return client;
   }),
@@ -237,9 +303,10 @@ for (const { rate, seconds } of plan.steps) {
   if (plan.stop_p99_ms && (result.lost > 0 || result.p99_ms > plan.stop_p99_ms)) break;
 }
 
-// Resume: a member misses `missed` events, then comes back and resumes by seq.
+// Resume: a member misses `missed` events, then comes back and resumes by seq
+// (Holdspace only: socket.io has nothing to resume).
 const resumes = [];
-if (plan.resume) {
+if (plan.resume && protocol === "holdspace") {
   const room = rooms[0];
   const facilitator = room.clients[0];
   for (let trial = 0; trial < plan.resume.trials; trial++) {
