@@ -425,7 +425,8 @@ def report(results: list[dict[str, Any]], plan: Plan) -> str:
             "| offered/s | achieved/s | p50 ms | p99 ms | max ms | lost | loadgen CPU |",
             "|---|---|---|---|---|---|---|",
             *(
-                f"| {s['rate']} | {s['achieved']} | {fmt(s['p50_ms'])} | {fmt(s['p99_ms'])} | "
+                f"| {s['rate']}{' (again)' if s.get('retry') else ''} | {s['achieved']} | "
+                f"{fmt(s['p50_ms'])} | {fmt(s['p99_ms'])} | "
                 f"{fmt(s['max_ms'])} | {s['lost']} | {s['loadgen_cpu']} |"
                 for s in r["steps"]
             ),

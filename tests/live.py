@@ -76,6 +76,7 @@ class LiveServer:
             "tick_seconds": 0.02,
             "auth_timeout_seconds": 2.0,
             "reauth_seconds": 0.05,
+            "gc_tuning": False,  # the test process's collector is pytest's business
         }
         values.update(overrides)
         self.settings = Settings(**values)

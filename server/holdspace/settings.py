@@ -58,6 +58,8 @@ class Settings:
     # a fast link lets one stalled reader hold megabytes). Linux doubles what is set.
     socket_send_buffer_bytes: int = 256 * 1024
     ws_compression: bool = False  # permessage-deflate costs memory per connection: off by default
+    # Tune Python's garbage collector for a long-running server (see app.tune_garbage_collector).
+    gc_tuning: bool = True
     send_queue_frames: int = 1000
     send_queue_bytes: int = 1024 * 1024
     auth_timeout_seconds: float = 10.0
