@@ -113,30 +113,24 @@ class Connection:
 
     async def writer(self) -> None:
         """Drain the queue until the connection ends, the queue overflows (:class:`Overflow`)
-        or the hub loses track of the room (:class:`Lost`)."""
+        or the hub loses track of the room (:class:`Lost`). Either of those also cancels a
+        send in progress, so a peer that stopped reading can't hold the writer."""
         self._writer = asyncio.current_task()
         try:
-            await self._drain()
+            while True:
+                await self._wake.wait()
+                self._wake.clear()
+                while self._queue and not (self.overflowed or self.lost_track):
+                    frame = self._queue.popleft()
+                    self._bytes -= len(frame)
+                    await self._send(frame)
+                self._raise_if_stopped()
         except asyncio.CancelledError:
-            if self.overflowed:
-                raise Overflow from None
-            if self.lost_track:
-                raise Lost from None
+            self._raise_if_stopped()
             raise
 
-    async def _drain(self) -> None:
-        while True:
-            await self._wake.wait()
-            self._wake.clear()
-            if self.overflowed:
-                raise Overflow
-            while self._queue:
-                if self.lost_track:
-                    raise Lost
-                frame = self._queue.popleft()
-                self._bytes -= len(frame)
-                await self._send(frame)
-                if self.overflowed:
-                    raise Overflow
-            if self.lost_track:
-                raise Lost
+    def _raise_if_stopped(self) -> None:
+        if self.overflowed:
+            raise Overflow from None
+        if self.lost_track:
+            raise Lost from None
