@@ -1,4 +1,4 @@
-"""A live session's state survives JSON, for hubs that keep it outside the process."""
+"""A live session's state survives JSON parts, for hubs that keep it outside the process."""
 
 from __future__ import annotations
 
@@ -23,8 +23,28 @@ def test_a_rich_state_round_trips() -> None:
     room.ok("ben", c.RaiseHand())
     room.ok("keeper", c.StartRound("check_in", turn_seconds=60))
     room.ok("dee", c.Join("dee-conn", "Dee", "member"))  # held at the door
-    text = codec.to_json(room.state)
-    assert json.loads(text)["participants"][3]["muted_until"] == "inf"
-    again = codec.from_json(text)
+    parts = codec.to_parts(room.state)
+    assert json.loads(parts["core"])["participants"][3]["muted_until"] == "inf"
+    assert set(parts) == {"config", "core", "whispers", f"m:{seq}"}
+    again = codec.from_parts(parts)
     assert again == room.state
-    assert codec.to_json(again) == text
+    assert codec.to_parts(again) == parts
+
+
+def test_messages_come_back_oldest_first_whatever_order_the_parts_arrive_in() -> None:
+    """A hash hands its fields back in no particular order; the buffer drops the oldest."""
+    room = Room(RoomState(config=config(capacity=8), epoch="e1"))
+    seqs = [room.ok("keeper", c.Post(f"note {n}")).reply["message"] for n in range(12)]
+    parts = codec.to_parts(room.state)
+    shuffled = dict(sorted(parts.items(), reverse=True))
+    assert list(codec.from_parts(shuffled).messages) == seqs
+
+
+def test_whispers_mark_moves_with_each_whisper() -> None:
+    room = Room(RoomState(config=config(capacity=8), epoch="e1"))
+    room.join("lis")
+    marks = {codec.whispers_mark(room.state)}
+    for _ in range(3):
+        room.ok("lis", c.Whisper("I need a moment"))
+        marks.add(codec.whispers_mark(room.state))
+    assert len(marks) == 4

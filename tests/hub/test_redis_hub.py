@@ -10,9 +10,12 @@ import pytest
 from redis.asyncio import Redis
 
 from holdspace.core import commands as c
+from holdspace.core.room import apply
+from holdspace.core.state import RoomState
 from holdspace.live.base import Delivery
 from holdspace.live.redis import HubTuning, RedisHub
 from holdspace.protocol import encode_event, encode_notice
+from tests.core.helpers import T0, config
 from tests.hub.test_hub_contract import KEY, command, fresh, seat_facilitator
 from tests.redis_server import RedisServer
 
@@ -109,3 +112,38 @@ async def test_losing_the_room_state_makes_subscribers_rejoin(
     async with asyncio.timeout(10):
         await watcher.lost_track.wait()
     assert watcher.alerts  # told of the interruption too
+
+
+async def test_redis_holds_exactly_the_state_with_only_changed_parts_written(
+    workers: tuple[RedisHub, RedisHub], redis_server: RedisServer
+) -> None:
+    """Steps write only the parts they change: after posts that overflow the message
+    buffer, reactions, a redaction and a whisper, from both workers in turn, the hash
+    decodes to exactly the state the same commands give in process, and holds no
+    message the buffer let go of."""
+    a, b = workers
+
+    def small() -> RoomState:
+        return RoomState(config=config(message_buffer=3), epoch="epoch-1")
+
+    here = small()
+    script: list[tuple[str, c.Command]] = [("fac", c.Join("c1", "Fac", "facilitator"))]
+    script += [("fac", c.Post(f"note {n}")) for n in range(5)]
+    script += [("fac", c.React(6, "heart")), ("fac", c.React(7, "me_too"))]
+    script += [("fac", c.Redact(7)), ("fac", c.Whisper("a note to self")), ("fac", c.Post("six"))]
+    for i, (actor, cmd) in enumerate(script):
+        hub = a if i % 2 else b
+        t = await hub.transact(KEY, command(actor, cmd), small)
+        assert t is not None
+        assert t.error is None, t.error
+        expected = apply(here, actor, cmd, T0 + 1)
+        assert [ev.seq for ev in t.events] == [ev.seq for ev in expected.events]
+        stored = await a._read(a._state_key(KEY))
+        assert stored.state == here
+    admin = Redis.from_url(redis_server.url, decode_responses=True)
+    try:
+        fields = await admin.hkeys(a._state_key(KEY))
+    finally:
+        await admin.aclose()
+    assert {f for f in fields if f.startswith("m:")} == {f"m:{s}" for s in here.messages}
+    assert len(here.messages) == 3

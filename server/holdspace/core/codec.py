@@ -1,14 +1,23 @@
-"""A live session's state as JSON and back, for hubs that keep it outside the process.
+"""A live session's state as JSON parts and back, for hubs that keep it outside the process.
 
-The shapes mirror :mod:`holdspace.core.state` field for field; ``from_json(to_json(s))``
-equals ``s`` for every reachable state (checked by the core's property tests).
-JSON has no infinity, so an open-ended mute is written as ``"inf"``.
+The state is split so that a step rewrites only what it changed: the ``config``
+(fixed for the session), the ``core`` (who is here and what is going on: small,
+rewritten on most steps), the ``whispers`` (rewritten when one is added) and one
+part per recent message (``m:<seq>``, written when posted and again only when
+its reactions change or it is redacted — :attr:`Transition.touched`). Without
+the split, every post would re-encode and resend up to 200 messages.
+
+The shapes mirror :mod:`holdspace.core.state` field for field;
+``from_parts(to_parts(s))`` equals ``s`` for every reachable state (checked by the
+core's property tests). JSON has no infinity, so an open-ended mute is written as
+``"inf"``.
 """
 
 from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import fields
 from typing import Any
 
@@ -59,12 +68,28 @@ def _shallow(obj: Any) -> dict[str, Any]:
     return {name: getattr(obj, name) for name in _names(type(obj))}
 
 
-def to_json(state: RoomState) -> str:
-    cfg = _shallow(state.config)
-    cfg["post_rate"] = _shallow(state.config.post_rate)
-    cfg["react_rate"] = _shallow(state.config.react_rate)
-    body: dict[str, Any] = {
-        "config": cfg,
+CONFIG, CORE, WHISPERS = "config", "core", "whispers"
+MESSAGE = "m:"  # a message's part is MESSAGE + its seq
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def message_part(seq: int) -> str:
+    return f"{MESSAGE}{seq}"
+
+
+def config_json(config: RoomConfig) -> str:
+    cfg = _shallow(config)
+    cfg["post_rate"] = _shallow(config.post_rate)
+    cfg["react_rate"] = _shallow(config.react_rate)
+    return _dumps(cfg)
+
+
+def core_json(state: RoomState) -> str:
+    """Everything but the config, the messages and the whispers."""
+    return _dumps({
         "epoch": state.epoch,
         "seq": state.seq,
         "phase": state.phase,
@@ -79,14 +104,6 @@ def to_json(state: RoomState) -> str:
             for p in state.participants.values()
         ],
         "agreed": sorted(state.agreed),
-        "messages": [
-            {
-                "seq": m.seq, "user_id": m.user_id, "name": m.name, "text": m.text, "at": m.at,
-                "sensitive": m.sensitive,
-                "reactions": {k: sorted(v) for k, v in m.reactions.items()},
-            }
-            for m in state.messages.values()
-        ],
         "stats": {u: _shallow(s) for u, s in state.stats.items()},
         "round": None if state.round is None else _shallow(state.round),
         "hands": state.hands,
@@ -96,16 +113,42 @@ def to_json(state: RoomState) -> str:
         "locked": state.locked,
         "slow_mode": state.slow_mode,
         "slow_mode_since": state.slow_mode_since,
-        "whispers": [_shallow(w) for w in state.whispers],
-    }  # fmt: skip
-    return json.dumps(body, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    })  # fmt: skip
 
 
-def from_json(text: str) -> RoomState:
-    d = json.loads(text)
-    cfg = dict(d["config"])
+def message_json(m: MessageRecord) -> str:
+    return _dumps({
+        "seq": m.seq, "user_id": m.user_id, "name": m.name, "text": m.text, "at": m.at,
+        "sensitive": m.sensitive, "reactions": {k: sorted(v) for k, v in m.reactions.items()},
+    })  # fmt: skip
+
+
+def whispers_json(state: RoomState) -> str:
+    return _dumps([_shallow(w) for w in state.whispers])
+
+
+def whispers_mark(state: RoomState) -> tuple[int, str | None]:
+    """Changes whenever the whispers do: they are only ever appended (and the oldest
+    dropped), and every whisper's id is new."""
+    return len(state.whispers), state.whispers[-1].id if state.whispers else None
+
+
+def to_parts(state: RoomState) -> dict[str, str]:
+    parts = {
+        CONFIG: config_json(state.config),
+        CORE: core_json(state),
+        WHISPERS: whispers_json(state),
+    }
+    for seq, m in state.messages.items():
+        parts[message_part(seq)] = message_json(m)
+    return parts
+
+
+def from_parts(parts: Mapping[str, str]) -> RoomState:
+    cfg = json.loads(parts[CONFIG])
     cfg["post_rate"] = Rate(**cfg["post_rate"])
     cfg["react_rate"] = Rate(**cfg["react_rate"])
+    d = json.loads(parts[CORE])
     state = RoomState(config=RoomConfig(**cfg), epoch=d["epoch"])
     state.seq = d["seq"]
     state.phase = d["phase"]
@@ -118,9 +161,14 @@ def from_json(text: str) -> RoomState:
             reacts=_unbucket(p["reacts"]),
         )  # fmt: skip
     state.agreed = set(d["agreed"])
-    for m in d["messages"]:
-        record = MessageRecord(**{**m, "reactions": {k: set(v) for k, v in m["reactions"].items()}})
-        state.messages[record.seq] = record
+    records = []
+    for name, text in parts.items():
+        if name.startswith(MESSAGE):
+            m = json.loads(text)
+            m["reactions"] = {k: set(v) for k, v in m["reactions"].items()}
+            records.append(MessageRecord(**m))
+    records.sort(key=lambda m: m.seq)  # oldest first, as the buffer drops them
+    state.messages = {m.seq: m for m in records}
     state.stats = {u: Stats(**s) for u, s in d["stats"].items()}
     state.round = None if d["round"] is None else Round(**d["round"])
     state.hands = list(d["hands"])
@@ -131,5 +179,5 @@ def from_json(text: str) -> RoomState:
     state.locked = d["locked"]
     state.slow_mode = d["slow_mode"]
     state.slow_mode_since = d["slow_mode_since"]
-    state.whispers = [Whisper(**w) for w in d["whispers"]]
+    state.whispers = [Whisper(**w) for w in json.loads(parts[WHISPERS])]
     return state

@@ -44,6 +44,7 @@ def post(state: RoomState, t: Transition, p: Participant, cmd: c.Post, now: floa
     state.messages[event.seq] = MessageRecord(
         event.seq, p.user_id, p.name, text, now, sensitive=cmd.sensitive
     )
+    t.touched.add(event.seq)
     while len(state.messages) > state.config.message_buffer:
         del state.messages[next(iter(state.messages))]
     stats = state.stats_of(p.user_id)
@@ -72,6 +73,7 @@ def react(state: RoomState, t: Transition, p: Participant, cmd: c.React, now: fl
         take(p, "reacts", state.config.react_rate, now)
     who = message.reactions.setdefault(cmd.kind, set())
     who.symmetric_difference_update({p.user_id})  # reacting again takes it back
+    t.touched.add(message.seq)
     emit(state, t, e.ReactionCounted, now, message=message.seq, kind=cmd.kind, count=len(who))
     t.reply["reacted"] = p.user_id in who
 
@@ -102,6 +104,7 @@ def redact(state: RoomState, t: Transition, p: Participant, cmd: c.Redact, now: 
     reason = clean_short(cmd.reason, limit=200, field="reason")
     message.text = None
     message.reactions.clear()
+    t.touched.add(message.seq)
     t.replaced.append(
         e.MessagePosted(
             seq=message.seq, at=message.at, user_id=message.user_id, name=message.name,

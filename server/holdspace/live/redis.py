@@ -11,9 +11,11 @@ Keys (``P`` is the prefix; all of one session's keys carry its room's hash tag, 
 the scripts touch one slot and run unchanged on Redis Cluster):
 
 =================================  =======================================================
-``P{room:<id>}:live:<starts>``     hash: ``v`` (version), ``state`` (JSON, see
-                                   :mod:`holdspace.core.codec`), ``epoch``, ``seq``,
-                                   ``last`` (newest log entry id)
+``P{room:<id>}:live:<starts>``     hash: ``v`` (version), the state's parts (``config``,
+                                   ``core``, ``whispers``, ``m:<seq>`` per recent
+                                   message: see :mod:`holdspace.core.codec`; a step
+                                   rewrites only the parts it changed), ``epoch``,
+                                   ``seq``, ``last`` (newest log entry id)
 ``P{room:<id>}:live:<starts>:log`` stream: one entry per event or notice — ``p`` (the
                                    previous entry's id: a chain that proves nothing is
                                    missing), ``s`` (seq), ``f`` (frame), ``t``
@@ -67,19 +69,19 @@ from holdspace.protocol import encode
 log = logging.getLogger("holdspace.hub")
 
 # Write a step's result. KEYS: state, log.
-# ARGV: 1 expected version ("0": the session must not exist yet), 2 new state JSON
-# ("" ends the session), 3 epoch, 4 seq, 5 channel, 6 max log entries, 7 max log age
-# (ms), 8 expire-at (ms), 9 n entries, 10 r replaced, then n x (s, f, t, g, x), then
-# r x (seq, frame).
+# ARGV: 1 expected version ("0": the session must not exist yet), 2 "1" if the step
+# ends the session, 3 epoch, 4 seq, 5 channel, 6 max log entries, 7 max log age (ms),
+# 8 expire-at (ms), 9 n entries, 10 r replaced, 11 h parts written, 12 d parts
+# deleted, then n x (s, f, t, g, x), r x (seq, frame), h x (part, JSON), d x part.
 # Returns {1, new version, previous entry id, new entry ids...} or, on a version
-# conflict, {0, version, state}.
+# conflict, {0, version, the hash's fields and values...}.
 _WRITE = """
 local current = redis.call('HGET', KEYS[1], 'v') or '0'
 if current ~= ARGV[1] then
-  return {0, current, redis.call('HGET', KEYS[1], 'state') or ''}
+  return {0, current, unpack(redis.call('HGETALL', KEYS[1]))}
 end
 local n, r = tonumber(ARGV[9]), tonumber(ARGV[10])
-local at = 11 + n * 5
+local at = 13 + n * 5
 if r > 0 then
   -- Rewrite the log into a fresh key: an edited entry's old bytes must not linger.
   local new = {}
@@ -104,7 +106,7 @@ local ms, sq = string.match(prev, '^(%d+)-(%d+)$')
 ms, sq = tonumber(ms), tonumber(sq)
 local last, ids, body = prev, {}, {}
 for k = 0, n - 1 do
-  local i = 11 + k * 5
+  local i = 13 + k * 5
   if now_ms > ms then ms, sq = now_ms, 0 else sq = sq + 1 end
   last = string.format('%d-%d', ms, sq)
   redis.call('XADD', KEYS[2], last, 'p', ids[#ids] or prev, 's', ARGV[i], 'f', ARGV[i + 1],
@@ -116,13 +118,19 @@ if n > 0 then
   redis.call('PUBLISH', ARGV[5],
     prev .. '\\n' .. table.concat(ids, ' ') .. '\\n' .. cjson.encode({ARGV[3], body}))
 end
-if ARGV[2] == '' then
+if ARGV[2] == '1' then
   redis.call('DEL', KEYS[1], KEYS[2])
   return {1, '0', prev, unpack(ids)}
 end
 local version = tostring(tonumber(current) + 1)
-redis.call('HSET', KEYS[1], 'v', version, 'state', ARGV[2], 'epoch', ARGV[3], 'seq', ARGV[4],
-  'last', last)
+local h, d = tonumber(ARGV[11]), tonumber(ARGV[12])
+local parts = at + r * 2
+local set = {'v', version, 'epoch', ARGV[3], 'seq', ARGV[4], 'last', last}
+for k = parts, parts + h * 2 - 1 do set[#set + 1] = ARGV[k] end
+redis.call('HSET', KEYS[1], unpack(set))
+if d > 0 then
+  redis.call('HDEL', KEYS[1], unpack(ARGV, parts + h * 2, parts + h * 2 + d - 1))
+end
 if n > 0 then
   redis.call('XTRIM', KEYS[2], 'MAXLEN', ARGV[6])
   redis.call('XTRIM', KEYS[2], 'MINID', tostring(now_ms - tonumber(ARGV[7])))
@@ -220,6 +228,32 @@ class _Channel:
 
 
 @dataclass(slots=True)
+class _Stored:
+    """A session's hash at ``version`` as far as a step needs it: the state it holds
+    (None if there is no session) and the marks of the parts most steps change."""
+
+    version: str
+    state: RoomState | None
+    core: str = ""
+    whispers: tuple[int, str | None] = (0, None)
+
+    @property
+    def marks(self) -> tuple[str, tuple[int, str | None]]:
+        return self.core, self.whispers
+
+
+def _pairs(flat: Sequence[str]) -> dict[str, str]:
+    return dict(zip(flat[::2], flat[1::2], strict=True))
+
+
+def _stored(version: str, fields: dict[str, str]) -> _Stored:
+    if version == "0" or codec.CORE not in fields:
+        return _Stored("0", None)
+    state = codec.from_parts(fields)
+    return _Stored(version, state, fields[codec.CORE], codec.whispers_mark(state))
+
+
+@dataclass(slots=True)
 class HubTuning:
     """Timings and limits; tests shorten the probe so faults show up quickly."""
 
@@ -255,8 +289,8 @@ class RedisHub:
         self._write = client.register_script(_WRITE)
         self._since = client.register_script(_SINCE)
         self._lease = client.register_script(_LEASE)
-        # key -> (version, state JSON, the state object that JSON encodes)
-        self._cache: dict[str, tuple[str, str, RoomState]] = {}
+        # What this worker last wrote or read of each session: reused while still current.
+        self._cache: dict[str, _Stored] = {}
         self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
         self._channels: dict[str, _Channel] = {}  # by session key
         self._by_name: dict[str, _Channel] = {}  # by channel name
@@ -354,57 +388,83 @@ class RedisHub:
         self, key: str, step: Step, create: Callable[[], RoomState] | None
     ) -> Transition | None:
         state_key = self._state_key(key)
-        cached = self._cache.get(key)
-        fresh = cached is None  # read from Redis just now, not remembered from earlier
-        if cached is None:
-            version, before = await self._read(state_key)
-            kept: RoomState | None = None
-        else:
-            version, before, kept = cached
+        stored = self._cache.pop(key, None)  # the step may change its state: taken out
+        fresh = stored is None  # read from Redis just now, not remembered from earlier
+        if stored is None:
+            stored = await self._read(state_key)
         for _ in range(MAX_ATTEMPTS):
-            if version == "0":
+            if stored.state is None:
                 if create is None:
-                    self._cache.pop(key, None)
                     await self._redis.srem(self._p + "live", key)
                     return None
                 state = create()
             else:
-                # The object this worker wrote last is that version: no need to decode it.
-                state = kept if kept is not None else codec.from_json(before)
-            kept = None  # the step may change it: it's only good again once written
-            self._cache.pop(key, None)
+                state = stored.state
+            before = list(state.messages)
             t = step(state)
-            after = "" if t.ended else codec.to_json(state)
-            if not (t.events or t.notices or t.replaced or t.ended) and after == before:
+            core = codec.core_json(state)
+            whispers = codec.whispers_mark(state)
+            quiet = not (t.events or t.notices or t.replaced or t.touched or t.ended)
+            if quiet and stored.state is not None and (core, whispers) == stored.marks:
                 # Nothing to write (a refusal, a read, a quiet tick): only an answer
                 # computed on the current state counts, so a remembered one is checked.
-                if fresh or str(await self._redis.hget(state_key, "v") or "0") == version:
-                    if version != "0":
-                        self._cache[key] = (version, before, state)
+                if fresh or str(await self._redis.hget(state_key, "v") or "0") == stored.version:
+                    self._cache[key] = stored
                     return t
-                version, before = await self._read(state_key)
-                fresh = True
+                stored, fresh = await self._read(state_key), True
                 continue
-            result, batch = await self._write_step(key, version, state, after, t)
+            parts = self._changed(stored, state, core, whispers, before, t)
+            result, batch = await self._write_step(key, stored.version, state, parts, t)
             if result[0] == 1:
                 if batch:
                     await self._deliver_own(key, state.epoch, result[2], result[3:], batch)
                 if t.ended:
                     await self._redis.srem(self._p + "live", key)
                 else:
-                    self._cache[key] = (result[1], after, state)
-                    if version == "0":
+                    self._cache[key] = _Stored(result[1], state, core, whispers)
+                    if stored.state is None:
                         await self._redis.sadd(self._p + "live", key)
                 return t
-            version, before, fresh = result[1], result[2], True
+            stored, fresh = _stored(result[1], _pairs(result[2:])), True
         raise Unavailable("too many concurrent changes to one session")
 
-    async def _read(self, state_key: str) -> tuple[str, str]:
-        version, text = await self._redis.hmget(state_key, ["v", "state"])
-        return str(version or "0"), str(text or "")
+    @staticmethod
+    def _changed(
+        stored: _Stored,
+        state: RoomState,
+        core: str,
+        whispers: tuple[int, str | None],
+        before: list[int],
+        t: Transition,
+    ) -> tuple[dict[str, str], list[str]]:
+        """The parts a step changed, to write, and the messages it let go of, to delete."""
+        if t.ended:
+            return {}, []
+        if stored.state is None:
+            return codec.to_parts(state), []
+        write: dict[str, str] = {}
+        if core != stored.core:
+            write[codec.CORE] = core
+        if whispers != stored.whispers:
+            write[codec.WHISPERS] = codec.whispers_json(state)
+        messages = state.messages
+        for seq in t.touched:
+            if seq in messages:
+                write[codec.message_part(seq)] = codec.message_json(messages[seq])
+        gone = [codec.message_part(seq) for seq in before if seq not in messages]
+        return write, gone
+
+    async def _read(self, state_key: str) -> _Stored:
+        fields: dict[str, str] = await self._redis.hgetall(state_key)  # type: ignore[assignment]
+        return _stored(str(fields.get("v") or "0"), fields)
 
     async def _write_step(
-        self, key: str, version: str, state: RoomState, after: str, t: Transition
+        self,
+        key: str,
+        version: str,
+        state: RoomState,
+        parts: tuple[dict[str, str], list[str]],
+        t: Transition,
     ) -> tuple[list[Any], list[Delivery]]:
         batch = [
             Delivery(ev.seq, self._encode(ev), final=isinstance(ev, SessionEnded))
@@ -412,9 +472,10 @@ class RedisHub:
         ]
         if t.notices:
             batch = merge(batch, t.notices, self._encode_notice, state.seq)
+        write, gone = parts
         args: list[str | int] = [
             version,
-            after,
+            "1" if t.ended else "",
             state.epoch,
             state.seq,
             self._state_key(key),
@@ -423,6 +484,8 @@ class RedisHub:
             int((state.config.ends_at + 6 * 3600) * 1000),
             len(batch),
             len(t.replaced),
+            len(write),
+            len(gone),
         ]
         for d in batch:
             args += [
@@ -434,6 +497,9 @@ class RedisHub:
             ]
         for ev in t.replaced:
             args += [ev.seq, self._encode(ev)]
+        for item in write.items():
+            args += item
+        args += gone
         result: list[Any] = await self._write(
             keys=[self._state_key(key), self._log_key(key)], args=args
         )
