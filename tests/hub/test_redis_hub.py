@@ -142,7 +142,7 @@ async def test_redis_holds_exactly_the_state_with_only_changed_parts_written(
         assert stored.state == here
     admin = Redis.from_url(redis_server.url, decode_responses=True)
     try:
-        fields = await admin.hkeys(a._state_key(KEY))
+        fields = [str(f) for f in await admin.hkeys(a._state_key(KEY))]
     finally:
         await admin.aclose()
     assert {f for f in fields if f.startswith("m:")} == {f"m:{s}" for s in here.messages}

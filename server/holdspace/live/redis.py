@@ -64,6 +64,7 @@ from holdspace.core.room import Transition
 from holdspace.core.state import RoomState
 from holdspace.errors import Unavailable
 from holdspace.live.base import Delivery, Encoder, NoticeEncoder, Step, Subscriber, merge
+from holdspace.live.pipelined import PipelinedScript
 from holdspace.protocol import encode
 
 log = logging.getLogger("holdspace.hub")
@@ -270,6 +271,7 @@ class RedisHub:
     def __init__(
         self,
         client: Redis,
+        writer: Redis,
         listener: Redis,
         encode: Encoder,
         encode_notice: NoticeEncoder,
@@ -277,16 +279,18 @@ class RedisHub:
         prefix: str = "hs:",
         tuning: HubTuning | None = None,
     ) -> None:
-        """Use :meth:`open`. ``listener`` is a client that never retries on its own, so
-        every pub/sub disconnect is seen (and caught up after)."""
+        """Use :meth:`open`. ``writer`` and ``listener`` are clients that never retry on
+        their own: a step resent after its answer was lost would be applied twice, and
+        every pub/sub disconnect must be seen (and caught up after)."""
         self._redis = client
+        self._writer_client = writer
         self._listener_client = listener
         self._encode = encode
         self._encode_notice = encode_notice
         self._p = prefix
         self.tuning = tuning or HubTuning()
         self.worker_id = secrets.token_hex(4)
-        self._write = client.register_script(_WRITE)
+        self._write = PipelinedScript(writer, _WRITE)
         self._since = client.register_script(_SINCE)
         self._lease = client.register_script(_LEASE)
         # What this worker last wrote or read of each session: reused while still current.
@@ -328,13 +332,24 @@ class RedisHub:
             socket_connect_timeout=timeout,
         )
         client: Redis = Redis.from_pool(pool)  # owns the pool: closing the client closes it
+        writer: Redis = Redis.from_pool(
+            BlockingConnectionPool.from_url(
+                url,
+                max_connections=16,  # each carries a pipeline of many steps
+                timeout=timeout,
+                decode_responses=True,
+                socket_timeout=timeout,
+                socket_connect_timeout=timeout,
+                retry=Retry(NoBackoff(), 0),
+            )
+        )
         listener: Redis = Redis.from_url(
             url,
             decode_responses=True,
             socket_connect_timeout=timeout,
             retry=Retry(NoBackoff(), 0),
         )
-        hub = cls(client, listener, encode, encode_notice, prefix=prefix, tuning=tuning)
+        hub = cls(client, writer, listener, encode, encode_notice, prefix=prefix, tuning=tuning)
         try:
             await client.ping()
             await hub._start()
@@ -500,9 +515,7 @@ class RedisHub:
         for item in write.items():
             args += item
         args += gone
-        result: list[Any] = await self._write(
-            keys=[self._state_key(key), self._log_key(key)], args=args
-        )
+        result: list[Any] = await self._write([self._state_key(key), self._log_key(key)], args)
         return result, batch
 
     async def _deliver_own(
@@ -846,7 +859,9 @@ class RedisHub:
             ("tasks", lambda: asyncio.gather(*self._tasks, return_exceptions=True)),
             ("pubsub", self._drop_pubsub),
             ("deregister", lambda: self._redis.zrem(self._p + "workers", self.worker_id)),
+            ("writes", self._write.close),
             ("client", self._redis.aclose),
+            ("writer", self._writer_client.aclose),
             ("listener", self._listener_client.aclose),
         ]
         for name, step in steps:

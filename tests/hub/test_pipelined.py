@@ -1,0 +1,93 @@
+"""Script calls sent in pipelines: each caller gets its own answer, whatever shares
+its round trip."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import socket
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError, ResponseError
+
+from holdspace.live.pipelined import PipelinedScript
+from tests.redis_server import RedisServer
+
+# Append ARGV[1] to a list and answer with its new length; refuse "boom".
+APPEND = """
+if ARGV[1] == 'boom' then return redis.error_reply('refused') end
+return redis.call('RPUSH', KEYS[1], ARGV[1])
+"""
+
+
+@pytest.fixture
+async def client(redis_server: RedisServer) -> AsyncIterator[Redis]:
+    redis = Redis.from_url(redis_server.url, decode_responses=True, retry=Retry(NoBackoff(), 0))
+    yield redis
+    await redis.aclose()
+
+
+async def test_calls_made_together_share_a_pipeline_and_each_gets_its_answer(
+    client: Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    script = PipelinedScript(client, APPEND)
+    key = f"t{secrets.token_hex(4)}"
+    assert await script([key], ["warm"]) == 1
+    opened = 0
+    pipeline = client.pipeline
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        nonlocal opened
+        opened += 1
+        return pipeline(*args, **kwargs)
+
+    monkeypatch.setattr(client, "pipeline", counted)
+    answers = await asyncio.gather(*(script([key], [str(n)]) for n in range(50)))
+    assert answers == list(range(2, 52))  # each its own answer, in call order
+    assert await client.lrange(key, 1, -1) == [str(n) for n in range(50)]
+    assert opened == 1
+
+
+async def test_one_call_refused_leaves_the_others_alone(client: Redis) -> None:
+    script = PipelinedScript(client, APPEND)
+    key = f"t{secrets.token_hex(4)}"
+    results = await asyncio.gather(
+        script([key], ["a"]), script([key], ["boom"]), script([key], ["b"]),
+        return_exceptions=True,
+    )  # fmt: skip
+    assert results[0] == 1
+    assert isinstance(results[1], ResponseError)
+    assert "refused" in str(results[1])
+    assert results[2] == 2
+
+
+async def test_a_flushed_script_cache_is_reloaded_without_running_anything_twice(
+    client: Redis,
+) -> None:
+    script = PipelinedScript(client, APPEND)
+    key = f"t{secrets.token_hex(4)}"
+    assert await script([key], ["first"]) == 1
+    await client.script_flush()
+    assert list(await asyncio.gather(script([key], ["x"]), script([key], ["y"]))) == [2, 3]
+    assert await client.lrange(key, 0, -1) == ["first", "x", "y"]
+
+
+async def test_an_unreachable_redis_fails_every_call() -> None:
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))  # a port nothing listens on
+        port = held.getsockname()[1]
+        redis = Redis(port=port, retry=Retry(NoBackoff(), 0), socket_connect_timeout=2)
+        try:
+            script = PipelinedScript(redis, APPEND)
+            results = await asyncio.gather(
+                *(script(["k"], ["v"]) for _ in range(3)), return_exceptions=True
+            )
+        finally:
+            await redis.aclose()
+    assert len(results) == 3
+    assert all(isinstance(r, ConnectionError) for r in results), results
