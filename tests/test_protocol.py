@@ -26,7 +26,7 @@ def test_commands_parse_into_typed_values() -> None:
         ('{"type":"post"}', "missing_field", "text"),
         ('{"type":"post","text":null}', "invalid_field", "text"),
         ('{"type":"react","message":1.5,"kind":"heart"}', "invalid_field", "message"),
-        ('{"type":"mute","user":"u","minutes":NaN}', "invalid_field", "minutes"),
+        ('{"type":"mute","user":"u","minutes":"10"}', "invalid_field", "minutes"),
         ('{"type":"join","room":"r","resume":{"session":"s","epoch":"e","seq":-1}}',
          "invalid_field", "resume"),
     ],
@@ -37,6 +37,23 @@ def test_field_errors_name_the_field(text: str, code: str, field: str) -> None:
         p.parse(text)
     assert bad.value.code == code
     assert bad.value.detail["field"] == field
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"type":"mute","user":"u","minutes":NaN}',
+        '{"type":"post","text":"half a \\ud83d pair"}',
+        '{"type":"post","text":"x"',
+        "[" * 2000 + "]" * 2000,
+    ],
+)
+def test_what_is_not_strict_json_is_refused_whole(text: str) -> None:
+    """NaN, a lone surrogate (it could never be sent on as UTF-8), a cut-off frame, or
+    nesting past any real command's depth."""
+    with pytest.raises(p.BadFrame) as bad:
+        p.parse(text)
+    assert bad.value.code == "bad_frame"
 
 
 def test_errors_keep_the_frame_id() -> None:

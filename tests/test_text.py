@@ -6,7 +6,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from holdspace.core.text import MAX_MESSAGE_CHARS, clean_message, clean_name, strip_markup
+from holdspace.core.text import (
+    MAX_MESSAGE_CHARS,
+    clean_message,
+    clean_name,
+    clean_short,
+    strip_markup,
+)
 from holdspace.errors import InvalidInput
 
 
@@ -76,3 +82,11 @@ def test_cleaning_is_stable(text: str) -> None:
     except InvalidInput:
         return
     assert clean_message(once) == once
+
+
+def test_lone_surrogates_are_dropped_everywhere_text_is_cleaned() -> None:
+    """A JSON escape can smuggle half a surrogate pair in (through the HTTP API, say); it
+    could never be sent on as UTF-8, so it goes. A whole character stays."""
+    assert clean_message("a\ud83db \U0001f600") == "ab \U0001f600"
+    assert clean_name("Sam\udc00") == "Sam"
+    assert clean_short("ok\ud800", limit=10, field="reason") == "ok"

@@ -9,11 +9,12 @@ place. ``docs/PROTOCOL.md`` documents all of it.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields, is_dataclass
 from typing import Any
+
+import orjson
 
 from holdspace.clock import iso
 from holdspace.core import commands as c
@@ -196,8 +197,8 @@ def parse(text: str) -> Frame:
             limit=MAX_FRAME_BYTES,
         )
     try:
-        data = json.loads(text)
-    except (ValueError, RecursionError):
+        data = orjson.loads(text)  # strict: no NaN, no lone surrogates, bounded depth
+    except ValueError:
         raise BadFrame("That frame isn't valid JSON.", code="bad_frame") from None
     if not isinstance(data, dict):
         raise BadFrame("A frame must be a JSON object.", code="bad_frame")
@@ -233,7 +234,9 @@ def parse(text: str) -> Frame:
 
 # -- encoding -------------------------------------------------------------------
 
-_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
+
+def _dumps(body: dict[str, Any]) -> str:
+    return orjson.dumps(body, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
 def _is_instant(key: str) -> bool:

@@ -15,11 +15,12 @@ core's property tests). JSON has no infinity, so an open-ended mute is written a
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping
 from dataclasses import fields
 from typing import Any
+
+import orjson
 
 from holdspace.core.state import (
     Bucket,
@@ -64,7 +65,7 @@ def _names(cls: type) -> tuple[str, ...]:
 
 def _shallow(obj: Any) -> dict[str, Any]:
     """A dataclass's fields as a dict, without ``asdict``'s deep copy: this runs on every
-    step of a shared room, and ``json.dumps`` only reads what it is given."""
+    step of a shared room, and the encoder only reads what it is given."""
     return {name: getattr(obj, name) for name in _names(type(obj))}
 
 
@@ -73,7 +74,7 @@ MESSAGE = "m:"  # a message's part is MESSAGE + its seq
 
 
 def _dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return orjson.dumps(value).decode()
 
 
 def message_part(seq: int) -> str:
@@ -145,10 +146,10 @@ def to_parts(state: RoomState) -> dict[str, str]:
 
 
 def from_parts(parts: Mapping[str, str]) -> RoomState:
-    cfg = json.loads(parts[CONFIG])
+    cfg = orjson.loads(parts[CONFIG])
     cfg["post_rate"] = Rate(**cfg["post_rate"])
     cfg["react_rate"] = Rate(**cfg["react_rate"])
-    d = json.loads(parts[CORE])
+    d = orjson.loads(parts[CORE])
     state = RoomState(config=RoomConfig(**cfg), epoch=d["epoch"])
     state.seq = d["seq"]
     state.phase = d["phase"]
@@ -164,7 +165,7 @@ def from_parts(parts: Mapping[str, str]) -> RoomState:
     records = []
     for name, text in parts.items():
         if name.startswith(MESSAGE):
-            m = json.loads(text)
+            m = orjson.loads(text)
             m["reactions"] = {k: set(v) for k, v in m["reactions"].items()}
             records.append(MessageRecord(**m))
     records.sort(key=lambda m: m.seq)  # oldest first, as the buffer drops them
@@ -179,5 +180,5 @@ def from_parts(parts: Mapping[str, str]) -> RoomState:
     state.locked = d["locked"]
     state.slow_mode = d["slow_mode"]
     state.slow_mode_since = d["slow_mode_since"]
-    state.whispers = [Whisper(**w) for w in json.loads(parts[WHISPERS])]
+    state.whispers = [Whisper(**w) for w in orjson.loads(parts[WHISPERS])]
     return state

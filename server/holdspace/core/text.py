@@ -22,9 +22,11 @@ MAX_NAME_CHARS = 40
 
 # C0/C1 controls, DEL, and invisible formatting characters that can hide or reorder
 # text (bidi overrides and isolates, zero-width joiners used for spoofing). Newline
-# and tab survive in messages.
+# and tab survive in messages. Also lone surrogates: a JSON escape can make one, and
+# it can't be sent on as UTF-8.
 _CONTROL = re.compile(
-    r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]"
+    r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff"
+    r"\ud800-\udfff]"
 )
 _BLANK_RUN = re.compile(r"\n{3,}")
 # bleach escapes ``&``; a code point that cannot survive cleaning keeps the member's own

@@ -44,7 +44,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import secrets
 import time
@@ -52,6 +51,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.client import PubSub
 from redis.asyncio.retry import Retry
@@ -739,7 +739,7 @@ class RedisHub:
         ids = ids_text.split(" ")
         if _id(ids[-1]) <= _id(ch.last_id):
             return  # caught up past it already
-        epoch, rows = json.loads(body)
+        epoch, rows = orjson.loads(body)
         if ch.epoch is not None and epoch != ch.epoch:
             self._lose(ch, epoch, ids[-1])
             return
