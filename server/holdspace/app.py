@@ -82,6 +82,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
         finally:
             stopping.set()
             ticker.cancel()
+            await endpoint.close()
             try:
                 async with asyncio.timeout(5):
                     await asyncio.gather(ticker, return_exceptions=True)

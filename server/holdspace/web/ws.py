@@ -1,4 +1,5 @@
-"""The WebSocket endpoint: one task receives and handles commands, one writes.
+"""The WebSocket endpoint: the connection's own task receives and handles commands, one
+more task writes, and one task per worker checks every socket's sign-in.
 
 Authentication happens on the upgrade (the session cookie, with ``Origin``
 checked against an exact allow-list *before* accepting — nothing in Starlette or
@@ -46,7 +47,13 @@ class Endpoint:
     def __init__(self, services: Services, settings: Settings) -> None:
         self.services = services
         self.settings = settings
-        self.open = 0  # sockets currently open on this worker
+        self._sessions: set[_Session] = set()
+        self._sweeper: asyncio.Task[None] | None = None
+
+    @property
+    def open(self) -> int:
+        """Sockets currently open (and signed in) on this worker."""
+        return len(self._sessions)
 
     @property
     def accounts(self) -> Accounts:
@@ -71,11 +78,34 @@ class Endpoint:
                 return
         assert token is not None
         session = _Session(self, websocket, user, token)
-        self.open += 1
+        self._sessions.add(session)
+        if self._sweeper is None or self._sweeper.done():
+            self._sweeper = asyncio.create_task(self._sweep(), name="ws-sign-in-checks")
         try:
             await session.run()
         finally:
-            self.open -= 1
+            self._sessions.discard(session)
+
+    async def _sweep(self) -> None:
+        """Close sockets soon after their sign-in is revoked (logout, password or role
+        change): one task checks them all, every ``reauth_seconds``, rather than a timer
+        per socket. It ends when the last socket does."""
+        while self._sessions:
+            await asyncio.sleep(self.settings.reauth_seconds)
+            for session in list(self._sessions):
+                if session not in self._sessions:
+                    continue  # gone while we checked others
+                try:
+                    await session.check_sign_in()
+                except Unavailable:
+                    pass  # checked again next time
+                except Exception:
+                    log.exception("sign-in check failed", extra={"conn": session.conn.id})
+
+    async def close(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            await asyncio.gather(self._sweeper, return_exceptions=True)
 
     async def _auth_frame(self, websocket: WebSocket) -> tuple[User | None, str | None]:
         try:
@@ -109,7 +139,6 @@ class _Session:
         self.user = user
         self._token = token
         settings = endpoint.settings
-        self._reauth_seconds = settings.reauth_seconds
         self.conn = Connection(
             f"{self.rooms.hub.worker_id}.{secrets.token_hex(6)}",
             user.id,
@@ -118,9 +147,14 @@ class _Session:
             max_bytes=settings.send_queue_bytes,
         )
         self.joined: _Joined | None = None
+        self._task: asyncio.Task[Any] | None = None
+        self._stopped: BaseException | None = None  # why run() was ended, if it was
 
     async def run(self) -> None:
+        """Receive and handle frames in this (the connection's) task until the socket
+        closes or :meth:`_stop` ends it: the writer failing, or the sign-in revoked."""
         log.info("connected", extra={"conn": self.conn.id, "user_id": self.user.id})
+        self._task = asyncio.current_task()
         self.conn.send(
             p.encode(
                 "hello",
@@ -128,29 +162,25 @@ class _Session:
                 user={"id": self.user.id, "name": self.user.display_name, "role": self.user.role},
             )
         )
-        tasks = {
-            asyncio.create_task(self._receive()),
-            asyncio.create_task(self.conn.writer()),
-            asyncio.create_task(self._guard()),
-        }
+        writer = asyncio.create_task(self.conn.writer())
+        writer.add_done_callback(self._writer_done)
         close: tuple[int, str] | None = None
         try:
-            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-            for task in done:
-                error = None if task.cancelled() else task.exception()
-                if isinstance(error, Overflow):
-                    close = (p.CloseCode.TOO_SLOW, "too slow: reconnect and resume")
-                elif isinstance(error, Lost):
-                    close = (p.CloseCode.RESYNC, "reconnect and rejoin")
-                elif isinstance(error, SignedOut):
-                    close = (p.CloseCode.AUTH_FAILED, "signed out")
-                elif error is not None and not isinstance(error, WebSocketDisconnect):
-                    log.error("connection failed", exc_info=error, extra={"conn": self.conn.id})
-                    close = (p.CloseCode.INTERNAL, "internal error")
+            await self._receive()
+        except asyncio.CancelledError:
+            if self._stopped is None or self._task is None:
+                raise  # the server is shutting down
+            self._task.uncancel()
+        except WebSocketDisconnect:
+            pass
+        except Exception as error:
+            self._stopped = self._stopped or error
         finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            self._task = None  # from here on, a late _stop only records its reason
+            writer.remove_done_callback(self._writer_done)
+            writer.cancel()
+            await asyncio.gather(writer, return_exceptions=True)
+            close = self._close_for(self._stopped)
             await self._part(leaving=False)
             if close is not None:
                 with contextlib.suppress(Exception):
@@ -161,12 +191,34 @@ class _Session:
                 extra={"conn": self.conn.id, "close_code": close[0] if close else None},
             )
 
-    async def _guard(self) -> None:
-        """Close the socket soon after its sign-in is revoked (logout, password or role change)."""
-        while True:
-            await asyncio.sleep(self._reauth_seconds)
-            with contextlib.suppress(Unavailable):  # checked again next time
-                await self._reauthenticate()
+    def _close_for(self, reason: BaseException | None) -> tuple[int, str] | None:
+        if reason is None or isinstance(reason, WebSocketDisconnect):
+            return None
+        if isinstance(reason, Overflow):
+            return (p.CloseCode.TOO_SLOW, "too slow: reconnect and resume")
+        if isinstance(reason, Lost):
+            return (p.CloseCode.RESYNC, "reconnect and rejoin")
+        if isinstance(reason, SignedOut):
+            return (p.CloseCode.AUTH_FAILED, "signed out")
+        log.error("connection failed", exc_info=reason, extra={"conn": self.conn.id})
+        return (p.CloseCode.INTERNAL, "internal error")
+
+    def _stop(self, reason: BaseException) -> None:
+        """End :meth:`run` for ``reason``, even mid-command."""
+        if self._stopped is None:
+            self._stopped = reason
+            if self._task is not None:
+                self._task.cancel()
+
+    def _writer_done(self, writer: asyncio.Task[None]) -> None:
+        if not writer.cancelled() and (error := writer.exception()) is not None:
+            self._stop(error)
+
+    async def check_sign_in(self) -> None:
+        try:
+            await self._reauthenticate()
+        except SignedOut as signed_out:
+            self._stop(signed_out)
 
     async def _reauthenticate(self) -> None:
         user = await self.accounts.authenticate(self._token)
