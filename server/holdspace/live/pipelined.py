@@ -19,7 +19,7 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import NoScriptError
 
-Args = Sequence[str | int]
+Args = Sequence[str | int | bytes]
 
 
 class PipelinedScript:

@@ -71,7 +71,8 @@ log = logging.getLogger("holdspace.hub")
 
 # Write a step's result. KEYS: state, log.
 # ARGV: 1 expected version ("0": the session must not exist yet), 2 "1" if the step
-# ends the session, 3 epoch, 4 seq, 5 channel, 6 max log entries, 7 max log age (ms),
+# ends the session, 3 epoch, 4 seq, 5 what to publish after the ids (the batch as JSON:
+# [epoch, [[s, f, t, g, x], ...]]), 6 max log entries, 7 max log age (ms),
 # 8 expire-at (ms), 9 n entries, 10 r replaced, 11 h parts written, 12 d parts
 # deleted, then n x (s, f, t, g, x), r x (seq, frame), h x (part, JSON), d x part.
 # Returns {1, new version, previous entry id, new entry ids...} or, on a version
@@ -105,7 +106,7 @@ local prev = redis.call('HGET', KEYS[1], 'last') or '0-0'
 -- been trimmed empty or rewritten, and an id must never repeat or go back.
 local ms, sq = string.match(prev, '^(%d+)-(%d+)$')
 ms, sq = tonumber(ms), tonumber(sq)
-local last, ids, body = prev, {}, {}
+local last, ids = prev, {}
 for k = 0, n - 1 do
   local i = 13 + k * 5
   if now_ms > ms then ms, sq = now_ms, 0 else sq = sq + 1 end
@@ -113,11 +114,9 @@ for k = 0, n - 1 do
   redis.call('XADD', KEYS[2], last, 'p', ids[#ids] or prev, 's', ARGV[i], 'f', ARGV[i + 1],
     't', ARGV[i + 2], 'g', ARGV[i + 3], 'x', ARGV[i + 4])
   ids[#ids + 1] = last
-  body[#body + 1] = {ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]}
 end
 if n > 0 then
-  redis.call('PUBLISH', ARGV[5],
-    prev .. '\\n' .. table.concat(ids, ' ') .. '\\n' .. cjson.encode({ARGV[3], body}))
+  redis.call('PUBLISH', KEYS[1], prev .. '\\n' .. table.concat(ids, ' ') .. '\\n' .. ARGV[5])
 end
 if ARGV[2] == '1' then
   redis.call('DEL', KEYS[1], KEYS[2])
@@ -488,12 +487,22 @@ class RedisHub:
         if t.notices:
             batch = merge(batch, t.notices, self._encode_notice, state.seq)
         write, gone = parts
-        args: list[str | int] = [
+        rows = [
+            (
+                str(d.seq),
+                d.frame,
+                " ".join(sorted(d.to)) if d.to is not None else "",
+                "" if d.gate is None else "1" if d.gate else "0",
+                "1" if d.final else "",
+            )
+            for d in batch
+        ]
+        args: list[str | int | bytes] = [
             version,
             "1" if t.ended else "",
             state.epoch,
             state.seq,
-            self._state_key(key),
+            orjson.dumps([state.epoch, rows]),  # encoded here: cheaper than in the script
             self.tuning.log_size,
             int(self.tuning.log_seconds * 1000),
             int((state.config.ends_at + 6 * 3600) * 1000),
@@ -502,14 +511,8 @@ class RedisHub:
             len(write),
             len(gone),
         ]
-        for d in batch:
-            args += [
-                d.seq,
-                d.frame,
-                " ".join(sorted(d.to)) if d.to is not None else "",
-                "" if d.gate is None else "1" if d.gate else "0",
-                "1" if d.final else "",
-            ]
+        for row in rows:
+            args += row
         for ev in t.replaced:
             args += [ev.seq, self._encode(ev)]
         for item in write.items():
