@@ -20,7 +20,7 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
-from holdspace import logs
+from holdspace import logs, metrics
 from holdspace.accounts import Accounts
 from holdspace.auth.passwords import PasswordService
 from holdspace.clock import Clock, SystemClock
@@ -106,24 +106,36 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
         """The web app's one page; it routes itself from the URL's fragment."""
         return FileResponse(INDEX, headers={"cache-control": "no-cache"})
 
+    async def refused(request: Request, exc: Exception) -> Response:
+        if isinstance(exc, ClientError) and exc.http_status == 429:
+            endpoint.stats.http_rate_limited += 1
+        return await client_error(request, exc)
+
     async def unavailable(request: Request, exc: Exception) -> Response:
+        endpoint.stats.http_unavailable += 1
         return JSONResponse(
             {"error": {"code": "unavailable", "message": UNAVAILABLE}},
             status_code=503,
             headers={"retry-after": "2"},
         )
 
+    collector = metrics.Collector(
+        lambda: services.rooms.hub if services.ready else None,
+        endpoint.stats,
+        lambda: endpoint.open,
+    )
     app = Starlette(
         routes=[
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
+            Route("/metrics", metrics.endpoint(collector), methods=["GET"]),
             *api.routes(),
             WebSocketRoute("/ws", endpoint.handle),
             Route("/", web_app, methods=["GET"]),
             Mount("/static", StaticFiles(directory=STATIC), name="static"),
         ],
         lifespan=lifespan,
-        exception_handlers={ClientError: client_error, Unavailable: unavailable},
+        exception_handlers={ClientError: refused, Unavailable: unavailable},
     )
     app.add_middleware(SecurityHeaders)
     app.add_middleware(AccessLog)

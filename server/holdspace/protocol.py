@@ -33,6 +33,7 @@ class CloseCode:
     POLICY = 1008  # refused before accepting: the client sees HTTP 403
     TOO_BIG = 1009  # a frame over TRANSPORT_MAX_BYTES (sent by the transport)
     INTERNAL = 1011  # the server failed; reconnect and resume
+    RESTART = 1012  # the worker is shutting down (sent by the server): reconnect and resume
     AUTH_FAILED = 4001  # no valid session token, or it was revoked: sign in again
     AUTH_TIMEOUT = 4002  # no `auth` frame in time
     TOO_SLOW = 4008  # the connection could not keep up: reconnect and resume

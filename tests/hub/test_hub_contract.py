@@ -182,3 +182,22 @@ async def test_a_steps_events_are_delivered_before_it_returns(hub: LiveHub) -> N
         assert t is not None
         assert watcher.seqs()[-1] == t.events[-1].seq
     assert watcher.seqs() == list(range(1, 8))
+
+
+async def test_stats_count_events_published_and_frames_delivered(hub: LiveHub) -> None:
+    """What /metrics reports: each event once when published, each frame once per
+    subscriber it reaches, and the sessions followed here."""
+    a, b = Recorder(), Recorder()
+    await hub.subscribe(KEY, a)
+    await hub.subscribe(KEY, b)
+    assert hub.followed == 1
+    await seat_facilitator(hub)
+    for text in ("one", "two", "three"):
+        await hub.transact(KEY, command("fac", c.Post(text)))
+    await a.until(5)
+    await b.until(5)
+    assert hub.stats.published == 5  # session_started, joined, three messages
+    assert hub.stats.delivered == 10
+    await hub.unsubscribe(KEY, a)
+    await hub.unsubscribe(KEY, b)
+    assert hub.followed == 0

@@ -73,6 +73,13 @@ async def test_two_workers_share_one_sequence(workers: tuple[RedisHub, RedisHub]
     )
     assert await on_a.until(42) == await on_b.until(42) == list(range(1, 43))
     assert [d.frame for d in on_a.got] == [d.frame for d in on_b.got]
+    # Each worker counts only what its own commands published, and times every batch
+    # from publishing to its own subscribers.
+    assert a.stats.published + b.stats.published == 42
+    assert a.stats.delivered == b.stats.delivered == 42
+    for hub in (a, b):
+        assert sum(hub.stats.latency) > 0
+        assert 0 <= hub.stats.latency_sum < 10
 
 
 async def test_an_answer_is_never_given_from_a_stale_state(
@@ -112,6 +119,8 @@ async def test_losing_the_room_state_makes_subscribers_rejoin(
     async with asyncio.timeout(10):
         await watcher.lost_track.wait()
     assert watcher.alerts  # told of the interruption too
+    assert a.stats.reconnects >= 1
+    assert a.stats.resyncs >= 1
 
 
 async def test_redis_holds_exactly_the_state_with_only_changed_parts_written(

@@ -10,8 +10,9 @@ a Redis hub (many workers) — and both run through one contract test suite.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from holdspace.core.events import Event, Notice
@@ -34,6 +35,31 @@ class Delivery:
     final: bool = False  # the session ended with this event
     to: frozenset[str] | None = None
     gate: bool | None = None
+
+
+# Upper bounds (seconds) of the fan-out latency histogram's buckets.
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+
+
+@dataclass(slots=True)
+class HubStats:
+    """What a hub counts, as plain integers bumped on the hot path; ``/metrics`` reads
+    them when scraped. Counts only: nothing about who or which room."""
+
+    published: int = 0  # events this worker's commands appended to a session's log
+    delivered: int = 0  # frames handed to this worker's connections (one per recipient)
+    catch_ups: int = 0  # gaps this worker filled from a session's log
+    resyncs: int = 0  # connections told to rejoin: the log could not prove continuity
+    errors: int = 0  # commands and reads that failed to reach the backend
+    reconnects: int = 0  # times the pub/sub subscriber was lost and rebuilt
+    # Publish to delivery on this worker, per batch: counts per bucket (the last one
+    # unbounded) and their sum. Stays empty for a hub with nothing in between.
+    latency: list[int] = field(default_factory=lambda: [0] * (len(LATENCY_BUCKETS) + 1))
+    latency_sum: float = 0.0
+
+    def observe(self, seconds: float) -> None:
+        self.latency[bisect.bisect_left(LATENCY_BUCKETS, seconds)] += 1
+        self.latency_sum += seconds
 
 
 class Subscriber(Protocol):
@@ -61,6 +87,12 @@ class LiveHub(Protocol):
     #: Names this process among the hub's workers; connection ids start with it, so a
     #: worker that dies can have its connections swept from the rooms it served.
     worker_id: str
+    stats: HubStats
+
+    @property
+    def followed(self) -> int:
+        """Sessions with subscribers on this worker."""
+        ...
 
     async def transact(
         self, key: str, step: Step, create: Callable[[], RoomState] | None = None

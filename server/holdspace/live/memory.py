@@ -15,7 +15,15 @@ from dataclasses import dataclass
 from holdspace.core.events import SessionEnded
 from holdspace.core.room import Transition
 from holdspace.core.state import RoomState
-from holdspace.live.base import Delivery, Encoder, NoticeEncoder, Step, Subscriber, merge
+from holdspace.live.base import (
+    Delivery,
+    Encoder,
+    HubStats,
+    NoticeEncoder,
+    Step,
+    Subscriber,
+    merge,
+)
 
 
 @dataclass(slots=True)
@@ -34,6 +42,7 @@ class MemoryHub:
         self._sessions: dict[str, _Session] = {}
         self._subscribers: dict[str, set[Subscriber]] = {}
         self.worker_id = "w0"
+        self.stats = HubStats()
 
     async def transact(
         self, key: str, step: Step, create: Callable[[], RoomState] | None = None
@@ -55,8 +64,11 @@ class MemoryHub:
             session.log.extend(batch)
             if t.notices:
                 batch = merge(batch, t.notices, self._encode_notice, session.state.seq)
-            for subscriber in list(self._subscribers.get(key, ())):
+            self.stats.published += len(t.events)
+            subscribers = list(self._subscribers.get(key, ()))
+            for subscriber in subscribers:
                 subscriber.deliver(batch)
+            self.stats.delivered += len(batch) * len(subscribers)
         if t.ended:
             del self._sessions[key]
         return t
@@ -101,6 +113,10 @@ class MemoryHub:
     @property
     def ready(self) -> bool:
         return True
+
+    @property
+    def followed(self) -> int:
+        return len(self._subscribers)
 
     async def close(self) -> None:
         self._sessions.clear()

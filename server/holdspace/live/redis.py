@@ -63,7 +63,15 @@ from holdspace.core.events import SessionEnded
 from holdspace.core.room import Transition
 from holdspace.core.state import RoomState
 from holdspace.errors import Unavailable
-from holdspace.live.base import Delivery, Encoder, NoticeEncoder, Step, Subscriber, merge
+from holdspace.live.base import (
+    Delivery,
+    Encoder,
+    HubStats,
+    NoticeEncoder,
+    Step,
+    Subscriber,
+    merge,
+)
 from holdspace.live.pipelined import PipelinedScript
 from holdspace.protocol import encode
 
@@ -289,6 +297,7 @@ class RedisHub:
         self._p = prefix
         self.tuning = tuning or HubTuning()
         self.worker_id = secrets.token_hex(4)
+        self.stats = HubStats()
         self._write = PipelinedScript(writer, _WRITE)
         self._since = client.register_script(_SINCE)
         self._lease = client.register_script(_LEASE)
@@ -396,6 +405,7 @@ class RedisHub:
                 return await self._transact(key, step, create)
             except RedisError as error:
                 self._cache.pop(key, None)
+                self.stats.errors += 1
                 raise Unavailable("the live hub is out of reach") from error
 
     async def _transact(
@@ -430,6 +440,7 @@ class RedisHub:
             parts = self._changed(stored, state, core, whispers, before, t)
             result, batch = await self._write_step(key, stored.version, state, parts, t)
             if result[0] == 1:
+                self.stats.published += len(t.events)
                 if batch:
                     await self._deliver_own(key, state.epoch, result[2], result[3:], batch)
                 if t.ended:
@@ -534,7 +545,7 @@ class RedisHub:
             return
         if prev == ch.last_id:
             ch.epoch, ch.last_id = epoch, ids[-1]
-            self._deliver(ch, batch)
+            self._deliver(ch, batch, ids[-1])
         else:
             await self._catch_up(ch)  # others' events came first: read them, then ours
 
@@ -544,6 +555,7 @@ class RedisHub:
                 keys=[self._state_key(key), self._log_key(key)], args=[epoch, seq]
             )
         except RedisError as error:
+            self.stats.errors += 1
             raise Unavailable("the live hub is out of reach") from error
         if found is None:
             return None
@@ -565,6 +577,7 @@ class RedisHub:
                 return []
             return sorted(str(k) for k in await self._redis.smembers(self._p + "live"))
         except RedisError as error:
+            self.stats.errors += 1
             raise Unavailable("the live hub is out of reach") from error
 
     async def live_workers(self) -> frozenset[str] | None:
@@ -573,12 +586,17 @@ class RedisHub:
             since = now_ms - int(self.tuning.worker_ttl_seconds * 1000)
             alive = await self._redis.zrangebyscore(self._p + "workers", since, "+inf")
         except RedisError as error:
+            self.stats.errors += 1
             raise Unavailable("the live hub is out of reach") from error
         return frozenset(str(w) for w in alive) | {self.worker_id}
 
     @property
     def ready(self) -> bool:
         return self._listening and self._probe_ok and not self._deaf
+
+    @property
+    def followed(self) -> int:
+        return len(self._channels)
 
     # -- subscriptions ----------------------------------------------------------
 
@@ -655,6 +673,7 @@ class RedisHub:
                 raise
             except (RedisError, OSError, _Deaf) as error:
                 self._listening = False
+                self.stats.reconnects += 1
                 reason = "deaf" if isinstance(error, _Deaf) else type(error).__name__
                 log.warning("hub subscriber lost", extra={"reason": reason})
                 self._tell_all(UNAVAILABLE, outage=True)
@@ -753,7 +772,7 @@ class RedisHub:
         last = _id(ch.last_id)
         batch = [_delivery(*row) for i, row in zip(ids, rows, strict=True) if _id(i) > last]
         ch.last_id = ids[-1]
-        self._deliver(ch, batch)
+        self._deliver(ch, batch, ids[-1])
 
     async def _catch_up(self, ch: _Channel, *, reconnected: bool = False) -> None:
         """Deliver, in order, whatever the log holds after the last entry we delivered."""
@@ -782,19 +801,27 @@ class RedisHub:
             self._lose(ch, epoch, last or entries[-1][0])
             return
         log.info("hub caught up", extra={"entries": len(entries)})
+        self.stats.catch_ups += 1
         ch.last_id = entries[-1][0]
-        self._deliver(ch, [_delivery(m["s"], m["f"], m["t"], m["g"], m["x"]) for _, m in entries])
+        batch = [_delivery(m["s"], m["f"], m["t"], m["g"], m["x"]) for _, m in entries]
+        self._deliver(ch, batch, ch.last_id)
 
     def _lose(self, ch: _Channel, epoch: str | None, last: str) -> None:
         log.warning("hub lost continuity", extra={"subscribers": len(ch.subscribers)})
+        self.stats.resyncs += len(ch.subscribers)
         ch.epoch, ch.last_id = epoch, last
         for subscriber in list(ch.subscribers):
             subscriber.lost()
 
-    def _deliver(self, ch: _Channel, batch: Sequence[Delivery]) -> None:
+    def _deliver(self, ch: _Channel, batch: Sequence[Delivery], last_id: str) -> None:
+        """Hand a batch to this worker's subscribers; ``last_id`` (the batch's last log
+        entry, stamped with Redis's clock when published) gives the fan-out latency."""
         if batch:
-            for subscriber in list(ch.subscribers):
+            subscribers = list(ch.subscribers)
+            for subscriber in subscribers:
                 subscriber.deliver(batch)
+            self.stats.delivered += len(batch) * len(subscribers)
+            self.stats.observe(max(0.0, time.time() - _id(last_id)[0] / 1000))
 
     def _tell_all(self, frame: str, *, outage: bool) -> None:
         if self._outage == outage:

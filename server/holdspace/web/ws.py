@@ -23,6 +23,7 @@ from holdspace import protocol as p
 from holdspace.accounts import Accounts
 from holdspace.core import commands as c
 from holdspace.errors import ClientError, InvalidInput, Rejected, Unavailable
+from holdspace.metrics import EdgeStats
 from holdspace.rooms import Rooms, Seat
 from holdspace.settings import Settings
 from holdspace.storage.models import User
@@ -49,6 +50,7 @@ class Endpoint:
         self.settings = settings
         self._sessions: set[_Session] = set()
         self._sweeper: asyncio.Task[None] | None = None
+        self.stats = EdgeStats()
 
     @property
     def open(self) -> int:
@@ -134,6 +136,7 @@ class _Session:
 
     def __init__(self, endpoint: Endpoint, websocket: WebSocket, user: User, token: str) -> None:
         self.rooms = endpoint.rooms
+        self.stats = endpoint.stats
         self.accounts = endpoint.accounts
         self.websocket = websocket
         self.user = user
@@ -195,6 +198,7 @@ class _Session:
         if reason is None or isinstance(reason, WebSocketDisconnect):
             return None
         if isinstance(reason, Overflow):
+            self.stats.slow_disconnects += 1
             return (p.CloseCode.TOO_SLOW, "too slow: reconnect and resume")
         if isinstance(reason, Lost):
             return (p.CloseCode.RESYNC, "reconnect and rejoin")
@@ -231,6 +235,8 @@ class _Session:
         while True:
             message = await self.websocket.receive()
             if message["type"] == "websocket.disconnect":
+                if message.get("code") == p.CloseCode.RESTART:
+                    self.stats.restart_closes += 1
                 return
             text = message.get("text")
             if text is None:
@@ -246,8 +252,11 @@ class _Session:
             try:
                 await self._handle(frame)
             except ClientError as refusal:
+                if refusal.code == "rate_limited":
+                    self.stats.ws_rate_limited += 1
                 self._error(refusal, frame.id)
             except Unavailable:
+                self.stats.ws_unavailable += 1
                 self._error(
                     ClientError(
                         "The service is briefly unavailable; nothing was sent.", code="unavailable"
