@@ -27,6 +27,7 @@ from holdspace.metrics import EdgeStats
 from holdspace.rooms import Rooms, Seat
 from holdspace.settings import Settings
 from holdspace.storage.models import User
+from holdspace.web.access import request_id
 from holdspace.web.connection import Connection, Lost, Overflow
 from holdspace.web.services import Services
 
@@ -156,7 +157,14 @@ class _Session:
     async def run(self) -> None:
         """Receive and handle frames in this (the connection's) task until the socket
         closes or :meth:`_stop` ends it: the writer failing, or the sign-in revoked."""
-        log.info("connected", extra={"conn": self.conn.id, "user_id": self.user.id})
+        log.info(
+            "connected",
+            extra={
+                "conn": self.conn.id,
+                "user_id": self.user.id,
+                "request_id": request_id(self.websocket.scope),
+            },
+        )
         self._task = asyncio.current_task()
         self.conn.send(
             p.encode(
