@@ -66,10 +66,12 @@ bench-quick: $(BSTAMP) $(LOADGEN) $(PEER_NODE)
 ## Everything CI checks: lint, types, the whole test suite.
 test: $(TSTAMP) $(LOADGEN) $(AXE)
 	./scripts/ensure-redis
+	./scripts/ensure-nginx
 	./scripts/ensure-browser
-	$(BIN)/ruff check server client tests bench
-	$(BIN)/ruff format --check server client tests bench
+	$(BIN)/ruff check server client tests bench deploy/local-cluster
+	$(BIN)/ruff format --check server client tests bench deploy/local-cluster
 	$(BIN)/mypy
+	$(BIN)/mypy --strict deploy/local-cluster
 	$(BIN)/pytest
 
 clean:

@@ -68,6 +68,7 @@ class Client:
         reconnect: bool = True,
         origin: str | None = None,
         max_backoff: float = 5.0,
+        local_address: str | None = None,
     ) -> None:
         self.url = url
         self._token = token
@@ -75,6 +76,7 @@ class Client:
         self._reconnect = reconnect
         self._origin = origin
         self._max_backoff = max_backoff
+        self._local_address = local_address  # connect from this address (tests)
         self._ws: ClientConnection | None = None
         self._reader: asyncio.Task[None] | None = None
         self._resumer: asyncio.Task[None] | None = None
@@ -111,12 +113,16 @@ class Client:
         headers = {"Origin": self._origin} if self._origin else {}
         if self._cookie:
             headers["Cookie"] = f"holdspace_session={self._token}"
+        extra: dict[str, Any] = {}
+        if self._local_address:
+            extra["local_addr"] = (self._local_address, 0)  # passed on to create_connection
         ws = await websockets.connect(
             self.url,
             additional_headers=headers,
             compression=None,
             max_size=2**20,
             logger=_log,
+            **extra,
         )
         try:
             if not self._cookie:
@@ -295,9 +301,15 @@ class Client:
                 await self._open()
                 break
             except websockets.InvalidStatus as refused:
-                # The server answered and said no (a foreign origin, say): retrying won't help.
-                self._give_up(f"handshake refused: HTTP {refused.response.status_code}")
-                return
+                status = refused.response.status_code
+                if status < 500:
+                    # The server answered and said no (a foreign origin, say): retrying
+                    # won't help.
+                    self._give_up(f"handshake refused: HTTP {status}")
+                    return
+                # A proxy with no worker to send us to just now (a restart): try again.
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self._max_backoff)
             except (OSError, websockets.WebSocketException):
                 if self.close_code in _FINAL_CLOSES:
                     self._give_up(f"closed {self.close_code}: {self.close_reason or ''}")

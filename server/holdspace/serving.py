@@ -54,6 +54,7 @@ def options(settings: Settings) -> dict[str, Any]:
         "access_log": False,
         "lifespan": "on",
         "server_header": False,
+        "timeout_graceful_shutdown": settings.shutdown_seconds,
         "tcp_user_timeout": settings.tcp_user_timeout_seconds,
         "send_buffer": settings.socket_send_buffer_bytes,
     }

@@ -64,6 +64,8 @@ class Settings:
     send_queue_bytes: int = 1024 * 1024
     auth_timeout_seconds: float = 10.0
     reauth_seconds: float = 30.0  # how soon an open socket notices its sign-in was revoked
+    # On SIGTERM: stop accepting, close sockets with 1012, exit within this long.
+    shutdown_seconds: float = 10.0
     demo: bool = False  # seed demo accounts and a room on first start
     log_level: str = "INFO"
     log_format: str = "json"  # or "text"
