@@ -254,6 +254,7 @@ async def test_a_session_through_nginx_survives_a_rolling_restart(
         await clients["lee"].wait_for(lambda ev: ev.get("text") == "robin message 5", 10)
         cluster.process.send_signal(signal.SIGHUP)
         await cluster.wait_line("rolling restart done", timeout=90)
+        assert not any("killed" in line for line in cluster.lines)  # each stopped in time
         last = len(posters[0].sent)
         await clients["lee"].wait_for(lambda ev: ev.get("text") == f"robin message {last + 5}", 20)
         for poster in posters:
@@ -270,6 +271,7 @@ async def test_a_session_through_nginx_survives_a_rolling_restart(
             assert client.duplicates == 0, username
             assert client.gaps == 0, username
             assert client.reconnects >= 1, username  # every worker was restarted
+            assert client.close_code == 1012, username  # told: the worker is restarting
             texts = [ev["text"] for ev in client.history if ev.get("type") == "message"]
             for text in sent:
                 assert texts.count(text) == 1, (username, text)
