@@ -8,6 +8,7 @@ what must never be in one."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import re
@@ -146,6 +147,12 @@ async def connections_per_worker(cluster: Cluster) -> list[int]:
     return counts
 
 
+def resumed(event: dict[str, Any]) -> bool:
+    """The client's marker: it reconnected and rejoined (or gave up, which fails)."""
+    assert event.get("type") != "_resume_failed", event
+    return event.get("type") == "_resumed"
+
+
 def saying(text: str) -> Callable[[dict[str, Any]], bool]:
     return lambda event: event.get("text") == text
 
@@ -172,17 +179,21 @@ class Poster:
             while not self.landed(text):
                 try:
                     await self.client.post(text)
-                except (ConnectionLost, TimeoutError):
-                    await self.client.connected.wait()
-                    await asyncio.sleep(0.2)  # let the resume bring back what landed
+                except ConnectionLost:
+                    # Back in the room, with whatever landed while the answer was lost.
+                    await self.client.wait_for(resumed, 30)
                 except CommandError as error:
-                    if error.code not in ("unavailable", "not_joined"):
+                    if error.code == "not_joined":  # reconnected, not yet rejoined
+                        await self.client.wait_for(resumed, 30)
+                    elif error.code == "unavailable":
+                        await asyncio.sleep(0.1)  # backing off before trying again
+                    else:
                         raise
-                    await asyncio.sleep(0.1)
                 else:
                     break
             self.sent.append(text)
-            await asyncio.sleep(pause)
+            with contextlib.suppress(TimeoutError):  # the pace of posting, until stopped
+                await asyncio.wait_for(self.stop.wait(), pause)
 
 
 async def test_a_session_through_nginx_survives_a_rolling_restart(
