@@ -49,13 +49,15 @@ class PipelinedScript:
     async def _send(self, calls: list[tuple[Sequence[str], Args, asyncio.Future[Any]]]) -> None:
         try:
             results = await self._execute([(keys, args) for keys, args, _ in calls])
-        except BaseException as error:
+        except Exception as error:
             for _, _, answer in calls:
                 if not answer.done():
                     answer.set_exception(error)
-            if not isinstance(error, Exception):
-                raise
             return
+        except BaseException:  # cancelled (the hub is closing): so are its callers
+            for _, _, answer in calls:
+                answer.cancel()
+            raise
         for (_, _, answer), result in zip(calls, results, strict=True):
             if answer.done():
                 continue  # its caller gave up waiting
