@@ -12,7 +12,7 @@ import concurrent.futures
 import logging
 import socket
 import threading
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
@@ -54,10 +54,20 @@ class LogCapture(logging.Handler):
         super().__init__(logging.DEBUG)
         self.setFormatter(JsonFormatter())
         self.lines: list[str] = []
+        self._written = threading.Condition()
 
     def emit(self, record: logging.LogRecord) -> None:
         if record.threadName != "MainThread":
-            self.lines.append(self.format(record))
+            line = self.format(record)
+            with self._written:
+                self.lines.append(line)
+                self._written.notify_all()
+
+    def wait_for(self, check: Callable[[list[str]], bool], timeout: float = 5.0) -> None:
+        """Until ``check(lines)`` holds: the server may log a request after answering it."""
+        with self._written:
+            if not self._written.wait_for(lambda: check(self.lines), timeout):
+                raise AssertionError(f"not logged in {timeout} s:\n{self.text()}")
 
     def text(self) -> str:
         return "\n".join(self.lines)

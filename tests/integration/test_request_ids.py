@@ -13,9 +13,16 @@ from tests.live import Community, LiveServer, LogCapture
 pytestmark = pytest.mark.integration
 
 
-def access_lines(logs: LogCapture) -> list[dict[str, object]]:
-    lines = [json.loads(line) for line in logs.lines]
-    return [line for line in lines if line["logger"] == "holdspace.http"]
+def access_lines(logs: LogCapture, count: int = 1) -> list[dict[str, object]]:
+    """The access log's lines, once ``count`` are there (a line is written after the
+    response has gone)."""
+
+    def access(lines: list[str]) -> list[dict[str, object]]:
+        parsed = [json.loads(line) for line in lines]
+        return [line for line in parsed if line["logger"] == "holdspace.http"]
+
+    logs.wait_for(lambda lines: len(access(lines)) >= count)
+    return access(logs.lines)
 
 
 async def test_the_proxys_request_id_is_logged_and_returned(
