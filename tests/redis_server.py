@@ -2,10 +2,16 @@
 
 Never the machine's own Redis: a fresh process with no persistence in a temporary
 directory, so the suite behaves the same on any machine.
+
+It enforces the deployment's ACL (``deploy/redis/users.acl``): :attr:`RedisServer.url`
+is the limited ``holdspace`` user, so every test that runs Holdspace on Redis
+proves the ACL lets it do all it needs; :attr:`RedisServer.admin_url` is for what
+only a test does (killing clients, reading every key, flushing scripts).
 """
 
 from __future__ import annotations
 
+import re
 import shutil
 import signal
 import socket
@@ -14,6 +20,10 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+
+DEPLOY_ACL = Path(__file__).resolve().parents[1] / "deploy" / "redis" / "users.acl"
+APP_PASSWORD = "app-password"  # a throwaway test server's
+ADMIN_PASSWORD = "admin-password"
 
 
 def free_port() -> int:
@@ -33,6 +43,10 @@ class RedisServer:
         self.appendonly = appendonly
         self.args = args  # more redis-server options
         self.dir = Path(tempfile.mkdtemp(prefix="holdspace-redis-"))
+        rules = re.sub(r">\S+", f">{APP_PASSWORD}", DEPLOY_ACL.read_text())
+        (self.dir / "users.acl").write_text(
+            rules + f"user admin on >{ADMIN_PASSWORD} ~* &* +@all\n"
+        )
         self.port = free_port()
         self._drainer: threading.Thread | None = None
         self.start()
@@ -44,7 +58,8 @@ class RedisServer:
         self.process = subprocess.Popen(
             [
                 self.binary, "--bind", "127.0.0.1", "--port", str(self.port), "--save", "",
-                *persistence, "--dir", str(self.dir), "--protected-mode", "yes", *self.args,
+                *persistence, "--dir", str(self.dir), "--protected-mode", "yes",
+                "--aclfile", str(self.dir / "users.acl"), *self.args,
             ],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -67,7 +82,12 @@ class RedisServer:
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        """As the app: the deployment's ``holdspace`` user, limited to ``hs:*``."""
+        return f"redis://holdspace:{APP_PASSWORD}@127.0.0.1:{self.port}/0"
+
+    @property
+    def admin_url(self) -> str:
+        return f"redis://admin:{ADMIN_PASSWORD}@127.0.0.1:{self.port}/0"
 
     def _wait_ready(self, timeout: float = 15.0) -> None:
         """Read the server's own log until it says it accepts connections."""

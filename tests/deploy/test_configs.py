@@ -177,3 +177,46 @@ def test_compose_runs_redis_two_workers_and_nginx_from_these_files() -> None:
     upstream = (DEPLOY / "nginx" / "compose-upstream.conf").read_text()
     assert "worker1:8000" in upstream
     assert "worker2:8000" in upstream
+
+
+def test_a_restart_keeps_what_scripts_wrote_with_an_expiry(tmp_path: Path) -> None:
+    """Redis 7.0 replays the append-only file as the default user: with the shipped ACL
+    (default user off, but with its permissions) a script's write that sets an expiry
+    survives a restart. With the permissions taken away too, it silently didn't."""
+    acl = tmp_path / "users.acl"
+    acl.write_text(re.sub(r">\S+", ">pw", (DEPLOY / "redis" / "users.acl").read_text()))
+    port = free_port()
+    argv = [
+        "redis-server", str(DEPLOY / "redis" / "redis.conf"), "--port", str(port),
+        "--dir", str(tmp_path), "--aclfile", str(acl), "--appendfsync", "always",
+    ]  # fmt: skip
+
+    def start() -> subprocess.Popen[str]:
+        process = subprocess.Popen(
+            argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+        assert process.stdout is not None
+        for line in process.stdout:
+            if "Ready to accept connections" in line:
+                return process
+        raise AssertionError("redis-server did not start")
+
+    def stop(process: subprocess.Popen[str]) -> None:
+        process.terminate()  # SIGTERM: Redis flushes the append-only file and exits
+        process.wait(10)
+        if process.stdout is not None:
+            process.stdout.close()
+
+    first = start()
+    with Redis(port=port, username="holdspace", password="pw") as app:
+        app.eval(
+            "redis.call('SET', KEYS[1], 'kept') redis.call('PEXPIREAT', KEYS[1], ARGV[1])",
+            1, "hs:record", 4_000_000_000_000,
+        )  # fmt: skip
+    stop(first)
+    second = start()
+    try:
+        with Redis(port=port, username="holdspace", password="pw") as app:
+            assert app.get("hs:record") == b"kept"
+    finally:
+        stop(second)

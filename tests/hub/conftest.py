@@ -24,7 +24,7 @@ class HubFactory(Protocol):
 @pytest.fixture(params=BACKENDS)
 async def make_hub(request: pytest.FixtureRequest) -> AsyncIterator[HubFactory]:
     hubs: list[LiveHub] = []
-    prefix = f"t{secrets.token_hex(4)}:"  # every test its own keyspace on the shared server
+    prefix = f"hs:t{secrets.token_hex(4)}:"  # every test its own keyspace on the shared server
 
     async def make(*, log_size: int = 1000) -> LiveHub:
         hub: LiveHub

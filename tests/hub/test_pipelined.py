@@ -27,7 +27,9 @@ return redis.call('RPUSH', KEYS[1], ARGV[1])
 
 @pytest.fixture
 async def client(redis_server: RedisServer) -> AsyncIterator[Redis]:
-    redis = Redis.from_url(redis_server.url, decode_responses=True, retry=Retry(NoBackoff(), 0))
+    redis = Redis.from_url(
+        redis_server.admin_url, decode_responses=True, retry=Retry(NoBackoff(), 0)
+    )
     yield redis
     await redis.aclose()
 

@@ -48,7 +48,7 @@ class Watcher:
 @pytest.fixture
 async def workers(redis_server: RedisServer) -> AsyncIterator[tuple[RedisHub, RedisHub]]:
     """Two hubs, as two worker processes would have, on one keyspace."""
-    prefix = f"w{secrets.token_hex(4)}:"
+    prefix = f"hs:w{secrets.token_hex(4)}:"
     tuning = HubTuning(probe_seconds=0.2, probe_timeout_seconds=1.0)
     hubs = [
         await RedisHub.open(
@@ -108,7 +108,7 @@ async def test_losing_the_room_state_makes_subscribers_rejoin(
     await a.subscribe(KEY, watcher)
     await a.transact(KEY, command("fac", c.Join("c1", "Fac", "facilitator")), fresh)
     await watcher.until(2)
-    admin = Redis.from_url(redis_server.url, decode_responses=True)
+    admin = Redis.from_url(redis_server.admin_url, decode_responses=True)
     try:
         keys = [k async for k in admin.scan_iter(match=f"{a._p}*live:*")]
         assert keys
@@ -149,7 +149,7 @@ async def test_redis_holds_exactly_the_state_with_only_changed_parts_written(
         assert [ev.seq for ev in t.events] == [ev.seq for ev in expected.events]
         stored = await a._read(a._state_key(KEY))
         assert stored.state == here
-    admin = Redis.from_url(redis_server.url, decode_responses=True)
+    admin = Redis.from_url(redis_server.admin_url, decode_responses=True)
     try:
         fields = [str(f) for f in await admin.hkeys(a._state_key(KEY))]
     finally:

@@ -94,7 +94,7 @@ async def test_a_killed_subscription_is_rebuilt_and_caught_up(
     """`CLIENT KILL` of every pub/sub connection while messages flow: each worker rebuilds
     its subscriber and catches up from the log; no one misses or repeats an event."""
     robin, kim, _ = await two_in_a_room(cluster)
-    admin = Redis.from_url(own_redis.url, decode_responses=True)
+    admin = Redis.from_url(own_redis.admin_url, decode_responses=True)
     try:
 
         async def send_all() -> list[int]:
@@ -242,7 +242,7 @@ async def test_nothing_said_stays_in_redis_after_the_session(tmp_path: Path) -> 
     after a rewrite — no byte of the append-only file holds them."""
     redis_server = RedisServer("--aof-use-rdb-preamble", "no", appendonly=True)
     cluster = Cluster(tmp_path, redis_server)
-    redis = Redis.from_url(redis_server.url, decode_responses=True)
+    redis = Redis.from_url(redis_server.admin_url, decode_responses=True)
     secret, whispered = "SENTINEL-shared-in-the-room", "SENTINEL-whispered"
     try:
         await cluster.start(2)

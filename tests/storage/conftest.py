@@ -24,7 +24,7 @@ async def _open(backend: str, request: pytest.FixtureRequest, tmp_path: Path) ->
     if backend == "redis":
         # One server for the run; a prefix of its own keeps each test's keys apart.
         server: RedisServer = request.getfixturevalue("redis_server")
-        return await RedisStore.open(server.url, prefix=f"hs-test-{uuid4().hex}:")
+        return await RedisStore.open(server.url, prefix=f"hs:test-{uuid4().hex}:")
     pytest.fail(f"unknown store backend {backend!r}")
 
 
@@ -33,7 +33,7 @@ async def _forget(store: Store, request: pytest.FixtureRequest) -> None:
     if not isinstance(store, RedisStore):
         return
     server: RedisServer = request.getfixturevalue("redis_server")
-    client: Redis = Redis.from_url(server.url, decode_responses=True)
+    client: Redis = Redis.from_url(server.admin_url, decode_responses=True)
     try:
         keys = [key async for key in client.scan_iter(match=f"{store.prefix}*", count=500)]
         if keys:
