@@ -44,8 +44,6 @@ from holdspace_web import INDEX, STATIC
 
 log = logging.getLogger("holdspace")
 
-UNAVAILABLE = "The service is briefly unavailable; nothing was changed. Please try again."
-
 
 def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
     clock = clock or SystemClock()
@@ -114,7 +112,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
     async def unavailable(request: Request, exc: Exception) -> Response:
         endpoint.stats.http_unavailable += 1
         return JSONResponse(
-            {"error": {"code": "unavailable", "message": UNAVAILABLE}},
+            {"error": {"code": "unavailable", "message": Unavailable.public_message}},
             status_code=503,
             headers={"retry-after": "2"},
         )

@@ -78,3 +78,5 @@ class Unavailable(HoldspaceError):
     """A backend could not be reached; nothing was applied."""
 
     code = "unavailable"
+    #: What people are told, over HTTP and on a refused WebSocket handshake.
+    public_message = "The service is briefly unavailable; nothing was changed. Please try again."

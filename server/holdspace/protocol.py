@@ -34,6 +34,7 @@ class CloseCode:
     TOO_BIG = 1009  # a frame over TRANSPORT_MAX_BYTES (sent by the transport)
     INTERNAL = 1011  # the server failed; reconnect and resume
     RESTART = 1012  # the worker is shutting down (sent by the server): reconnect and resume
+    TRY_AGAIN = 1013  # the backend is briefly out of reach: reconnect shortly
     AUTH_FAILED = 4001  # no valid session token, or it was revoked: sign in again
     AUTH_TIMEOUT = 4002  # no `auth` frame in time
     TOO_SLOW = 4008  # the connection could not keep up: reconnect and resume

@@ -17,6 +17,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
+from starlette.responses import JSONResponse
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from holdspace import protocol as p
@@ -73,10 +74,26 @@ class Endpoint:
             await websocket.close(code=p.CloseCode.POLICY)  # before accept: HTTP 403
             return
         token = websocket.cookies.get(COOKIE)
-        user = await self.accounts.authenticate(token)
+        try:
+            user = await self.accounts.authenticate(token)
+        except Unavailable:  # the store is out of reach: try again shortly
+            self.stats.ws_unavailable += 1
+            await websocket.send_denial_response(
+                JSONResponse(
+                    {"error": {"code": "unavailable", "message": Unavailable.public_message}},
+                    status_code=503,
+                    headers={"retry-after": "2"},
+                )
+            )
+            return
         await websocket.accept()
         if user is None:
-            user, token = await self._auth_frame(websocket)
+            try:
+                user, token = await self._auth_frame(websocket)
+            except Unavailable:
+                self.stats.ws_unavailable += 1
+                await websocket.close(p.CloseCode.TRY_AGAIN, "try again shortly")
+                return
             if user is None or token is None:
                 return
         assert token is not None
