@@ -39,7 +39,7 @@ from holdspace.web.access import AccessLog
 from holdspace.web.api import Api, client_error
 from holdspace.web.headers import SecurityHeaders
 from holdspace.web.services import Services
-from holdspace.web.ws import Endpoint
+from holdspace.web.ws import Endpoint, KeepRawSend
 from holdspace_web import INDEX, STATIC
 
 log = logging.getLogger("holdspace")
@@ -137,6 +137,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
     )
     app.add_middleware(SecurityHeaders)
     app.add_middleware(AccessLog)
+    app.add_middleware(KeepRawSend)  # outermost, with the server's own send
     app.state.services = services  # for tests and tools that run beside the server
     return app
 

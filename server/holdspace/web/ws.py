@@ -14,10 +14,12 @@ import asyncio
 import contextlib
 import logging
 import secrets
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from holdspace import protocol as p
@@ -35,6 +37,44 @@ from holdspace.web.services import Services
 log = logging.getLogger("holdspace.ws")
 
 COOKIE = "holdspace_session"
+
+
+RAW_SEND = "holdspace.raw_send"
+
+
+class KeepRawSend:
+    """Outermost middleware: remember the server's own ``send`` for WebSocket scopes.
+
+    Every delivery is one frame sent; Starlette wraps ``send`` in several layers
+    that only matter for HTTP responses. Sending frames with the server's ``send``
+    took the fan-out benchmark from 21,000 to 30,000 deliveries/s on the embedded
+    backend and from 8,000 to 12,000 on Redis (docs/PERFORMANCE.md). Accepting and
+    closing still go through Starlette.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            scope[RAW_SEND] = send
+        await self.app(scope, receive, send)
+
+
+def frame_sender(websocket: WebSocket) -> Callable[[str], Awaitable[None]]:
+    """How a connection sends a text frame: with the server's ``send`` when
+    :class:`KeepRawSend` kept it, else through Starlette."""
+    raw: Send | None = websocket.scope.get(RAW_SEND)
+    if raw is None:
+        return websocket.send_text
+
+    async def send(frame: str) -> None:
+        try:
+            await raw({"type": "websocket.send", "text": frame})
+        except OSError:  # the peer has gone (as Starlette reports it)
+            raise WebSocketDisconnect(code=1006) from None
+
+    return send
 
 
 class SignedOut(Exception):
@@ -163,7 +203,7 @@ class _Session:
         self.conn = Connection(
             f"{self.rooms.hub.worker_id}.{secrets.token_hex(6)}",
             user.id,
-            websocket.send_text,
+            frame_sender(websocket),
             max_frames=settings.send_queue_frames,
             max_bytes=settings.send_queue_bytes,
         )
