@@ -27,7 +27,7 @@ $(TSTAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@ $(STAMP)
 
-# The benchmark's python-socketio peer (the `bench` extra).
+# The benchmark's python-socketio peer and its HTTP client (the `bench` extra).
 $(BSTAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	touch $@ $(STAMP)
