@@ -126,6 +126,7 @@ class Processes:
 
     started: list[subprocess.Popen[bytes]] = field(default_factory=list)
     files: list[Any] = field(default_factory=list)
+    redis_pid: int | None = None
 
     def start(
         self, argv: list[str], log: Path | None = None, **kwargs: Any
@@ -157,8 +158,9 @@ class Processes:
 @contextlib.contextmanager
 def holdspace(
     target: Target, workdir: Path, plan: Plan
-) -> Iterator[tuple[list[str], list[int], list[dict[str, Any]]]]:
-    """The target's processes; yields its base URLs, server pids and seeded rooms."""
+) -> Iterator[tuple[list[str], list[int], list[dict[str, Any]], list[int]]]:
+    """The target's processes; yields its base URLs, server pids, seeded rooms and every
+    pid on the server core (servers and Redis)."""
     procs = Processes()
     env = {k: v for k, v in os.environ.items() if not k.startswith("HOLDSPACE_")}
     env.update(
@@ -185,7 +187,7 @@ def holdspace(
             pids.append(worker.pid)
         for url in urls:
             _wait_ready(url)
-        yield urls, pids, rooms
+        yield urls, pids, rooms, core_pids(procs, pids)
     finally:
         procs.stop()
 
@@ -199,15 +201,21 @@ def start_redis(procs: Processes, workdir: Path) -> str:
         stdout=subprocess.DEVNULL,
     )  # fmt: skip
     _wait_redis(port, redis)
+    procs.redis_pid = redis.pid
     return f"redis://127.0.0.1:{port}/0"
+
+
+def core_pids(procs: Processes, servers: list[int]) -> list[int]:
+    return servers + ([procs.redis_pid] if procs.redis_pid is not None else [])
 
 
 @contextlib.contextmanager
 def peer(
     target: Target, workdir: Path, plan: Plan
-) -> Iterator[tuple[list[str], list[int], list[dict[str, Any]]]]:
-    """A socket.io peer's process and its Redis; yields its base URL, pid and rooms
-    (names only: the peers have no accounts, so the members' tokens are placeholders)."""
+) -> Iterator[tuple[list[str], list[int], list[dict[str, Any]], list[int]]]:
+    """A socket.io peer's process and its Redis; yields its base URL, pid, rooms (names
+    only: the peers have no accounts, so the members' tokens are placeholders) and the
+    pids on the server core."""
     procs = Processes()
     try:
         env = dict(os.environ)
@@ -232,7 +240,7 @@ def peer(
             {"id": f"r{r}", "members": [f"r{r}m{m}" for m in range(plan.members)]}
             for r in range(plan.rooms)
         ]
-        yield [f"http://127.0.0.1:{port}"], [server.pid], rooms
+        yield [f"http://127.0.0.1:{port}"], [server.pid], rooms, core_pids(procs, [server.pid])
     finally:
         procs.stop()
 
@@ -322,7 +330,7 @@ def run_target(key: str, plan: Plan) -> dict[str, Any]:
     servers = peer if target.peer else holdspace
     with (
         tempfile.TemporaryDirectory(prefix="holdspace-bench-") as tmp,
-        servers(target, Path(tmp), plan) as (urls, pids, rooms),
+        servers(target, Path(tmp), plan) as (urls, pids, rooms, on_core),
     ):
         plan_file = Path(tmp) / "plan.json"
         if target.peer:
@@ -355,6 +363,7 @@ def run_target(key: str, plan: Plan) -> dict[str, Any]:
         time.sleep(2)  # let the joined connections go idle
         rss_idle = sum(rss_kib(p) for p in pids)
         cpu_before = sum(cpu_seconds(p) for p in pids)
+        core_before = sum(cpu_seconds(p) for p in on_core)
         started = time.monotonic()
         loadgen.stdin.write(b"GO\n")
         loadgen.stdin.flush()
@@ -369,6 +378,7 @@ def run_target(key: str, plan: Plan) -> dict[str, Any]:
             pipe.close()
         elapsed = time.monotonic() - started
         cpu_used = sum(cpu_seconds(p) for p in pids) - cpu_before
+        core_used = sum(cpu_seconds(p) for p in on_core) - core_before
         peak = sum(rss_kib(p) for p in pids)
         if not out.strip():
             raise RuntimeError("the load generator printed no results:\n" + "\n".join(progress))
@@ -381,14 +391,22 @@ def run_target(key: str, plan: Plan) -> dict[str, Any]:
             rss_idle_kib_per_connection=round((rss_idle - rss_before) / connections, 1),
             rss_peak_mib=round(peak / 1024, 1),
             server_cpu_share=round(cpu_used / elapsed, 2),
+            # The server core's whole cost (servers and Redis) per delivery: steadier
+            # from run to run than a latency-bound maximum, so changes are compared on it.
+            core_us_per_delivery=round(
+                core_used * 1e6 / max(1, sum(s["deliveries"] for s in result["steps"])), 1
+            ),
         )
         return result
 
 
-def ramp(quick: bool) -> list[dict[str, float]]:
-    seconds = 2.0 if quick else 5.0
-    rates = [1000, 2000] if quick else [2000, 4000, 6000, 8000, 10000, 12000, 15000, 18000,
-                                        21000, 25000, 30000, 35000, 40000]  # fmt: skip
+def ramp(
+    quick: bool, rates: list[int] | None = None, seconds: float | None = None
+) -> list[dict[str, float]]:
+    seconds = seconds or (2.0 if quick else 5.0)
+    if rates is None:
+        rates = [1000, 2000] if quick else [2000, 4000, 6000, 8000, 10000, 12000, 15000,
+                                            18000, 21000, 25000, 30000, 35000, 40000]  # fmt: skip
     return [{"rate": r, "seconds": seconds} for r in rates]
 
 
@@ -421,6 +439,8 @@ def report(results: list[dict[str, Any]], plan: Plan) -> str:
             *([f"- errors seen by the load generator: {r['errors']}"] if r.get("errors") else []),
             f"- RSS per idle joined connection: {r['rss_idle_kib_per_connection']} KiB; "
             f"peak RSS {r['rss_peak_mib']} MiB; server CPU {r['server_cpu_share']} cores",
+            f"- server core (servers and Redis) CPU per delivery: "
+            f"{fmt(r['core_us_per_delivery'])} µs",
             "",
             "| offered/s | achieved/s | p50 ms | p99 ms | max ms | lost | loadgen CPU |",
             "|---|---|---|---|---|---|---|",
@@ -460,12 +480,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--members", type=int, default=10)
     parser.add_argument("--targets", default=",".join(TARGETS))
     parser.add_argument("--no-write", action="store_true", help="don't write bench/results")
+    parser.add_argument(
+        "--rates",
+        help="offered rates to run instead of the ramp, e.g. 10000,10000 (compare "
+        "changes on the CPU per delivery at a rate every version sustains)",
+    )
+    parser.add_argument("--seconds", type=float, default=None, help="per step")
     args = parser.parse_args(argv)
     rooms = args.rooms or (10 if args.quick else 200)
     plan = Plan(
         rooms=rooms,
         members=args.members,
-        steps=ramp(args.quick),
+        steps=ramp(
+            args.quick,
+            [int(r) for r in args.rates.split(",")] if args.rates else None,
+            args.seconds,
+        ),
         resume_trials=3 if args.quick else 20,
     )
     if args.smoke:
