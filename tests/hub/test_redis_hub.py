@@ -156,3 +156,65 @@ async def test_redis_holds_exactly_the_state_with_only_changed_parts_written(
         await admin.aclose()
     assert {f for f in fields if f.startswith("m:")} == {f"m:{s}" for s in here.messages}
     assert len(here.messages) == 3
+
+
+async def _publishes(admin: Redis) -> int:
+    stats = await admin.info("commandstats")
+    return int(stats.get("cmdstat_publish", {}).get("calls", 0))
+
+
+async def test_steps_publish_only_when_someone_else_may_be_listening(
+    redis_server: RedisServer,
+) -> None:
+    """A worker hands its own events to its own subscribers, so with nobody else following
+    a session its steps put nothing through pub/sub. Once another worker follows, they
+    do; and a subscriber no worker registered (a worker of an older version) is never
+    left out."""
+    prefix = f"hs:w{secrets.token_hex(4)}:"
+    quiet = HubTuning(probe_seconds=3600)  # no probes: they publish too
+    a, b = [
+        await RedisHub.open(
+            redis_server.url, encode_event, encode_notice, prefix=prefix, tuning=quiet
+        )
+        for _ in range(2)
+    ]
+    admin = Redis.from_url(redis_server.admin_url, decode_responses=True)
+    try:
+        on_a, on_b = Watcher(), Watcher()
+        await a.subscribe(KEY, on_a)
+        await seat_facilitator(a)
+        before = await _publishes(admin)
+        for i in range(3):
+            await a.transact(KEY, command("fac", c.Post(f"only A follows {i}")))
+        assert await on_a.until(5) == [1, 2, 3, 4, 5]
+        assert await _publishes(admin) == before
+
+        await b.subscribe(KEY, on_b)
+        await a.transact(KEY, command("fac", c.Post("B follows now")))
+        await b.transact(KEY, command("fac", c.Post("and posts")))
+        assert await on_b.until(2) == [6, 7]
+        assert await on_a.until(7) == [1, 2, 3, 4, 5, 6, 7]
+        assert await _publishes(admin) == before + 2
+
+        await b.unsubscribe(KEY, on_b)
+        await a.transact(KEY, command("fac", c.Post("A alone again")))
+        assert await on_a.until(8) == list(range(1, 9))
+        assert await _publishes(admin) == before + 2
+
+        # A subscriber outside the followers set still hears every step.
+        older = a._listener_client.pubsub()
+        await older.subscribe(a._state_key(KEY))
+        async with asyncio.timeout(5):
+            while (await older.get_message(timeout=1)) is None:
+                pass  # the subscribe confirmation
+        await a.transact(KEY, command("fac", c.Post("heard by an older worker")))
+        async with asyncio.timeout(5):
+            message = None
+            while message is None:
+                message = await older.get_message(timeout=1)
+        assert "heard by an older worker" in message["data"]
+        await older.aclose()  # type: ignore[no-untyped-call]
+    finally:
+        await admin.aclose()
+        for hub in (a, b):
+            await hub.close()

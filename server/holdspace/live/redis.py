@@ -22,14 +22,20 @@ the scripts touch one slot and run unchanged on Redis Cluster):
                                    (recipients of a notice, space-separated; empty for
                                    a room event), ``g`` (gate), ``x`` (final event)
 ``P{room:<id>}:live:<starts>``     pub/sub channel: ``<prev id>\\n<entry ids>\\n<JSON>``
+``P{room:<id>}:live:<starts>:fol`` set: the workers following the session (see below)
 ``Plive``                          set: live session keys, for the ticker
 ``Pticker``                        string: the worker holding the tick lease
 ``Pworkers``                       sorted set: worker id -> last heartbeat (ms)
 ``Pprobe:<worker>``                pub/sub channel: the worker's end-to-end probe
 =================================  =======================================================
 
-Each worker subscribes only to sessions with local subscribers, remembers the
-last entry it delivered for each, and catches up from the log whenever a
+Each worker subscribes only to sessions with local subscribers, and says so in the
+session's ``fol`` set before reading where the log stands. A worker hands its own
+events to its own subscribers when the script answers, so a step publishes only
+when someone else may be listening: another worker in ``fol``, or a subscriber
+that set doesn't account for (a worker of an older version). With one worker,
+nothing goes through pub/sub at all. Each worker remembers the
+last entry it delivered for each session, and catches up from the log whenever a
 message's ``prev`` isn't that entry, after a reconnect, and when its periodic
 probe finds it behind. When the log can't prove continuity it says so
 (:meth:`Subscriber.lost`) rather than deliver a partial history.
@@ -77,12 +83,13 @@ from holdspace.protocol import encode
 
 log = logging.getLogger("holdspace.hub")
 
-# Write a step's result. KEYS: state, log.
+# Write a step's result. KEYS: state, log, followers.
 # ARGV: 1 expected version ("0": the session must not exist yet), 2 "1" if the step
 # ends the session, 3 epoch, 4 seq, 5 what to publish after the ids (the batch as JSON:
 # [epoch, [[s, f, t, g, x], ...]]), 6 max log entries, 7 max log age (ms),
 # 8 expire-at (ms), 9 n entries, 10 r replaced, 11 h parts written, 12 d parts
-# deleted, then n x (s, f, t, g, x), r x (seq, frame), h x (part, JSON), d x part.
+# deleted, 13 the calling worker's id, then n x (s, f, t, g, x), r x (seq, frame),
+# h x (part, JSON), d x part.
 # Returns {1, new version, previous entry id, new entry ids...} or, on a version
 # conflict, {0, version, the hash's fields and values...}.
 _WRITE = """
@@ -91,7 +98,7 @@ if current ~= ARGV[1] then
   return {0, current, unpack(redis.call('HGETALL', KEYS[1]))}
 end
 local n, r = tonumber(ARGV[9]), tonumber(ARGV[10])
-local at = 13 + n * 5
+local at = 14 + n * 5
 if r > 0 then
   -- Rewrite the log into a fresh key: an edited entry's old bytes must not linger.
   local new = {}
@@ -116,7 +123,7 @@ local ms, sq = string.match(prev, '^(%d+)-(%d+)$')
 ms, sq = tonumber(ms), tonumber(sq)
 local last, ids = prev, {}
 for k = 0, n - 1 do
-  local i = 13 + k * 5
+  local i = 14 + k * 5
   if now_ms > ms then ms, sq = now_ms, 0 else sq = sq + 1 end
   last = string.format('%d-%d', ms, sq)
   redis.call('XADD', KEYS[2], last, 'p', ids[#ids] or prev, 's', ARGV[i], 'f', ARGV[i + 1],
@@ -124,10 +131,16 @@ for k = 0, n - 1 do
   ids[#ids + 1] = last
 end
 if n > 0 then
-  redis.call('PUBLISH', KEYS[1], prev .. '\\n' .. table.concat(ids, ' ') .. '\\n' .. ARGV[5])
+  -- The caller delivers to its own subscribers: publish only if someone else listens.
+  local listening = redis.call('PUBSUB', 'NUMSUB', KEYS[1])[2]
+  local alone = listening == 0 or (listening == 1 and redis.call('SCARD', KEYS[3]) == 1
+    and redis.call('SISMEMBER', KEYS[3], ARGV[13]) == 1)
+  if not alone then
+    redis.call('PUBLISH', KEYS[1], prev .. '\\n' .. table.concat(ids, ' ') .. '\\n' .. ARGV[5])
+  end
 end
 if ARGV[2] == '1' then
-  redis.call('DEL', KEYS[1], KEYS[2])
+  redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
   return {1, '0', prev, unpack(ids)}
 end
 local version = tostring(tonumber(current) + 1)
@@ -146,6 +159,7 @@ end
 local expire = math.max(tonumber(ARGV[8]), now_ms + 3600000)
 redis.call('PEXPIREAT', KEYS[1], expire)
 redis.call('PEXPIREAT', KEYS[2], expire)
+redis.call('PEXPIREAT', KEYS[3], expire)
 return {1, version, prev, unpack(ids)}
 """
 
@@ -190,6 +204,9 @@ if holder and holder ~= ARGV[1] then return 0 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return 1
 """
+
+# A followers set outlives a session that is never written to again by at most this.
+FOLLOWERS_TTL_MS = 24 * 3600 * 1000
 
 MAX_ATTEMPTS = 50  # compare-and-set retries before a command is refused as unavailable
 
@@ -375,6 +392,9 @@ class RedisHub:
     def _log_key(self, key: str) -> str:
         return self._state_key(key) + ":log"
 
+    def _followers_key(self, key: str) -> str:
+        return self._state_key(key) + ":fol"
+
     @property
     def _probe_channel(self) -> str:
         return f"{self._p}probe:{self.worker_id}"
@@ -521,6 +541,7 @@ class RedisHub:
             len(t.replaced),
             len(write),
             len(gone),
+            self.worker_id,
         ]
         for row in rows:
             args += row
@@ -529,7 +550,8 @@ class RedisHub:
         for item in write.items():
             args += item
         args += gone
-        result: list[Any] = await self._write([self._state_key(key), self._log_key(key)], args)
+        keys = [self._state_key(key), self._log_key(key), self._followers_key(key)]
+        result: list[Any] = await self._write(keys, args)
         return result, batch
 
     async def _deliver_own(
@@ -644,6 +666,9 @@ class RedisHub:
         if self._listening and self._pubsub is not None:
             with contextlib.suppress(RedisError, OSError):
                 await self._pubsub.unsubscribe(ch.name)
+        with contextlib.suppress(RedisError, OSError):
+            # After unsubscribing: a step in between still publishes, to nobody.
+            await self._redis.srem(self._followers_key(key), self.worker_id)
 
     # -- the listener -------------------------------------------------------------
 
@@ -714,6 +739,7 @@ class RedisHub:
             if ch.last_id is None:
                 await self._position(ch)
             else:
+                await self._follow(ch)  # gone if the session's keys were lost meanwhile
                 await self._catch_up(ch, reconnected=True)
         for message in early:
             await self._route(message)
@@ -742,9 +768,19 @@ class RedisHub:
             else:
                 await self._receive(ch, message["data"])
 
+    async def _follow(self, ch: _Channel) -> None:
+        """Join the session's followers, so other workers' steps publish to us. Nothing
+        in the set is secret (worker ids); it goes with the session's other keys."""
+        fol = self._followers_key(ch.key)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.sadd(fol, self.worker_id)
+            pipe.pexpire(fol, FOLLOWERS_TTL_MS)
+            await pipe.execute()
+
     async def _position(self, ch: _Channel) -> None:
-        """Where the session's log stands now that we're subscribed: every later
-        message will be published after this point."""
+        """Where the session's log stands now that we're subscribed and following: every
+        later step will be published to us after this point."""
+        await self._follow(ch)
         epoch, last = await self._redis.hmget(ch.name, ["epoch", "last"])
         ch.epoch = None if epoch is None else str(epoch)
         ch.last_id = str(last or "0-0")
