@@ -84,6 +84,20 @@ def test_cleaning_is_stable(text: str) -> None:
     assert clean_message(once) == once
 
 
+@pytest.mark.parametrize(
+    ("typed", "kept"),
+    [
+        ("<<b>i>hello", "hello"),  # the first pass leaves <i>
+        (";<<?>?", ";"),  # ...or a bogus comment's opening
+        ("I <3 you <<b>", "I <3 you <"),
+        ("<<<<<a>b>c>d>e>f", "d>e>f"),  # nested past the passes: no brackets left
+    ],
+)
+def test_markup_uncovered_by_stripping_is_stripped_too(typed: str, kept: str) -> None:
+    assert strip_markup(typed) == kept
+    assert strip_markup(kept) == kept
+
+
 def test_lone_surrogates_are_dropped_everywhere_text_is_cleaned() -> None:
     """A JSON escape can smuggle half a surrogate pair in (through the HTTP API, say); it
     could never be sent on as UTF-8, so it goes. A whole character stays."""

@@ -34,10 +34,26 @@ _BLANK_RUN = re.compile(r"\n{3,}")
 _AMP = "\ue000"
 
 
+# Removing a tag can join its neighbours into a new one (``<<b>i>`` leaves ``<i>``), so
+# stripping repeats until nothing changes — a few times at most: each pass is a full
+# parse, and markup nested deeper than that is not conversation.
+_PASSES = 3
+
+
 def strip_markup(text: str) -> str:
-    """Remove tags and comments; leave every other character exactly as typed."""
-    if "<" not in text:
-        return text
+    """Remove tags and comments; leave every other character exactly as typed. The
+    result is a fixed point: stripping it again changes nothing."""
+    for _ in range(_PASSES):
+        if "<" not in text:
+            return text
+        cleaned = _strip_once(text)
+        if cleaned == text:
+            return text
+        text = cleaned
+    return text.replace("<", "")  # still nested after a few passes: no brackets left
+
+
+def _strip_once(text: str) -> str:
     protected = text.replace(_AMP, "\ufffd").replace("&", _AMP)
     cleaned = bleach.clean(protected, tags=set(), attributes={}, strip=True, strip_comments=True)
     # bleach escaped <, > and " in what was left; those are the only entities now present.
