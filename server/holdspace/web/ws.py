@@ -249,15 +249,16 @@ class _Session:
             writer.cancel()
             await asyncio.gather(writer, return_exceptions=True)
             close = self._close_for(self._stopped)
+            # Logged when decided: closing a peer that stopped reading waits out the timeout.
+            log.info(
+                "disconnected",
+                extra={"conn": self.conn.id, "close_code": close[0] if close else None},
+            )
             await self._part(leaving=False)
             if close is not None:
                 with contextlib.suppress(Exception):
                     async with asyncio.timeout(2):
                         await self.websocket.close(*close)
-            log.info(
-                "disconnected",
-                extra={"conn": self.conn.id, "close_code": close[0] if close else None},
-            )
 
     def _close_for(self, reason: BaseException | None) -> tuple[int, str] | None:
         if reason is None or isinstance(reason, WebSocketDisconnect):
