@@ -314,8 +314,11 @@ class RoomView {
         send.disabled = true;
         try {
           await this.socket.send("post", { text: value, ...(warn.checked ? { sensitive: true } : {}) });
-          input.value = "";
-          warn.checked = false;
+          // Clear only what was sent: they may have started the next message meanwhile.
+          if (input.value.trim() === value) {
+            input.value = "";
+            warn.checked = false;
+          }
           why.textContent = "";
         } catch (e) {
           why.textContent = e.message;
