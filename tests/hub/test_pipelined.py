@@ -7,13 +7,13 @@ import asyncio
 import secrets
 import socket
 from collections.abc import AsyncIterator
-from typing import Any
 
 import pytest
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError, ResponseError
+from redis.exceptions import TimeoutError as RedisTimeout
 
 from holdspace.live.pipelined import PipelinedScript
 from tests.redis_server import RedisServer
@@ -35,24 +35,56 @@ async def client(redis_server: RedisServer) -> AsyncIterator[Redis]:
 
 
 async def test_calls_made_together_share_a_pipeline_and_each_gets_its_answer(
-    client: Redis, monkeypatch: pytest.MonkeyPatch
+    client: Redis,
 ) -> None:
     script = PipelinedScript(client, APPEND)
     key = f"t{secrets.token_hex(4)}"
-    assert await script([key], ["warm"]) == 1
-    opened = 0
-    pipeline = client.pipeline
-
-    def counted(*args: Any, **kwargs: Any) -> Any:
-        nonlocal opened
-        opened += 1
-        return pipeline(*args, **kwargs)
-
-    monkeypatch.setattr(client, "pipeline", counted)
+    assert await script([key], ["warm"]) == 1  # loads the script too
+    warmed = script.round_trips
     answers = await asyncio.gather(*(script([key], [str(n)]) for n in range(50)))
     assert answers == list(range(2, 52))  # each its own answer, in call order
     assert await client.lrange(key, 1, -1) == [str(n) for n in range(50)]
-    assert opened == 1
+    assert script.round_trips == warmed + 1
+    await script.close()
+
+
+async def test_calls_made_while_a_pipeline_is_out_go_together_in_the_next(
+    client: Redis,
+) -> None:
+    script = PipelinedScript(client, APPEND)
+    key = f"t{secrets.token_hex(4)}"
+    assert await script([key], ["warm"]) == 1  # loads the script too
+    warmed = script.round_trips
+    first = asyncio.create_task(script([key], ["first"]))
+    for _ in range(100):  # a few turns of the loop, until the first pipeline has gone out
+        if script.round_trips > warmed:
+            break
+        await asyncio.sleep(0)
+    assert script.round_trips == warmed + 1
+    # These run before the loop reads the first answer: they wait for it, then go as one.
+    later = [asyncio.create_task(script([key], [str(n)])) for n in range(20)]
+    assert await first == 2
+    assert [await t for t in later] == list(range(3, 23))
+    assert script.round_trips == warmed + 2
+    await script.close()
+
+
+async def test_a_lost_connection_fails_the_calls_on_it_and_the_next_call_reconnects(
+    client: Redis, redis_server: RedisServer
+) -> None:
+    script = PipelinedScript(client, APPEND)
+    key = f"t{secrets.token_hex(4)}"
+    assert await script([key], ["before"]) == 1
+    admin = Redis.from_url(redis_server.admin_url, decode_responses=True)
+    try:
+        await admin.client_kill_filter(_type="normal", skipme=True)
+    finally:
+        await admin.aclose()
+    with pytest.raises(ConnectionError):
+        await script([key], ["lost"])
+    assert await script([key], ["after"]) >= 2
+    assert (await client.lrange(key, 0, -1))[-1] == "after"
+    await script.close()
 
 
 async def test_one_call_refused_leaves_the_others_alone(client: Redis) -> None:
@@ -93,3 +125,21 @@ async def test_an_unreachable_redis_fails_every_call() -> None:
             await redis.aclose()
     assert len(results) == 3
     assert all(isinstance(r, ConnectionError) for r in results), results
+
+
+async def test_a_redis_that_stops_answering_fails_the_calls_within_the_limit() -> None:
+    """The limit bounds the whole pipeline; the client has no socket timeout of its own."""
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()  # the kernel accepts connections; nothing ever answers
+        port = silent.getsockname()[1]
+        redis = Redis(port=port, retry=Retry(NoBackoff(), 0), socket_timeout=None)
+        try:
+            script = PipelinedScript(redis, APPEND, timeout=0.5)
+            async with asyncio.timeout(10):
+                results = await asyncio.gather(
+                    *(script(["k"], ["v"]) for _ in range(3)), return_exceptions=True
+                )
+        finally:
+            await redis.aclose()
+    assert all(isinstance(r, RedisTimeout) for r in results), results

@@ -214,6 +214,13 @@ async def test_steps_publish_only_when_someone_else_may_be_listening(
                 message = await older.get_message(timeout=1)
         assert "heard by an older worker" in message["data"]
         await older.aclose()  # type: ignore[no-untyped-call]
+
+        # A worker that shuts down leaves the sessions it followed.
+        await b.subscribe(KEY, on_b)
+        followers = a._followers_key(KEY)
+        assert await admin.smembers(followers) == {a.worker_id, b.worker_id}
+        await b.close()
+        assert await admin.smembers(followers) == {a.worker_id}
     finally:
         await admin.aclose()
         for hub in (a, b):

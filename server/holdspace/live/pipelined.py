@@ -1,12 +1,17 @@
-"""Calls to one Lua script, sent to Redis in pipelines.
+"""Calls to one Lua script, sent to Redis in pipelines on one connection of their own.
 
-Every call made during one turn of the event loop goes out in one pipeline: one
-connection checkout, one write, one read for all of them. Under load, many
-sessions' steps share a round trip (and, with Redis on the same core, a pair of
-context switches); a lone call costs what a plain ``EVALSHA`` does.
+One pipeline is in flight at a time. Calls made while it is out wait for it and go
+together in the next one: under load, many sessions' steps share each round trip
+(and, with Redis on the same core, each pair of context switches), and a lone call
+costs what a plain ``EVALSHA`` does. The calls are packed here and the replies read
+straight off the connection: redis-py's pipeline and pool machinery (a connection
+checked out and back, per-socket-operation timeouts, event dispatch) cost more per
+call than the script itself takes to run.
 
 Calls are never retried on a connection error: a script that ran but whose
-answer was lost would run twice. The caller sees the error instead.
+answer was lost would run twice. The caller sees the error instead. A pipeline
+that takes longer than ``timeout`` fails, and its connection is dropped: replies
+still on their way would be read as the next pipeline's.
 """
 
 from __future__ import annotations
@@ -17,36 +22,51 @@ from collections.abc import Sequence
 from typing import Any
 
 from redis.asyncio import Redis
-from redis.exceptions import NoScriptError
+from redis.asyncio.connection import AbstractConnection
+from redis.exceptions import NoScriptError, ResponseError
+from redis.exceptions import TimeoutError as RedisTimeout
 
 Args = Sequence[str | int | bytes]
+_Call = tuple[Sequence[str], Args, asyncio.Future[Any]]
+
+
+def _bulk(value: str | int | bytes) -> bytes:
+    data = value if isinstance(value, bytes) else str(value).encode()
+    return b"$%d\r\n%b\r\n" % (len(data), data)
 
 
 class PipelinedScript:
-    def __init__(self, client: Redis, source: str) -> None:
-        """``client`` must not retry on its own (see the module's docstring)."""
+    def __init__(self, client: Redis, source: str, *, timeout: float | None = None) -> None:
+        """``client``'s pool lends one connection for good; ``timeout`` bounds each
+        pipeline (see the module's docstring)."""
         self._client = client
         self._source = source
+        self._timeout = timeout
         # Redis names scripts by SHA-1; not a security use.
         self._sha = hashlib.sha1(source.encode(), usedforsecurity=False).hexdigest()
-        self._pending: list[tuple[Sequence[str], Args, asyncio.Future[Any]]] = []
-        self._sending: set[asyncio.Task[None]] = set()
+        self._head = _bulk("EVALSHA") + _bulk(self._sha)
+        self._pending: list[_Call] = []
+        self._sender: asyncio.Task[None] | None = None
+        self._conn: AbstractConnection | None = None
+        self.round_trips = 0  # pipelines sent, for tests and tuning
 
     async def __call__(self, keys: Sequence[str], args: Args) -> Any:
-        loop = asyncio.get_running_loop()
-        answer: asyncio.Future[Any] = loop.create_future()
+        answer: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._pending.append((keys, args, answer))
-        if len(self._pending) == 1:
-            loop.call_soon(self._flush)
+        if self._sender is None:
+            self._sender = asyncio.create_task(self._send_all(), name="script-pipeline")
         return await answer
 
-    def _flush(self) -> None:
-        calls, self._pending = self._pending, []
-        task = asyncio.get_running_loop().create_task(self._send(calls))
-        self._sending.add(task)
-        task.add_done_callback(self._sending.discard)
+    async def _send_all(self) -> None:
+        """Send what is pending, then what gathered meanwhile, until nothing is left."""
+        try:
+            while self._pending:
+                calls, self._pending = self._pending, []
+                await self._send(calls)
+        finally:
+            self._sender = None
 
-    async def _send(self, calls: list[tuple[Sequence[str], Args, asyncio.Future[Any]]]) -> None:
+    async def _send(self, calls: list[_Call]) -> None:
         try:
             results = await self._execute([(keys, args) for keys, args, _ in calls])
         except Exception as error:
@@ -55,8 +75,9 @@ class PipelinedScript:
                     answer.set_exception(error)
             return
         except BaseException:  # cancelled (the hub is closing): so are its callers
-            for _, _, answer in calls:
+            for _, _, answer in [*calls, *self._pending]:
                 answer.cancel()
+            self._pending = []
             raise
         for (_, _, answer), result in zip(calls, results, strict=True):
             if answer.done():
@@ -78,14 +99,43 @@ class PipelinedScript:
                 results[i] = result
         return results
 
+    def _pack(self, keys: Sequence[str], args: Args) -> bytes:
+        parts = [b"*%d\r\n" % (3 + len(keys) + len(args)), self._head, _bulk(len(keys))]
+        parts += [_bulk(k) for k in keys]
+        parts += [_bulk(a) for a in args]
+        return b"".join(parts)
+
     async def _pipeline(self, calls: list[tuple[Sequence[str], Args]]) -> list[Any]:
-        async with self._client.pipeline(transaction=False) as pipe:
-            for keys, args in calls:
-                pipe.evalsha(self._sha, len(keys), *keys, *args)
-            results: list[Any] = await pipe.execute(raise_on_error=False)
+        packed = b"".join(self._pack(keys, args) for keys, args in calls)
+        self.round_trips += 1
+        results: list[Any] = []
+        conn = self._conn
+        try:
+            async with asyncio.timeout(self._timeout):
+                if conn is None:
+                    pool = self._client.connection_pool
+                    conn = self._conn = await pool.get_connection()  # type: ignore[no-untyped-call]
+                await conn.send_packed_command(packed, check_health=False)
+                for _ in calls:
+                    try:
+                        results.append(await conn.read_response())
+                    except ResponseError as refused:  # this call only; the rest stand
+                        results.append(refused)
+        except TimeoutError:
+            if conn is not None:
+                await conn.disconnect(nowait=True)
+            raise RedisTimeout(f"no answer from Redis within {self._timeout} s") from None
+        except BaseException:
+            if conn is not None:
+                await conn.disconnect(nowait=True)  # out of step with its replies now
+            raise
         return results
 
     async def close(self) -> None:
-        """Wait for pipelines already sent (their callers are waiting for answers)."""
-        if self._sending:
-            await asyncio.gather(*self._sending, return_exceptions=True)
+        """Wait for the pipeline in flight (its callers are waiting for answers), then
+        give the connection back."""
+        if self._sender is not None:
+            await asyncio.gather(self._sender, return_exceptions=True)
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            await self._client.connection_pool.release(conn)

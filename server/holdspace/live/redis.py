@@ -315,7 +315,7 @@ class RedisHub:
         self.tuning = tuning or HubTuning()
         self.worker_id = secrets.token_hex(4)
         self.stats = HubStats()
-        self._write = PipelinedScript(writer, _WRITE)
+        self._write = PipelinedScript(writer, _WRITE, timeout=self.tuning.command_timeout_seconds)
         self._since = client.register_script(_SINCE)
         self._lease = client.register_script(_LEASE)
         # What this worker last wrote or read of each session: reused while still current.
@@ -360,10 +360,10 @@ class RedisHub:
         writer: Redis = Redis.from_pool(
             BlockingConnectionPool.from_url(
                 url,
-                max_connections=16,  # each carries a pipeline of many steps
+                max_connections=2,  # the script's own connection, and one to load it
                 timeout=timeout,
                 decode_responses=True,
-                socket_timeout=timeout,
+                socket_timeout=None,  # each pipeline as a whole is bounded instead
                 socket_connect_timeout=timeout,
                 retry=Retry(NoBackoff(), 0),
             )
@@ -915,6 +915,16 @@ class RedisHub:
             if last is not None and ch.last_id is not None and _id(last) > _id(ch.last_id):
                 await self._catch_up(ch)
 
+    async def _unfollow_all(self) -> None:
+        """Leave every followers set, so the workers that stay stop publishing to us (a
+        worker that dies instead stays listed until its sessions end: harmless, it only
+        costs publishes nobody reads)."""
+        if self._channels:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for key in self._channels:
+                    pipe.srem(self._followers_key(key), self.worker_id)
+                await pipe.execute()
+
     async def close(self) -> None:
         """Stop listening and let go of Redis; each step is bounded, so a connection
         that died mid-read can't hold up a worker's shutdown."""
@@ -924,6 +934,7 @@ class RedisHub:
         steps: list[tuple[str, Callable[[], Awaitable[Any]]]] = [
             ("tasks", lambda: asyncio.gather(*self._tasks, return_exceptions=True)),
             ("pubsub", self._drop_pubsub),
+            ("unfollow", self._unfollow_all),
             ("deregister", lambda: self._redis.zrem(self._p + "workers", self.worker_id)),
             ("writes", self._write.close),
             ("client", self._redis.aclose),
