@@ -69,22 +69,33 @@ async def test_calls_made_while_a_pipeline_is_out_go_together_in_the_next(
     await script.close()
 
 
-async def test_a_lost_connection_fails_the_calls_on_it_and_the_next_call_reconnects(
-    client: Redis, redis_server: RedisServer
-) -> None:
-    script = PipelinedScript(client, APPEND)
-    key = f"t{secrets.token_hex(4)}"
-    assert await script([key], ["before"]) == 1
-    admin = Redis.from_url(redis_server.admin_url, decode_responses=True)
+async def test_calls_whose_answers_are_lost_fail_and_are_not_sent_again() -> None:
+    """A connection that drops after the calls went out: they may have run, so they fail
+    rather than run twice. (A socket that reads the calls, then hangs up: the one way to
+    lose an answer on purpose.)"""
+    received: list[bytes] = []
+
+    async def hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        received.append(await reader.read(65536))
+        writer.close()
+
+    server = await asyncio.start_server(hang_up, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    redis = Redis(
+        port=port, retry=Retry(NoBackoff(), 0), driver_info=None, protocol=2
+    )  # no handshake
     try:
-        await admin.client_kill_filter(_type="normal", skipme=True)
+        script = PipelinedScript(redis, APPEND, timeout=5)
+        results = await asyncio.gather(
+            *(script(["k"], [str(n)]) for n in range(3)), return_exceptions=True
+        )
     finally:
-        await admin.aclose()
-    with pytest.raises(ConnectionError):
-        await script([key], ["lost"])
-    assert await script([key], ["after"]) >= 2
-    assert (await client.lrange(key, 0, -1))[-1] == "after"
-    await script.close()
+        await redis.aclose()
+        server.close()
+        await server.wait_closed()
+    assert all(isinstance(r, ConnectionError) for r in results), results
+    sent = b"".join(received)
+    assert sent.count(b"EVALSHA") == 3  # once each, never again
 
 
 async def test_one_call_refused_leaves_the_others_alone(client: Redis) -> None:
@@ -143,3 +154,24 @@ async def test_a_redis_that_stops_answering_fails_the_calls_within_the_limit() -
         finally:
             await redis.aclose()
     assert all(isinstance(r, RedisTimeout) for r in results), results
+
+
+async def test_a_connection_redis_closed_while_idle_is_replaced_before_sending() -> None:
+    """Redis restarts between calls: the script's connection is found closed before
+    anything is written on it (so nothing can have run) and the call goes out on a new one."""
+    server = RedisServer()
+    try:
+        redis = Redis.from_url(server.admin_url, decode_responses=True, retry=Retry(NoBackoff(), 0))
+        script = PipelinedScript(redis, APPEND, timeout=5)
+        key = f"t{secrets.token_hex(4)}"
+        try:
+            assert await script([key], ["before"]) == 1
+            server.restart()  # nothing saved: the list is gone
+            for _ in range(100):  # let the loop see the old connection's end of file
+                await asyncio.sleep(0)
+            assert await script([key], ["after"]) == 1
+        finally:
+            await script.close()
+            await redis.aclose()
+    finally:
+        server.stop()

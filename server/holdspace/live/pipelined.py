@@ -35,6 +35,13 @@ def _bulk(value: str | int | bytes) -> bytes:
     return b"$%d\r\n%b\r\n" % (len(data), data)
 
 
+def _closed_by_server(conn: AbstractConnection) -> bool:
+    """Redis closed this idle connection (a restart, a timeout, a kill): the event loop
+    has already seen its end, so no call needs to be lost finding out."""
+    reader: asyncio.StreamReader | None = getattr(conn, "_reader", None)
+    return reader is not None and (reader.at_eof() or reader.exception() is not None)
+
+
 class PipelinedScript:
     def __init__(self, client: Redis, source: str, *, timeout: float | None = None) -> None:
         """``client``'s pool lends one connection for good; ``timeout`` bounds each
@@ -88,13 +95,19 @@ class PipelinedScript:
                 answer.set_result(result)
 
     async def _execute(self, calls: list[tuple[Sequence[str], Args]]) -> list[Any]:
-        results = await self._pipeline(calls)
+        packed = [self._pack(keys, args) for keys, args in calls]
+        results = await self._pipeline(b"".join(packed), len(calls))
         missing = [i for i, r in enumerate(results) if isinstance(r, NoScriptError)]
         if missing:
             # Redis restarted or its script cache was flushed. A call refused with
-            # NOSCRIPT did not run, so running it again after loading is safe.
-            await self._client.script_load(self._source)
-            again = await self._pipeline([calls[i] for i in missing])
+            # NOSCRIPT did not run, so running it again after loading is safe: the
+            # script goes first in the same pipeline, on the same connection.
+            load = b"*3\r\n" + _bulk("SCRIPT") + _bulk("LOAD") + _bulk(self._source)
+            loaded, *again = await self._pipeline(
+                load + b"".join(packed[i] for i in missing), 1 + len(missing)
+            )
+            if isinstance(loaded, Exception):
+                raise loaded
             for i, result in zip(missing, again, strict=True):
                 results[i] = result
         return results
@@ -105,8 +118,7 @@ class PipelinedScript:
         parts += [_bulk(a) for a in args]
         return b"".join(parts)
 
-    async def _pipeline(self, calls: list[tuple[Sequence[str], Args]]) -> list[Any]:
-        packed = b"".join(self._pack(keys, args) for keys, args in calls)
+    async def _pipeline(self, packed: bytes, replies: int) -> list[Any]:
         self.round_trips += 1
         results: list[Any] = []
         conn = self._conn
@@ -115,8 +127,10 @@ class PipelinedScript:
                 if conn is None:
                     pool = self._client.connection_pool
                     conn = self._conn = await pool.get_connection()  # type: ignore[no-untyped-call]
+                elif _closed_by_server(conn):
+                    await conn.disconnect()  # nothing written on it: safe to send anew
                 await conn.send_packed_command(packed, check_health=False)
-                for _ in calls:
+                for _ in range(replies):
                     try:
                         results.append(await conn.read_response())
                     except ResponseError as refused:  # this call only; the rest stand

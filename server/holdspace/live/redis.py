@@ -360,7 +360,7 @@ class RedisHub:
         writer: Redis = Redis.from_pool(
             BlockingConnectionPool.from_url(
                 url,
-                max_connections=2,  # the script's own connection, and one to load it
+                max_connections=1,  # the script's own connection
                 timeout=timeout,
                 decode_responses=True,
                 socket_timeout=None,  # each pipeline as a whole is bounded instead
