@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from holdspace.core.text import (
     MAX_MESSAGE_CHARS,
+    _strip_once,
     clean_message,
     clean_name,
     clean_short,
@@ -72,6 +73,13 @@ def test_names_are_one_clean_line() -> None:
 def test_text_without_a_tag_opener_is_never_changed_by_markup_stripping(text: str) -> None:
     """Without a ``<`` there can be no tag, so the (slow) parser is skipped and nothing changes."""
     assert strip_markup(text) == text
+
+
+@given(st.text(alphabet=st.sampled_from("<>3 =-.&;\n\u00e9"), max_size=60))
+def test_the_parser_is_skipped_only_where_it_would_change_nothing(text: str) -> None:
+    """``<`` without a letter, ``!``, ``/`` or ``?`` after it opens nothing: the shortcut
+    gives what the parser gives."""
+    assert strip_markup(text) == text == _strip_once(text)
 
 
 @given(st.text(alphabet=st.sampled_from("<>/ab &;!-?\"'=\n"), max_size=60) | st.text(max_size=100))

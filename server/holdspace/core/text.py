@@ -4,7 +4,7 @@ Messages are plain text end to end: clients render them as text, never HTML.
 Cleaning still strips markup so that no stored or relayed message ever carries
 it, without double escaping: what the member typed, minus tags, is what others
 read. bleach is slow (~13 ms for 4 KB), so its parser only runs when the text
-contains a ``<`` — without one there can be no tag.
+contains something that can open a tag (``<`` and a letter, ``!``, ``/`` or ``?``).
 """
 
 from __future__ import annotations
@@ -38,13 +38,16 @@ _AMP = "\ue000"
 # stripping repeats until nothing changes — a few times at most: each pass is a full
 # parse, and markup nested deeper than that is not conversation.
 _PASSES = 3
+# What can open a tag, a comment or a declaration in HTML: without one of these, the
+# parser would change nothing ("I <3 you", "a < b"), so it isn't run.
+_OPENER = re.compile(r"<[A-Za-z!/?]")
 
 
 def strip_markup(text: str) -> str:
     """Remove tags and comments; leave every other character exactly as typed. The
     result is a fixed point: stripping it again changes nothing."""
     for _ in range(_PASSES):
-        if "<" not in text:
+        if not _OPENER.search(text):
             return text
         cleaned = _strip_once(text)
         if cleaned == text:
