@@ -34,26 +34,31 @@ async def client(redis_server: RedisServer) -> AsyncIterator[Redis]:
     await redis.aclose()
 
 
-async def test_calls_made_together_share_a_pipeline_and_each_gets_its_answer(
-    client: Redis,
-) -> None:
+@pytest.fixture
+async def loaded(client: Redis) -> AsyncIterator[tuple[PipelinedScript, str]]:
+    """A script Redis has loaded (its first call did), and its list, one entry long."""
     script = PipelinedScript(client, APPEND)
     key = f"t{secrets.token_hex(4)}"
-    assert await script([key], ["warm"]) == 1  # loads the script too
+    assert await script([key], ["warm"]) == 1
+    yield script, key
+    await script.close()
+
+
+async def test_calls_made_together_share_a_pipeline_and_each_gets_its_answer(
+    client: Redis, loaded: tuple[PipelinedScript, str]
+) -> None:
+    script, key = loaded
     warmed = script.round_trips
     answers = await asyncio.gather(*(script([key], [str(n)]) for n in range(50)))
     assert answers == list(range(2, 52))  # each its own answer, in call order
     assert await client.lrange(key, 1, -1) == [str(n) for n in range(50)]
     assert script.round_trips == warmed + 1
-    await script.close()
 
 
 async def test_calls_made_while_a_pipeline_is_out_go_together_in_the_next(
-    client: Redis,
+    loaded: tuple[PipelinedScript, str],
 ) -> None:
-    script = PipelinedScript(client, APPEND)
-    key = f"t{secrets.token_hex(4)}"
-    assert await script([key], ["warm"]) == 1  # loads the script too
+    script, key = loaded
     warmed = script.round_trips
     first = asyncio.create_task(script([key], ["first"]))
     for _ in range(100):  # a few turns of the loop, until the first pipeline has gone out
@@ -66,7 +71,6 @@ async def test_calls_made_while_a_pipeline_is_out_go_together_in_the_next(
     assert await first == 2
     assert [await t for t in later] == list(range(3, 23))
     assert script.round_trips == warmed + 2
-    await script.close()
 
 
 async def test_calls_whose_answers_are_lost_fail_and_are_not_sent_again() -> None:
