@@ -63,10 +63,14 @@ class Cluster:
                 await asyncio.sleep(0.05)
 
 
-def _read_lines(process: subprocess.Popen[str], lines: list[str]) -> None:
+def _read_lines(process: subprocess.Popen[str], lines: list[str], changed: Any) -> None:
+    """Collect the cluster's output; ``changed`` (a threading.Event) is set on each line
+    and when the output ends."""
     assert process.stdout is not None
     for line in process.stdout:
         lines.append(line.rstrip("\n"))
+        changed.set()
+    changed.set()
 
 
 @pytest.fixture
@@ -84,14 +88,19 @@ def cluster(tmp_path: Path) -> Iterator[Cluster]:
         env=env,
     )
     lines: list[str] = []
-    reader = threading.Thread(target=_read_lines, args=(process, lines), daemon=True)
+    changed = threading.Event()
+    reader = threading.Thread(target=_read_lines, args=(process, lines, changed), daemon=True)
     reader.start()
     try:
         deadline = time.monotonic() + 90
-        while not any("running at" in line for line in lines):
-            if process.poll() is not None or time.monotonic() > deadline:
+        while True:
+            changed.clear()  # before looking: a line that comes after sets it again
+            if any("running at" in line for line in lines):
+                break
+            ended = process.poll() is not None or not reader.is_alive()  # output over
+            if ended or time.monotonic() > deadline:
                 raise AssertionError("local-cluster did not start:\n" + "\n".join(lines))
-            time.sleep(0.05)
+            changed.wait(timeout=max(0.0, deadline - time.monotonic()))
         state = json.loads((run / "cluster.json").read_text())
         yield Cluster(state["url"], run, process, state, lines)
     finally:
