@@ -453,7 +453,11 @@ def report(results: list[dict[str, Any]], plan: Plan) -> str:
             ),
             "",
         ]
-    lines += ratios(results)
+    lines += [
+        "Where the time goes on each target, what was tried and what it gave: docs/PERFORMANCE.md.",
+        "",
+        *ratios(results),
+    ]
     return "\n".join(lines)
 
 
