@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 
-import pytest
-
 from holdspace.live.base import Delivery
 from holdspace.web.connection import Connection, Overflow
 
@@ -40,7 +38,6 @@ async def test_held_events_are_released_after_the_snapshot_without_duplicates() 
     """Events published while joining wait; those the snapshot already covers are dropped."""
     socket = Socket()
     conn = Connection("c", "u", socket.send, max_frames=100, max_bytes=10_000)
-    writer = asyncio.create_task(conn.writer())
     conn.hold()
     conn.deliver(batch(4, 5, 6))
     conn.send("snapshot@5")
@@ -48,35 +45,79 @@ async def test_held_events_are_released_after_the_snapshot_without_duplicates() 
     conn.deliver(batch(6, 7))
     await drained(socket, 3)
     assert socket.sent == ["snapshot@5", "frame-6", "frame-7"]
-    writer.cancel()
 
 
 async def test_catch_up_then_held_then_live_in_order() -> None:
     """A resume replays the gap from the log, then what arrived meanwhile, each once."""
     socket = Socket()
     conn = Connection("c", "u", socket.send, max_frames=100, max_bytes=10_000)
-    writer = asyncio.create_task(conn.writer())
     conn.hold()
     conn.deliver(batch(9, 10))
     conn.release(6, batch(7, 8, 9))
     conn.deliver(batch(11))
     await drained(socket, 5)
     assert socket.sent == [f"frame-{s}" for s in (7, 8, 9, 10, 11)]
-    writer.cancel()
 
 
 async def test_a_peer_that_stops_reading_overflows_instead_of_growing() -> None:
-    """Past its frame limit the queue stops the writer with Overflow; nobody waits on it."""
+    """Past its frame limit the queue stops with Overflow, at once, and the send stuck on
+    the peer is ended; nobody waits on it."""
     socket = Socket()
     socket.reading.clear()  # the phone went into a tunnel
-    conn = Connection("c", "u", socket.send, max_frames=10, max_bytes=1_000_000)
-    writer = asyncio.create_task(conn.writer())
-    for s in range(1, 30):
+    stops: list[BaseException] = []
+    conn = Connection(
+        "c", "u", socket.send, max_frames=10, max_bytes=1_000_000, on_stop=stops.append
+    )
+    conn.deliver(batch(1))
+    await asyncio.sleep(0)  # the writer starts, and blocks on the peer
+    assert conn.sending
+    for s in range(2, 30):
         conn.deliver(batch(s))  # returns at once, every time
     assert conn.overflowed
+    assert [type(r) for r in stops] == [Overflow]
+    await conn.close()
     socket.reading.set()
-    with pytest.raises(Overflow):
-        await asyncio.wait_for(writer, 5)
+    assert socket.sent == []  # the stuck send was ended, not completed
+    assert not conn.sending
+
+
+async def test_an_idle_connection_holds_no_writer_task() -> None:
+    """The writer runs only while frames wait; the next frame starts another."""
+    socket = Socket()
+    conn = Connection("c", "u", socket.send, max_frames=100, max_bytes=10_000)
+    assert not conn.sending
+    conn.send("one")
+    assert conn.sending
+    await drained(socket, 1)
+    for _ in range(5):  # the writer's last turn, after its last send
+        if not conn.sending:
+            break
+        await asyncio.sleep(0)
+    assert not conn.sending
+    conn.send("two")
+    await drained(socket, 2)
+    assert socket.sent == ["one", "two"]
+
+
+async def test_a_failed_send_stops_the_connection_and_says_why() -> None:
+    """The peer has gone: the error reaches ``on_stop`` and nothing more is queued."""
+
+    class Gone(Exception):
+        pass
+
+    async def send(frame: str) -> None:
+        raise Gone
+
+    stops: list[BaseException] = []
+    conn = Connection("c", "u", send, max_frames=100, max_bytes=10_000, on_stop=stops.append)
+    conn.send("hello")
+    for _ in range(5):
+        if stops:
+            break
+        await asyncio.sleep(0)
+    assert [type(r) for r in stops] == [Gone]
+    conn.send("into the void")
+    assert not conn.sending
 
 
 async def test_byte_limit_counts_too() -> None:
@@ -98,7 +139,6 @@ async def test_a_gated_connection_sees_only_its_notices_until_let_in() -> None:
     """At the door: room events are dropped, notices pass; admission opens after its seq."""
     socket = Socket()
     conn = Connection("c", "u", socket.send, max_frames=100, max_bytes=10_000)
-    writer = asyncio.create_task(conn.writer())
     conn.gated = True
     conn.deliver([*batch(3, 4), notice(4, "not-for-me", to="someone-else")])
     conn.deliver([*batch(5), notice(5, "admitted@5", gate=False), *batch(6)])
@@ -108,4 +148,3 @@ async def test_a_gated_connection_sees_only_its_notices_until_let_in() -> None:
     await drained(socket, 3)
     assert socket.sent[-1] == "removed"
     assert conn.gated
-    writer.cancel()

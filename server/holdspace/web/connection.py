@@ -4,6 +4,10 @@ Fan-out never awaits a member's socket: the hub calls :meth:`Connection.deliver`
 which only queues. A member whose queue grows past its limits (a phone in a
 tunnel, a tab in the background that stopped reading) is cut off with
 :data:`CloseCode.TOO_SLOW` and resumes by ``seq`` later; the room never waits.
+
+The writer is a task only while frames wait: most sockets are idle most of the
+time, and a parked task with its coroutine and wake-up event costs about 3 KiB
+per socket.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
 from holdspace.live.base import Delivery
 
@@ -32,7 +37,10 @@ class Connection:
         *,
         max_frames: int,
         max_bytes: int,
+        on_stop: Callable[[BaseException], Any] | None = None,
     ) -> None:
+        """``on_stop`` hears why sending stopped for good: :class:`Overflow`,
+        :class:`Lost`, or the error a send raised (the peer has gone)."""
         self.id = conn_id
         self.user_id = user_id
         # Shut off from room events: waiting at the door, or removed from the session.
@@ -42,10 +50,9 @@ class Connection:
         self._max_bytes = max_bytes
         self._queue: deque[str] = deque()
         self._bytes = 0
-        self._wake = asyncio.Event()
-        self.overflowed = False
-        self.lost_track = False
-        self._writer: asyncio.Task[None] | None = None
+        self._on_stop = on_stop
+        self.stopped: BaseException | None = None
+        self._writer: asyncio.Task[None] | None = None  # only while frames wait
         self.session_over = False  # the room's session ended; this socket is in no room now
         self.seq = 0  # last room event queued: anything at or below it is a duplicate
         # While joining, events are held here until the snapshot's seq is known.
@@ -65,15 +72,30 @@ class Connection:
                 self.session_over = self.session_over or d.final
 
     def lost(self) -> None:
-        self.lost_track = True
-        self._stop_writer()
+        self._stop(Lost())
 
-    def _stop_writer(self) -> None:
-        """End the writer now, even mid-send: a peer that stopped reading blocks its send
-        for as long as the kernel holds the connection, and must not hold us too."""
-        self._wake.set()
-        if self._writer is not None and not self._writer.done():
-            self._writer.cancel()
+    @property
+    def overflowed(self) -> bool:
+        return isinstance(self.stopped, Overflow)
+
+    @property
+    def sending(self) -> bool:
+        """A writer task exists: frames are waiting or going out."""
+        return self._writer is not None
+
+    def _stop(self, reason: BaseException) -> None:
+        """Stop sending for good, and end a send in progress: a peer that stopped reading
+        blocks its send for as long as the kernel holds the connection, and must not
+        hold us too."""
+        if self.stopped is not None:
+            return
+        self.stopped = reason
+        self._queue.clear()
+        writer = self._writer
+        if writer is not None and writer is not asyncio.current_task():
+            writer.cancel()
+        if self._on_stop is not None:
+            self._on_stop(reason)
 
     def alert(self, frame: str) -> None:
         self.send(frame)
@@ -102,35 +124,35 @@ class Connection:
         self._held = None
 
     def send(self, frame: str) -> None:
-        if self.overflowed:
+        if self.stopped is not None:
             return
         self._queue.append(frame)
         self._bytes += len(frame)
         if len(self._queue) > self._max_frames or self._bytes > self._max_bytes:
-            self.overflowed = True
-            self._stop_writer()
-        self._wake.set()
+            self._stop(Overflow())
+        elif self._writer is None:
+            self._writer = asyncio.get_running_loop().create_task(self._drain())
 
-    async def writer(self) -> None:
-        """Drain the queue until the connection ends, the queue overflows (:class:`Overflow`)
-        or the hub loses track of the room (:class:`Lost`). Either of those also cancels a
-        send in progress, so a peer that stopped reading can't hold the writer."""
-        self._writer = asyncio.current_task()
+    async def _drain(self) -> None:
+        """Send what is queued, in order, then end: the next frame starts a new writer."""
         try:
-            while True:
-                await self._wake.wait()
-                self._wake.clear()
-                while self._queue and not (self.overflowed or self.lost_track):
-                    frame = self._queue.popleft()
-                    self._bytes -= len(frame)
-                    await self._send(frame)
-                self._raise_if_stopped()
-        except asyncio.CancelledError:
-            self._raise_if_stopped()
-            raise
+            while self._queue:
+                frame = self._queue.popleft()
+                self._bytes -= len(frame)
+                await self._send(frame)
+        except Exception as error:  # the send failed: the peer has gone
+            self._stop(error)
+        finally:
+            self._writer = None
 
-    def _raise_if_stopped(self) -> None:
-        if self.overflowed:
-            raise Overflow from None
-        if self.lost_track:
-            raise Lost from None
+    async def close(self) -> None:
+        """The socket is closing: drop what is queued and end a send in progress. Nothing
+        is reported to ``on_stop`` from here on."""
+        self._on_stop = None
+        if self.stopped is None:
+            self.stopped = asyncio.CancelledError()
+        self._queue.clear()
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            writer.cancel()
+            await asyncio.gather(writer, return_exceptions=True)

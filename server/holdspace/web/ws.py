@@ -1,5 +1,6 @@
-"""The WebSocket endpoint: the connection's own task receives and handles commands, one
-more task writes, and one task per worker checks every socket's sign-in.
+"""The WebSocket endpoint: the connection's own task receives and handles commands, a
+writer task sends while frames wait, and one task per worker checks every socket's
+sign-in.
 
 Authentication happens on the upgrade (the session cookie, with ``Origin``
 checked against an exact allow-list *before* accepting — nothing in Starlette or
@@ -200,16 +201,17 @@ class _Session:
         self.user = user
         self._token = token
         settings = endpoint.settings
+        self._task: asyncio.Task[Any] | None = None
+        self._stopped: BaseException | None = None  # why run() was ended, if it was
         self.conn = Connection(
             f"{self.rooms.hub.worker_id}.{secrets.token_hex(6)}",
             user.id,
             frame_sender(websocket),
             max_frames=settings.send_queue_frames,
             max_bytes=settings.send_queue_bytes,
+            on_stop=self._stop,  # overflow, lost track, or a failed send
         )
         self.joined: _Joined | None = None
-        self._task: asyncio.Task[Any] | None = None
-        self._stopped: BaseException | None = None  # why run() was ended, if it was
 
     async def run(self) -> None:
         """Receive and handle frames in this (the connection's) task until the socket
@@ -230,8 +232,6 @@ class _Session:
                 user={"id": self.user.id, "name": self.user.display_name, "role": self.user.role},
             )
         )
-        writer = asyncio.create_task(self.conn.writer())
-        writer.add_done_callback(self._writer_done)
         close: tuple[int, str] | None = None
         try:
             await self._receive()
@@ -245,9 +245,7 @@ class _Session:
             self._stopped = self._stopped or error
         finally:
             self._task = None  # from here on, a late _stop only records its reason
-            writer.remove_done_callback(self._writer_done)
-            writer.cancel()
-            await asyncio.gather(writer, return_exceptions=True)
+            await self.conn.close()
             close = self._close_for(self._stopped)
             # Logged when decided: closing a peer that stopped reading waits out the timeout.
             log.info(
@@ -279,10 +277,6 @@ class _Session:
             self._stopped = reason
             if self._task is not None:
                 self._task.cancel()
-
-    def _writer_done(self, writer: asyncio.Task[None]) -> None:
-        if not writer.cancelled() and (error := writer.exception()) is not None:
-            self._stop(error)
 
     async def check_sign_in(self) -> None:
         try:
