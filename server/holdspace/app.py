@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
-from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from holdspace import logs, metrics
@@ -39,7 +39,7 @@ from holdspace.web.access import AccessLog
 from holdspace.web.api import Api, client_error
 from holdspace.web.headers import SecurityHeaders
 from holdspace.web.services import Services
-from holdspace.web.ws import Endpoint, KeepRawSend
+from holdspace.web.ws import Endpoint, WebSocketEdge
 from holdspace_web import INDEX, STATIC
 
 log = logging.getLogger("holdspace")
@@ -128,7 +128,6 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
             Route("/readyz", readyz, methods=["GET"]),
             Route("/metrics", metrics.endpoint(collector), methods=["GET"]),
             *api.routes(),
-            WebSocketRoute("/ws", endpoint.handle),
             Route("/", web_app, methods=["GET"]),
             Mount("/static", StaticFiles(directory=STATIC), name="static"),
         ],
@@ -137,7 +136,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
     )
     app.add_middleware(SecurityHeaders)
     app.add_middleware(AccessLog)
-    app.add_middleware(KeepRawSend)  # outermost, with the server's own send
+    # Outermost: upgrades to /ws go straight to the endpoint, with the server's own send.
+    app.add_middleware(WebSocketEdge, path="/ws", handler=endpoint.handle)
     app.state.services = services  # for tests and tools that run beside the server
     return app
 

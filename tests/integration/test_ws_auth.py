@@ -123,6 +123,21 @@ async def test_hello_names_the_protocol_and_the_user(
     }
 
 
+@pytest.mark.parametrize("path", ["/wss", "/ws/", "/api/ws", "/"])
+async def test_upgrades_anywhere_but_the_endpoint_are_refused(
+    community: Community, server: LiveServer, path: str
+) -> None:
+    """Only ``/ws`` is a WebSocket endpoint: an upgrade elsewhere gets HTTP 403, even
+    with a valid session cookie."""
+    await community.person("sam", "Sam")
+    url = server.ws_url.removesuffix("/ws") + path
+    cookie = f"{COOKIE}={community.tokens['sam']}"
+    with pytest.raises(InvalidStatus) as refused:
+        async with connect(url, {"Cookie": cookie}) as ws:
+            pytest.fail(f"the upgrade was accepted: {await ws.recv()!r}")
+    assert refused.value.response.status_code == 403
+
+
 async def test_the_session_cookie_authenticates_from_an_allowed_origin(
     community: Community, server: LiveServer
 ) -> None:

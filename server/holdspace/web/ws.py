@@ -43,28 +43,45 @@ COOKIE = "holdspace_session"
 RAW_SEND = "holdspace.raw_send"
 
 
-class KeepRawSend:
-    """Outermost middleware: remember the server's own ``send`` for WebSocket scopes.
+class WebSocketEdge:
+    """Outermost middleware: WebSocket upgrades to ``path`` go straight to ``handler``,
+    with the server's own ``send``; everything else goes on to the Starlette app.
 
-    Every delivery is one frame sent; Starlette wraps ``send`` in several layers
-    that only matter for HTTP responses. Sending frames with the server's ``send``
-    took the fan-out benchmark from 21,000 to 30,000 deliveries/s on the embedded
-    backend and from 8,000 to 12,000 on Redis (docs/PERFORMANCE.md). Accepting and
-    closing still go through Starlette.
+    A socket lives for hours, and every layer its upgrade passes through — the
+    middleware, the router, Starlette's exception wrappers — keeps a coroutine frame
+    alive for as long: 5 KiB a socket (28.6 → 23.4 KiB per idle connection). None of
+    them does anything for this endpoint: the access log and security headers are
+    for HTTP, and the endpoint handles its own errors. Frames go out through the
+    server's ``send`` too, past Starlette's per-message checks: every delivery is one
+    frame sent (docs/PERFORMANCE.md has both measurements).
     """
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(
+        self, app: ASGIApp, *, path: str, handler: Callable[[WebSocket], Awaitable[None]]
+    ) -> None:
         self.app = app
+        self.path = path
+        self.handler = handler
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket":
             scope[RAW_SEND] = send
+            if _route_path(scope) == self.path:
+                await self.handler(WebSocket(scope, receive, send))
+                return
         await self.app(scope, receive, send)
+
+
+def _route_path(scope: Scope) -> str:
+    """The path within the app, as Starlette's router matches it (without ``root_path``)."""
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    return path[len(root) :] if root and path.startswith(root) else path
 
 
 def frame_sender(websocket: WebSocket) -> Callable[[str], Awaitable[None]]:
     """How a connection sends a text frame: with the server's ``send`` when
-    :class:`KeepRawSend` kept it, else through Starlette."""
+    :class:`WebSocketEdge` kept it, else through Starlette."""
     raw: Send | None = websocket.scope.get(RAW_SEND)
     if raw is None:
         return websocket.send_text
