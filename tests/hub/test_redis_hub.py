@@ -13,7 +13,7 @@ from holdspace.core import commands as c
 from holdspace.core.room import apply
 from holdspace.core.state import RoomState
 from holdspace.live.base import Delivery
-from holdspace.live.redis import HubTuning, RedisHub
+from holdspace.live.redis import HubTuning, RedisHub, _Channel
 from holdspace.protocol import encode_event, encode_notice
 from tests.core.helpers import T0, config
 from tests.hub.test_hub_contract import KEY, command, fresh, seat_facilitator
@@ -225,3 +225,26 @@ async def test_steps_publish_only_when_someone_else_may_be_listening(
         await admin.aclose()
         for hub in (a, b):
             await hub.close()
+
+
+async def test_own_steps_answered_while_the_position_is_read_are_not_lost(
+    redis_server: RedisServer,
+) -> None:
+    """The position read and a step's answer travel on different connections: the step
+    can run after the read yet be answered first. Nothing is published (no one else
+    follows), so the worker must find those events in the log once the position is known."""
+    prefix = f"hs:w{secrets.token_hex(4)}:"
+    a = await RedisHub.open(redis_server.url, encode_event, encode_notice, prefix=prefix)
+    try:
+        await seat_facilitator(a)
+        name = a._state_key(KEY)
+        epoch, last = await a._redis.hmget(name, ["epoch", "last"])  # the position, read...
+        watcher = Watcher()
+        ch = _Channel(KEY, name, {watcher})
+        a._channels[KEY], a._by_name[name] = ch, ch
+        await a.transact(KEY, command("fac", c.Post("answered before the position")))
+        assert watcher.got == []  # ...but known only now
+        await a._positioned(ch, epoch, last)
+        assert [d.seq for d in watcher.got] == [3]
+    finally:
+        await a.close()

@@ -249,6 +249,7 @@ class _Channel:
     last_id: str | None = None  # None until the position is read after subscribing
     epoch: str | None = None
     early: list[str] = field(default_factory=list)  # messages before the position was known
+    own_pending: bool = False  # our own steps answered before the position was known
     ready: asyncio.Future[None] | None = None
 
 
@@ -558,18 +559,24 @@ class RedisHub:
         self, key: str, epoch: str, prev: str, ids: Sequence[str], batch: list[Delivery]
     ) -> None:
         """Hand a command's own events to this worker's subscribers before it returns, so
-        the sender gets its events before its answer (pub/sub would bring them later; that
-        copy is then dropped as already delivered)."""
+        the sender gets its events before its answer (a pub/sub copy, if the step was
+        published, is then dropped as already delivered). This is the only way they
+        arrive when no other worker follows the session: nothing is published then."""
         ch = self._channels.get(key)
-        if ch is None or ch.last_id is None or (ch.epoch is not None and ch.epoch != epoch):
-            return  # not followed here, or the listener has it in hand
+        if ch is None:
+            return  # not followed here
+        if ch.last_id is None:
+            # The position is being read: it may or may not include these (the reply to
+            # that read and ours travel on different connections). Look once it is known.
+            ch.own_pending = True
+            return
         if _id(ids[-1]) <= _id(ch.last_id):
             return
-        if prev == ch.last_id:
+        if prev == ch.last_id and (ch.epoch is None or ch.epoch == epoch):
             ch.epoch, ch.last_id = epoch, ids[-1]
             self._deliver(ch, batch, ids[-1])
         else:
-            await self._catch_up(ch)  # others' events came first: read them, then ours
+            await self._catch_up(ch)  # others' events came first, or a new epoch: read the log
 
     async def since(self, key: str, epoch: str, seq: int) -> list[Delivery] | None:
         try:
@@ -782,11 +789,19 @@ class RedisHub:
         later step will be published to us after this point."""
         await self._follow(ch)
         epoch, last = await self._redis.hmget(ch.name, ["epoch", "last"])
+        await self._positioned(ch, epoch, last)
+
+    async def _positioned(
+        self, ch: _Channel, epoch: str | bytes | None, last: str | bytes | None
+    ) -> None:
         ch.epoch = None if epoch is None else str(epoch)
         ch.last_id = str(last or "0-0")
         early, ch.early = ch.early, []
         for data in early:
             await self._receive(ch, data)
+        if ch.own_pending:
+            ch.own_pending = False
+            await self._catch_up(ch)  # whatever of ours came after the position
         if ch.ready is not None and not ch.ready.done():
             ch.ready.set_result(None)
         ch.ready = None
