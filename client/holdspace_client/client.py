@@ -182,7 +182,12 @@ class Client:
         future: asyncio.Future[Event] = asyncio.get_running_loop().create_future()
         self._pending[frame_id] = future
         try:
-            await ws.send(json.dumps({"type": kind, "id": frame_id, **fields}))
+            try:
+                await ws.send(json.dumps({"type": kind, "id": frame_id, **fields}))
+            except websockets.ConnectionClosed:
+                # The socket closed as we sent (a worker restarting, say): the same as a
+                # drop before the answer, which the reconnect and resume take care of.
+                raise ConnectionLost(f"{kind}: the connection closed as it was sent") from None
             reply = await asyncio.wait_for(future, timeout)
         finally:
             self._pending.pop(frame_id, None)
