@@ -68,8 +68,8 @@ test: $(TSTAMP) $(LOADGEN) $(AXE)
 	./scripts/ensure-redis
 	./scripts/ensure-nginx
 	./scripts/ensure-browser
-	$(BIN)/ruff check server client tests bench deploy/local-cluster
-	$(BIN)/ruff format --check server client tests bench deploy/local-cluster
+	$(BIN)/ruff check server client tests bench scripts deploy/local-cluster
+	$(BIN)/ruff format --check server client tests bench scripts deploy/local-cluster
 	$(BIN)/mypy
 	$(BIN)/mypy --strict deploy/local-cluster
 	$(BIN)/pytest

@@ -139,6 +139,11 @@ class LiveServer:
         return future.result(15)
 
 
+def bearer(token: str) -> dict[str, str]:
+    """The header that signs an HTTP request in with ``token``."""
+    return {"Authorization": f"Bearer {token}"}
+
+
 def open_now_schedule(now: float, minutes_ago: int = 5, duration: int = 120) -> dict[str, Any]:
     start = datetime.fromtimestamp(now, UTC) - timedelta(minutes=minutes_ago)
     return {

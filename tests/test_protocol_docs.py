@@ -30,8 +30,11 @@ DIRECT_FRAMES = frozenset({"hello", "snapshot", "resync", "reply", "error", "pon
 # Notices: frames for particular people, outside the room's sequence. The scan below must
 # find exactly these, too.
 NOTICES = frozenset(
-    {"whisper", "arrival", "arrival_left", "admitted", "declined", "removed", "session_over"}
-)
+    {
+        "whisper", "arrival", "arrival_left", "admitted", "declined", "removed", "session_over",
+        "turn_outcome", "session_summary",
+    }
+)  # fmt: skip
 # Close codes sent outside CloseCode: 1011 by ws.py (internal error) and uvicorn (keepalive).
 EXTRA_CLOSE_CODES = (1011,)
 ERROR_KEYS = frozenset({"type", "code", "message", "detail", "id"})
@@ -202,8 +205,9 @@ def notice_kinds() -> frozenset[str]:
 @cache
 def notice_fields() -> dict[str, frozenset[str]]:
     """The fields of each notice, read off notices the room core really sends: a waiting
-    room's arrival, admission, departure and decline, a whisper, a removal, and the end
-    of the session for someone still waiting."""
+    room's arrival, admission, departure and decline, a whisper and its answer, a pass
+    (whose outcome only the facilitators hear), a removal, and the end of the session for
+    someone still waiting and for the facilitators."""
     config = RoomConfig(
         "room_x", "room_x:0", "Room", capacity=8, starts_at=0.0, ends_at=3600.0, waiting_room=True
     )
@@ -213,6 +217,11 @@ def notice_fields() -> dict[str, frozenset[str]]:
         ("amy", c.Join("a1", "Amy", "member")),
         ("fac", c.Admit("amy")),
         ("amy", c.Whisper("I need a moment")),
+        ("fac", c.WhisperReply("amy", "We're here.")),
+        ("amy", c.Agree()),
+        ("amy", c.SetMode("sharer")),
+        ("fac", c.StartRound("check_in")),
+        ("amy", c.Pass()),
         ("bo", c.Join("b1", "Bo", "member")),
         ("fac", c.Decline("bo")),
         ("fac", c.Remove("amy")),

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import math
 import re
+from dataclasses import replace
 
 from holdspace.auth.passwords import PasswordService, validate_password
 from holdspace.auth.throttle import LoginThrottle
@@ -18,6 +19,7 @@ from holdspace.auth.tokens import hash_token, new_token
 from holdspace.clock import Clock
 from holdspace.core.text import clean_name
 from holdspace.errors import ClientError, Conflict, Forbidden, InvalidInput, Throttled
+from holdspace.names import imitation_refusal, reserved_refusal
 from holdspace.storage.base import Store
 from holdspace.storage.models import Role, User
 
@@ -60,6 +62,9 @@ class Accounts:
         validate_username(username)
         validate_password(password)
         name = clean_name(display_name)
+        refusal = reserved_refusal(name) if role == "member" else None
+        if refusal is not None:
+            raise refusal
         if await self._store.get_user_by_username(username) is not None:
             raise Conflict("That username is taken. Please choose another.", code="username_taken")
         password_hash = await self._passwords.hash(password)
@@ -99,6 +104,31 @@ class Accounts:
             await self._store.set_password_hash(user.id, new_hash)
         log.info("login", extra={"user_id": user.id})
         return user, await self._issue(user)
+
+    async def rename(self, user: User, display_name: str) -> User:
+        """Change how ``user`` is known. A member's name may not claim a role, nor look like
+        the name of a facilitator of any group they are in. Live sessions show the new name
+        from the member's next join."""
+        name = clean_name(display_name)
+        if user.role == "member":
+            refusal = reserved_refusal(name) or imitation_refusal(
+                name, await self.facilitator_names(user)
+            )
+            if refusal is not None:
+                raise refusal
+        await self._store.set_display_name(user.id, name)
+        log.info("display name changed", extra={"user_id": user.id})
+        return replace(user, display_name=name)
+
+    async def facilitator_names(self, user: User) -> list[str]:
+        """The names of the facilitators of every group ``user`` is in (not their own)."""
+        names: list[str] = []
+        for room in await self._store.rooms_for_user(user.id):
+            for facilitator_id in room.facilitator_ids:
+                facilitator = await self._store.get_user(facilitator_id)
+                if facilitator is not None and facilitator.id != user.id:
+                    names.append(facilitator.display_name)
+        return names
 
     async def set_password(self, user: User, password: str) -> None:
         validate_password(password)

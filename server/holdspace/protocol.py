@@ -161,7 +161,10 @@ COMMANDS: dict[str, Spec] = {
     "resume": Spec(c.Resume, {}, {}),
     "end_session": Spec(c.EndSession, {}, {}),
     "redact": Spec(c.Redact, {"message": _INT}, {"reason": _STR}),
-    "whisper": Spec(c.Whisper, {"text": _STR}, {}),
+    "whisper": Spec(c.Whisper, {}, {"text": _STR}),
+    "whisper_reply": Spec(
+        lambda user, text: c.WhisperReply(user, text), {"user": _STR, "text": _STR}, {}
+    ),
     "who_reacted": Spec(c.WhoReacted, {"message": _INT}, {}),
     "crisis": Spec(c.Crisis, {}, {}),
     "start_round": Spec(
@@ -174,7 +177,8 @@ COMMANDS: dict[str, Spec] = {
     "end_round": Spec(c.EndRound, {}, {}),
     "raise_hand": Spec(c.RaiseHand, {}, {}),
     "lower_hand": Spec(lambda user=None: c.LowerHand(user), {}, {"user": _STR}),
-    "give_floor": Spec(c.GiveFloor, {}, {}),
+    "give_floor": Spec(lambda user=None: c.GiveFloor(user), {}, {"user": _STR}),
+    "end_floor": Spec(c.EndFloor, {}, {}),
     "clear_hands": Spec(c.ClearHands, {}, {}),
     "remove": Spec(
         lambda user, bar=False, reason=None: c.Remove(user, bar, reason),
@@ -185,6 +189,7 @@ COMMANDS: dict[str, Spec] = {
     "unlock": Spec(c.Unlock, {}, {}),
     "admit": Spec(lambda user: c.Admit(user), {"user": _STR}, {}),
     "decline": Spec(lambda user: c.Decline(user), {"user": _STR}, {}),
+    "set_waiting_room": Spec(c.SetWaitingRoom, {"on": _BOOL}, {}),
     "slow_mode": Spec(c.SlowMode, {"seconds": _NUM}, {}),
     "balance": Spec(c.Balance, {}, {}),
 }

@@ -19,12 +19,14 @@ from holdspace.auth.tokens import hash_invite_code, new_invite_code, normalize_i
 from holdspace.clock import Clock
 from holdspace.core import commands as c
 from holdspace.core.events import BarMember, RecordAgreement, RecordModeration
+from holdspace.core.links import linkify
 from holdspace.core.room import Transition, apply
 from holdspace.core.state import Rate, RoomConfig, RoomState
-from holdspace.core.text import clean_short
+from holdspace.core.text import clean_block, clean_short
 from holdspace.core.views import snapshot
 from holdspace.errors import Forbidden, InvalidInput, NotFound, Rejected
 from holdspace.live.base import LiveHub
+from holdspace.names import imitation_refusal, reserved_refusal
 from holdspace.schedule import (
     SessionWindow,
     current_session,
@@ -109,7 +111,24 @@ class Rooms:
         room = replace(room, **fields)
         await self.store.update_room(room)
         await self._record(room.id, actor.id, "room_updated", detail={"fields": ",".join(spec)})
+        if "waiting_room" in fields:
+            await self._reconfigure_live(room, actor)
         return room
+
+    async def _reconfigure_live(self, room: Room, actor: User) -> None:
+        """The waiting room applies to a session that is already live, from now on; every
+        other setting applies from the next session."""
+        window = current_session(room, self.clock.now())
+        if window is None:
+            return
+        cmd = c.Reconfigure(waiting_room=room.waiting_room)
+
+        def step(state: RoomState) -> Transition:
+            return apply(state, actor.id, cmd, self.clock.now())
+
+        t = await self.hub.transact(window.key, step)  # None: the session isn't live
+        if t is not None:
+            await self._persist(room.id, window.key, t)
 
     async def _room_fields(self, spec: dict[str, Any], *, partial: bool) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -124,7 +143,7 @@ class Rooms:
             value = spec[name]
             if not isinstance(value, str):
                 raise InvalidInput(f"`{name}` must be text.", field=name)
-            value = value.strip()
+            value = clean_block(value)
             if required and not value:
                 raise InvalidInput(f"`{name}` can't be empty.", field=name)
             if len(value) > limit:
@@ -157,11 +176,12 @@ class Rooms:
             if visibility not in ("closed", "open"):
                 raise InvalidInput("`visibility` is 'closed' or 'open'.", field="visibility")
             out["visibility"] = visibility
-        if "waiting_room" in spec or not partial:
-            waiting_room = spec.get("waiting_room", False)
-            if not isinstance(waiting_room, bool):
-                raise InvalidInput("`waiting_room` is true or false.", field="waiting_room")
-            out["waiting_room"] = waiting_room
+        for flag in ("waiting_room", "show_passes"):
+            if flag in spec or not partial:
+                value = spec.get(flag, False)
+                if not isinstance(value, bool):
+                    raise InvalidInput(f"`{flag}` is true or false.", field=flag)
+                out[flag] = value
         if "schedule" in spec or not partial:
             out["schedule"] = schedule_from_json(spec.get("schedule", {}))
         if "co_facilitators" in spec or not partial:
@@ -226,16 +246,21 @@ class Rooms:
         now = self.clock.now()
         upcoming = next(iter(await self.windows(room)), None)
         current = upcoming if upcoming and upcoming.lobby_opens_at <= now else None
+        resources = room.crisis_resources or self.settings.crisis_resources
         return {
             "id": room.id,
             "name": room.name,
             "description": room.description,
             "capacity": room.capacity,
             "guidelines": room.guidelines,
-            "crisis_resources": room.crisis_resources or self.settings.crisis_resources,
+            "crisis_resources": resources,
+            "description_html": linkify(room.description),
+            "guidelines_html": linkify(room.guidelines),
+            "crisis_resources_html": linkify(resources),
             "visibility": room.visibility,
             "lobby_minutes": room.lobby_minutes,
             "waiting_room": room.waiting_room,
+            "show_passes": room.show_passes,
             "schedule": schedule_to_json(room.schedule),
             "facilitators": [{"id": f, "name": names.get(f, "")} for f in room.facilitator_ids],
             "your_role": room_role(room, user) or "member",
@@ -345,6 +370,7 @@ class Rooms:
         if role is None:
             if await self.store.is_barred(room.id, user.id):
                 raise Rejected(BARRED, code="barred")
+            await self._check_name(room, user)
             if room.visibility == "open":
                 await self.store.enrol(room.id, user.id, self.clock.now())
             role = "member"
@@ -371,6 +397,19 @@ class Rooms:
             )
         return Seat(room, window, role)
 
+    async def _check_name(self, room: Room, user: User) -> None:
+        """A member is not seated under a name that claims a role or looks like one of the
+        group's facilitators (an account made before these checks, or a facilitator who
+        joined the group since): they are asked to choose another first."""
+        names = []
+        for facilitator_id in room.facilitator_ids:
+            facilitator = await self.store.get_user(facilitator_id)
+            if facilitator is not None:
+                names.append(facilitator.display_name)
+        refusal = reserved_refusal(user.display_name) or imitation_refusal(user.display_name, names)
+        if refusal is not None:
+            raise refusal
+
     def _create(self, seat: Seat) -> RoomState:
         config = RoomConfig(
             room_id=seat.room.id,
@@ -383,6 +422,7 @@ class Rooms:
             guidelines=seat.room.guidelines,
             crisis_resources=seat.room.crisis_resources or self.settings.crisis_resources,
             waiting_room=seat.room.waiting_room,
+            show_passes=seat.room.show_passes,
             post_rate=Rate(self.settings.post_burst, self.settings.posts_per_minute / 60),
         )
         return RoomState(config=config, epoch=secrets.token_hex(8))

@@ -14,7 +14,7 @@ from holdspace.accounts import Accounts
 from holdspace.rooms import Rooms
 
 DEMO_ACCOUNTS = (
-    ("facilitator", "Robin (facilitator)", "facilitator"),
+    ("facilitator", "Robin", "facilitator"),
     ("member1", "Sam", "member"),
     ("member2", "Alex", "member"),
 )

@@ -70,6 +70,8 @@ class Settings:
     log_level: str = "INFO"
     log_format: str = "json"  # or "text"
     crisis_resources: str = DEFAULT_CRISIS_RESOURCES
+    # Where "Leave quickly" takes a member: an everyday page that says nothing about them.
+    quick_exit_url: str = "https://www.google.com/"
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -127,6 +129,8 @@ class Settings:
             )
         if self.log_format not in ("json", "text"):
             raise SettingsError("HOLDSPACE_LOG_FORMAT must be json or text")
+        if not self.quick_exit_url.startswith(("https://", "http://")):
+            raise SettingsError("HOLDSPACE_QUICK_EXIT_URL must be an http:// or https:// address")
         for origin in self.allowed_origins:
             if not origin.startswith(("http://", "https://")) or origin.endswith("/"):
                 raise SettingsError(

@@ -53,15 +53,27 @@ async def test_shell_loads_under_a_strict_policy(
         await context.close()
 
 
-async def test_axe_check_catches_a_serious_violation(browser: Browser, server: LiveServer) -> None:
-    """axe really runs under the app's CSP: a nameless button on the page fails the check."""
+@pytest.mark.parametrize(
+    ("planted", "found"),
+    [
+        # A nameless button (critical).
+        ("document.getElementById('main').append(Object.assign("
+         "document.createElement('button'), { id: 'planted' }))", r"button-name \(critical\)"),
+        # Text outside every landmark (moderate): no impact is let through.
+        ("document.body.append(Object.assign("
+         "document.createElement('p'), { id: 'planted', textContent: 'Stray words' }))",
+         r"region \(moderate\)"),
+    ],
+)  # fmt: skip
+async def test_axe_check_fails_on_a_violation_of_any_impact(
+    browser: Browser, server: LiveServer, planted: str, found: str
+) -> None:
+    """axe really runs under the app's CSP, and any violation fails the check."""
     page = await browser.new_page()
     await page.goto(server.base + "/")
     await page.wait_for_load_state("networkidle")
-    await page.evaluate(
-        "() => document.getElementById('main').append(Object.assign("
-        "document.createElement('button'), { id: 'nameless' }))"
-    )
-    with pytest.raises(pytest.fail.Exception, match=r"button-name \(critical\)") as failed:
+    await axe_check(page, "shell")  # clean as served
+    await page.evaluate(f"() => {planted}")
+    with pytest.raises(pytest.fail.Exception, match=found) as failed:
         await axe_check(page, "shell")
-    assert "#nameless" in str(failed.value)
+    assert "#planted" in str(failed.value)

@@ -121,7 +121,9 @@ def test_whispers_reach_only_facilitators_and_leave_no_trace_in_the_room(room: R
     assert note.data["text"] == "I need a moment"
     assert t.reply["facilitators_present"] is True
     assert snapshot(room.state, "keeper", room.now)["whispers"][0]["text"] == "I need a moment"
-    assert "whispers" not in snapshot(room.state, "sam", room.now)
+    assert snapshot(room.state, "sam", room.now)["whispers"] == []  # not even a count
+    [own] = snapshot(room.state, "lee", room.now)["whispers"]  # their own thread
+    assert (own["text"], own["by"]) == ("I need a moment", None)
 
 
 def test_who_reacted_is_for_the_author_and_facilitators(room: Room) -> None:
@@ -211,8 +213,9 @@ def test_people_waiting_outside_hear_when_it_ends_or_leave() -> None:
     room.ok("bob", c.Join("bob-conn", "Bob", "member"))
     assert room.ok("bob", c.Crisis()).reply["crisis_resources"] == ""  # even from outside
     t = room.ok("keeper", c.EndSession())
-    [over] = t.notices
+    [over, summary] = t.notices
     assert (over.to, over.kind, over.gate) == (("bob",), "session_over", True)
+    assert (summary.to, summary.kind) == (("keeper",), "session_summary")
 
 
 def test_names_outlive_presence(room: Room) -> None:
@@ -248,3 +251,104 @@ def test_slow_mode_counts_only_posts_since_it_began(room: Room) -> None:
     room.now += 1
     room.ok("sam", c.Post("right after"))
     assert room.refused("sam", c.Post("too soon")) == "slow_mode"
+
+
+def test_i_need_a_moment_needs_no_words(room: Room) -> None:
+    """A whisper without text still reaches the facilitators: asking never needs a sentence."""
+    for words in (None, "   "):
+        [note] = room.ok("lee", c.Whisper(words)).notices
+        assert (note.kind, note.data["text"], note.data["by"]) == ("whisper", None, None)
+
+
+def test_whispers_never_wait_behind_posts(room: Room) -> None:
+    """A member who used up their posts can still ask for a moment."""
+    while room.do("sam", c.Post("again")).error is None:
+        pass
+    room.ok("sam", c.Whisper("I need a moment"))
+
+
+def test_a_facilitator_answers_a_whisper_privately(room: Room) -> None:
+    """The reply reaches the member and the other facilitators, in the member's thread; the
+    room learns nothing, and a member can't send replies."""
+    room.join("co", "facilitator")
+    room.ok("lee", c.Whisper("Could we slow down?"))
+    before = room.state.seq
+    t = room.ok("keeper", c.WhisperReply("lee", "Of course. Take your time."))
+    assert t.events == []
+    assert room.state.seq == before
+    [reply] = t.notices
+    assert (set(reply.to), reply.kind) == ({"lee", "keeper", "co"}, "whisper")
+    assert (reply.data["user_id"], reply.data["by"], reply.data["by_name"]) == (
+        "lee", "keeper", "Keeper",
+    )  # fmt: skip
+    thread = snapshot(room.state, "lee", room.now)["whispers"]
+    assert [(w["text"], w["by"]) for w in thread] == [
+        ("Could we slow down?", None),
+        ("Of course. Take your time.", "keeper"),
+    ]
+    assert snapshot(room.state, "sam", room.now)["whispers"] == []
+    assert room.refused("sam", c.WhisperReply("lee", "hi")) == "forbidden"
+    assert room.refused("keeper", c.WhisperReply("co", "hi")) == "no_such_participant"
+    assert room.refused("keeper", c.WhisperReply("nobody", "hi")) == "no_such_participant"
+
+
+def test_the_waiting_room_can_be_turned_on_mid_session(room: Room) -> None:
+    """From the moment it is on, arrivals wait; those already in stay in."""
+    [on] = room.ok("keeper", c.SetWaitingRoom(True)).events
+    assert isinstance(on, e.WaitingRoomSet)
+    assert (on.on, on.by) == (True, "keeper")
+    assert snapshot(room.state, "sam", room.now)["session"]["waiting_room"] is True
+    t = room.ok("amy", c.Join("amy-conn", "Amy", "member"))
+    assert t.reply["waiting"] == "waiting_room"
+    assert room.ok("keeper", c.SetWaitingRoom(True)).events == []  # already on
+    assert room.refused("sam", c.SetWaitingRoom(False)) == "forbidden"
+
+
+def test_turning_the_waiting_room_off_lets_in_whoever_fits(room: Room) -> None:
+    """Everyone waiting comes in, as far as there are seats; the rest can still be admitted."""
+    room.state.config = replace(room.state.config, capacity=3)  # sam and lee are in
+    room.ok("keeper", c.SetWaitingRoom(True))
+    room.ok("amy", c.Join("amy-conn", "Amy", "member"))
+    room.ok("bob", c.Join("bob-conn", "Bob", "member"))
+    t = room.ok("keeper", c.SetWaitingRoom(False))
+    assert room.types(t) == ["waiting_room", "joined"]
+    assert [n.kind for n in t.notices] == ["admitted"]
+    assert "amy" in room.state.participants
+    assert list(room.state.waiting) == ["bob"]
+
+
+def test_settings_saved_elsewhere_reach_the_live_session(room: Room) -> None:
+    """A facilitator who changes the group's settings outside the room changes this session
+    too, from that moment; the record says who."""
+    t = room.ok("robin", c.Reconfigure(waiting_room=True))
+    [on] = t.events
+    assert isinstance(on, e.WaitingRoomSet)
+    assert on.by == "robin"
+    assert t.effects == [e.RecordModeration("waiting_room_on", "robin")]
+
+
+def test_the_end_of_session_summary_counts_and_never_quotes(room: Room) -> None:
+    """Facilitators get who came and how it went in numbers; the record keeps the numbers."""
+    room.ok("sam", c.Post("something private"))
+    room.ok("lee", c.Whisper("a private worry"))
+    room.ok("keeper", c.StartRound())
+    room.ok("sam", c.Pass())
+    room.join("amy")
+    room.ok("keeper", c.Remove("amy"))
+    t = room.ok("keeper", c.EndSession())
+    [summary] = t.notices
+    assert (summary.to, summary.kind) == (("keeper",), "session_summary")
+    counts = {"members": 3, "rounds": 1, "shares": 0, "passes": 1, "messages": 1,
+              "whispers": 1, "removals": 1}  # fmt: skip
+    assert summary.data == {
+        **counts,
+        "came": [
+            {"user_id": "keeper", "name": "Keeper", "role": "facilitator"},
+            {"user_id": "sam", "name": "Sam", "role": "member"},
+            {"user_id": "lee", "name": "Lee", "role": "member"},
+            {"user_id": "amy", "name": "Amy", "role": "member"},
+        ],
+    }
+    assert "private" not in repr(summary.data)
+    [ended] = [fx for fx in t.effects if isinstance(fx, e.RecordModeration)]
+    assert (ended.action, ended.detail) == ("session_ended", counts)

@@ -54,6 +54,14 @@ class RoomMachine(RuleBasedStateMachine):
                 # While someone holds the talking piece, only they and facilitators speak.
                 holder = self.state.round.holder if self.state.round else None
                 assert holder is None or author.staff or author.user_id == holder
+                # ...and while someone has the floor, only they and facilitators.
+                floor = self.state.floor
+                assert floor is None or author.staff or author.user_id == floor
+            if isinstance(event, e.TurnEnded | e.FloorEnded):
+                # Passing costs nothing: the room never hears who passed.
+                assert event.outcome != "passed"
+            if isinstance(event, e.RoundEnded):
+                assert all("passed" not in (o.outcome, o.second_chance) for o in event.summary)
             if isinstance(event, e.Turn):
                 # The piece goes only to members present and sharing: never to a listener.
                 taker = self.state.participants[event.user_id]
@@ -143,9 +151,31 @@ class RoomMachine(RuleBasedStateMachine):
     def raise_hand(self, user: str) -> None:
         self.run(user, c.RaiseHand())
 
+    @rule(actor=people, whom=st.none() | people)
+    def give_floor(self, actor: str, whom: str | None) -> None:
+        self.run(actor, c.GiveFloor(whom))
+
     @rule(actor=people)
-    def give_floor(self, actor: str) -> None:
-        self.run(actor, c.GiveFloor())
+    def end_floor(self, actor: str) -> None:
+        self.run(actor, c.EndFloor())
+
+    @rule(actor=people, on=st.booleans())
+    def set_waiting_room(self, actor: str, on: bool) -> None:
+        self.run(actor, c.SetWaitingRoom(on))
+
+    @rule(on=st.booleans())
+    def settings_change(self, on: bool) -> None:
+        self.run("f1", c.Reconfigure(waiting_room=on))
+
+    @rule(actor=people, whom=members)
+    def admit(self, actor: str, whom: str) -> None:
+        self.run(actor, c.Admit(whom))
+
+    @rule(actor=people, whom=members)
+    def reply(self, actor: str, whom: str) -> None:
+        before = self.state.seq
+        self.run(actor, c.WhisperReply(whom, "We're here."))
+        assert self.state.seq == before
 
     @rule(actor=people, whom=members, bar=st.booleans())
     def remove(self, actor: str, whom: str, bar: bool) -> None:
@@ -155,10 +185,10 @@ class RoomMachine(RuleBasedStateMachine):
     def lock(self, actor: str, lock: bool) -> None:
         self.run(actor, c.Lock() if lock else c.Unlock())
 
-    @rule(user=people)
-    def whisper(self, user: str) -> None:
+    @rule(user=people, words=st.sampled_from([None, "", "I need a moment"]))
+    def whisper(self, user: str, words: str | None) -> None:
         before = self.state.seq
-        self.run(user, c.Whisper("I need a moment"))
+        self.run(user, c.Whisper(words))
         assert self.state.seq == before  # nobody learns a whisper happened
 
     @precondition(lambda self: bool(self.state.messages))
@@ -192,6 +222,15 @@ class RoomMachine(RuleBasedStateMachine):
             holder = self.state.participants[r.holder]
             assert holder.mode == "sharer"
             assert not holder.staff
+
+    @invariant()
+    def the_floor_is_held_by_a_connected_member_and_never_during_a_round(self) -> None:
+        floor = self.state.floor
+        if floor is not None:
+            holder = self.state.participants[floor]
+            assert not holder.staff
+            assert holder.conns
+            assert self.state.round is None
 
     @invariant()
     def removed_people_are_gone(self) -> None:

@@ -20,14 +20,16 @@ MODES = ("listener", "sharer")
 STATES = ("lobby", "live", "paused", "ended")
 COMMANDS = (
     "agree", "set_mode", "post", "react", "mute", "unmute", "pause", "resume", "end_session",
-    "leave", "redact", "whisper", "who_reacted", "crisis", "start_round", "done", "pass",
-    "skip_turn", "reorder_round", "end_round", "raise_hand", "lower_hand", "give_floor",
-    "clear_hands", "remove", "lock", "unlock", "admit", "decline", "slow_mode", "balance",
+    "leave", "redact", "whisper", "whisper_reply", "who_reacted", "crisis", "start_round",
+    "done", "pass", "skip_turn", "reorder_round", "end_round", "raise_hand", "lower_hand",
+    "give_floor", "end_floor", "clear_hands", "remove", "lock", "unlock", "admit", "decline",
+    "set_waiting_room", "slow_mode", "balance",
 )  # fmt: skip
 FACILITATION = (
-    "mute", "unmute", "pause", "resume", "end_session", "redact", "start_round", "skip_turn",
-    "reorder_round", "end_round", "give_floor", "clear_hands", "remove", "lock", "unlock",
-    "admit", "decline", "slow_mode", "balance",
+    "mute", "unmute", "pause", "resume", "end_session", "redact", "whisper_reply",
+    "start_round", "skip_turn", "reorder_round", "end_round", "give_floor", "end_floor",
+    "clear_hands", "remove", "lock", "unlock", "admit", "decline", "set_waiting_room",
+    "slow_mode", "balance",
 )  # fmt: skip
 ANY = "*"
 STAFF = ("facilitator", "admin")
@@ -43,6 +45,7 @@ RULES: list[
     ("start_round", STAFF, ANY, "lobby", "not_started"),  # rounds begin with the session
     ("raise_hand", STAFF, ANY, ANY, "invalid"),  # facilitators speak without raising a hand
     ("give_floor", STAFF, ANY, ANY, "no_hands"),
+    ("end_floor", STAFF, ANY, ANY, "no_floor"),
     ("unlock", STAFF, ANY, ANY, "not_locked"),
     (("admit", "decline"), STAFF, ANY, ANY, "not_waiting"),
     ("pause", STAFF, ANY, "paused", "already_paused"),
@@ -104,6 +107,7 @@ def command(name: str, message: int, mode: str) -> c.Command:
         "leave": c.Leave(),
         "redact": c.Redact(message),
         "whisper": c.Whisper("I need a moment"),
+        "whisper_reply": c.WhisperReply("target", "We're here."),
         "who_reacted": c.WhoReacted(message),
         "crisis": c.Crisis(),
         "start_round": c.StartRound("check_in"),
@@ -115,12 +119,14 @@ def command(name: str, message: int, mode: str) -> c.Command:
         "raise_hand": c.RaiseHand(),
         "lower_hand": c.LowerHand(),
         "give_floor": c.GiveFloor(),
+        "end_floor": c.EndFloor(),
         "clear_hands": c.ClearHands(),
         "remove": c.Remove("target"),
         "lock": c.Lock(),
         "unlock": c.Unlock(),
         "admit": c.Admit("target"),
         "decline": c.Decline("target"),
+        "set_waiting_room": c.SetWaitingRoom(True),
         "slow_mode": c.SlowMode(5),
         "balance": c.Balance(),
     }

@@ -104,12 +104,19 @@ def test_sharing_is_reversible(room: Room) -> None:
     assert room.refused("sam", c.Post("hello")) == "listening"
 
 
-def test_markup_is_stripped_without_double_escaping(room: Room) -> None:
-    """What the member typed, minus tags, is what others read."""
+def test_what_was_typed_is_what_others_read(room: Room) -> None:
+    """Text that looks like markup is kept as typed, with the author's role beside it."""
     room.sharer("sam")
-    [message] = room.ok("sam", c.Post("<b>fish</b> & chips <3")).events
+    for typed in ("sending <hugs> to everyone", "x<y and y>z", "<b>fish</b> & chips <3"):
+        [message] = room.ok("sam", c.Post(typed)).events
+        assert isinstance(message, e.MessagePosted)
+        assert (message.text, message.role) == (typed, "member")
+    room.join("fac", "facilitator")
+    [message] = room.ok("fac", c.Post("welcome")).events
     assert isinstance(message, e.MessagePosted)
-    assert message.text == "fish & chips <3"
+    assert message.role == "facilitator"
+    shown = snapshot(room.state, "sam", room.now)["messages"]
+    assert [m["role"] for m in shown][-2:] == ["member", "facilitator"]
 
 
 def test_facilitators_post_without_opting_in(room: Room) -> None:
@@ -265,7 +272,9 @@ def test_facilitator_ends_the_session(room: Room) -> None:
     t = room.ok("fac", c.EndSession())
     assert t.ended
     assert room.types(t) == ["session_ended"]
-    assert t.effects == [e.RecordModeration("session_ended", "fac")]
+    counts = {"members": 0, "rounds": 0, "shares": 0, "passes": 0, "messages": 0,
+              "whispers": 0, "removals": 0}  # fmt: skip
+    assert t.effects == [e.RecordModeration("session_ended", "fac", detail=counts)]
 
 
 def test_a_refused_command_keeps_the_time_driven_events(room: Room) -> None:

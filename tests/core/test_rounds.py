@@ -7,17 +7,29 @@ import pytest
 from holdspace.core import commands as c
 from holdspace.core import events as e
 from holdspace.core.state import RoomState
+from holdspace.core.views import snapshot
 from tests.core.helpers import Room, config
 
 
-@pytest.fixture
-def room() -> Room:
+def circle(*, show_passes: bool = False) -> Room:
     """A facilitator (``keeper``), three sharers and one listener, in arrival order."""
-    room = Room(RoomState(config=config(capacity=8), epoch="e1"))
+    room = Room(RoomState(config=config(capacity=8, show_passes=show_passes), epoch="e1"))
     for user in ("ana", "ben", "cai"):
         room.sharer(user)
     room.join("lis")  # only listening
     return room
+
+
+@pytest.fixture
+def room() -> Room:
+    """A group with the default: passes are the facilitators' to see."""
+    return circle()
+
+
+@pytest.fixture
+def open_room() -> Room:
+    """A group that chose to let everyone see who passed."""
+    return circle(show_passes=True)
 
 
 def turn_holders(events: list[e.Event]) -> list[str]:
@@ -54,23 +66,25 @@ def test_only_the_holder_and_facilitators_speak_others_may_react(room: Room) -> 
     room.ok("keeper", c.Post("Thank you, Ana."))
 
 
-def test_done_pass_and_timed_out_are_distinct_and_passers_get_another_chance(room: Room) -> None:
+def test_done_pass_and_timed_out_are_distinct_and_passers_get_another_chance(
+    open_room: Room,
+) -> None:
     """Ana is done, Ben passes, Cai times out; the piece returns to Ben only."""
-    room.ok("keeper", c.StartRound(turn_seconds=60))
-    room.ok("ana", c.Done())
-    t = room.ok("ben", c.Pass())
+    open_room.ok("keeper", c.StartRound(turn_seconds=60))
+    open_room.ok("ana", c.Done())
+    t = open_room.ok("ben", c.Pass())
     assert [(ev.type, getattr(ev, "outcome", None)) for ev in t.events][:2] == [
         ("turn_ended", "passed"),
         ("turn", None),
     ]
-    room.now += 60
-    t = room.ok(None, c.Tick())
+    open_room.now += 60
+    t = open_room.ok(None, c.Tick())
     ended, chance = t.events
     assert isinstance(ended, e.TurnEnded)
     assert (ended.user_id, ended.outcome) == ("cai", "timed_out")
     assert isinstance(chance, e.Turn)
     assert (chance.user_id, chance.second_chance) == ("ben", True)
-    t = room.ok("ben", c.Done())
+    t = open_room.ok("ben", c.Done())
     [_, finished] = t.events
     assert isinstance(finished, e.RoundEnded)
     assert finished.by is None
@@ -143,14 +157,14 @@ def test_late_arrivals_wait_at_the_door_until_the_share_ends(room: Room) -> None
     assert room.state.participants["dee"].mode == "listener"
 
 
-def test_facilitator_skips_reorders_and_ends(room: Room) -> None:
+def test_facilitator_skips_reorders_and_ends(open_room: Room) -> None:
     """Skip moves the piece on; reorder changes who's next; ending marks the rest not reached."""
-    room.ok("keeper", c.StartRound())
-    assert room.refused("keeper", c.ReorderRound(("ben",))) == "invalid"
-    room.ok("keeper", c.ReorderRound(("cai", "ben")))
-    t = room.ok("keeper", c.SkipTurn())
+    open_room.ok("keeper", c.StartRound())
+    assert open_room.refused("keeper", c.ReorderRound(("ben",))) == "invalid"
+    open_room.ok("keeper", c.ReorderRound(("cai", "ben")))
+    t = open_room.ok("keeper", c.SkipTurn())
     assert turn_holders(t.events) == ["cai"]
-    t = room.ok("keeper", c.EndRound())
+    t = open_room.ok("keeper", c.EndRound())
     [ended] = [ev for ev in t.events if isinstance(ev, e.RoundEnded)]
     assert ended.by == "keeper"
     assert {o.user_id: o.outcome for o in ended.summary} == {
@@ -158,7 +172,7 @@ def test_facilitator_skips_reorders_and_ends(room: Room) -> None:
         "ben": "not_reached",
         "cai": "skipped",
     }
-    assert room.state.round is None
+    assert open_room.state.round is None
 
 
 def test_a_round_needs_someone_who_chose_to_share() -> None:
@@ -186,19 +200,19 @@ def test_the_piece_skips_who_cannot_speak(room: Room) -> None:
     assert started.order == ("ana", "cai")
 
 
-def test_the_turn_timer_stops_while_paused_and_starts_afresh(room: Room) -> None:
+def test_the_turn_timer_stops_while_paused_and_starts_afresh(open_room: Room) -> None:
     """Nobody times out while the group is paused; after it, the holder gets full time."""
-    room.ok("keeper", c.StartRound(turn_seconds=60))
-    room.now += 30
-    room.ok("keeper", c.Pause())
-    room.now += 120
-    assert room.state.round is not None
-    assert room.ok(None, c.Tick()).events == []
-    room.ok("keeper", c.Resume())
-    room.now += 59
-    assert room.ok(None, c.Tick()).events == []
-    room.now += 1
-    [ended, _] = room.ok(None, c.Tick()).events
+    open_room.ok("keeper", c.StartRound(turn_seconds=60))
+    open_room.now += 30
+    open_room.ok("keeper", c.Pause())
+    open_room.now += 120
+    assert open_room.state.round is not None
+    assert open_room.ok(None, c.Tick()).events == []
+    open_room.ok("keeper", c.Resume())
+    open_room.now += 59
+    assert open_room.ok(None, c.Tick()).events == []
+    open_room.now += 1
+    [ended, _] = open_room.ok(None, c.Tick()).events
     assert isinstance(ended, e.TurnEnded)
     assert ended.outcome == "timed_out"
 
@@ -225,3 +239,50 @@ def test_admitting_during_a_share_waits_for_it_to_end() -> None:
     t = room.ok("ana", c.Done())
     assert "joined" in [ev.type for ev in t.events]
     assert "amy" in room.state.participants
+
+
+def test_passing_costs_nothing_the_room_hears_only_that_the_piece_moved_on(room: Room) -> None:
+    """By default a pass, a timeout and a skip all read ``moved_on`` to the room; the
+    facilitators get the real outcome privately, and each member sees their own."""
+    room.ok("keeper", c.StartRound(turn_seconds=60))
+    t = room.ok("ana", c.Pass())
+    ended = t.events[0]
+    assert isinstance(ended, e.TurnEnded)
+    assert (ended.user_id, ended.outcome) == ("ana", "moved_on")
+    [told] = t.notices
+    assert (told.to, told.kind) == (("keeper",), "turn_outcome")
+    assert told.data == {"user_id": "ana", "outcome": "passed", "second_chance": False}
+    outcomes = {
+        viewer: snapshot(room.state, viewer, room.now)["round"]["outcomes"]
+        for viewer in ("keeper", "ana", "ben")
+    }
+    assert outcomes == {
+        "keeper": {"ana": "passed"},
+        "ana": {"ana": "passed"},  # their own
+        "ben": {"ana": "moved_on"},
+    }
+    room.ok("ben", c.Done())
+    room.ok("cai", c.Done())
+    t = room.ok("ana", c.Done())  # the second chance: passing first cost her nothing
+    finished = t.events[-1]
+    assert isinstance(finished, e.RoundEnded)
+    assert [(o.user_id, o.outcome, o.second_chance) for o in finished.summary] == [
+        ("ana", "moved_on", "done"),
+        ("ben", "done", None),
+        ("cai", "done", None),
+    ]
+    assert "passed" not in {o.outcome for o in finished.summary}
+
+
+def test_a_shared_turn_needs_no_private_notice(room: Room) -> None:
+    """Done is what the room hears anyway: nothing extra goes to the facilitators."""
+    room.ok("keeper", c.StartRound())
+    assert room.ok("ana", c.Done()).notices == []
+
+
+def test_starting_a_round_counts_for_the_summary(room: Room) -> None:
+    """The end-of-session summary says how many rounds were held."""
+    room.ok("keeper", c.StartRound())
+    room.ok("keeper", c.EndRound())
+    room.ok("keeper", c.StartRound())
+    assert room.state.rounds_held == 2

@@ -157,15 +157,20 @@ async def test_replaced_entries_are_rewritten_in_the_log(hub: LiveHub) -> None:
 
 
 async def test_an_ended_session_is_forgotten(hub: LiveHub) -> None:
-    """Ending drops state and log; the final event is marked so connections can let go."""
+    """Ending drops state and log; the final event is marked so connections can let go,
+    and the facilitators' summary (a notice) comes right after it."""
     watcher = Recorder()
     await hub.subscribe(KEY, watcher)
     await seat_facilitator(hub)
     await hub.transact(KEY, command("fac", c.Post("private words")))
     await hub.transact(KEY, command("fac", c.EndSession()))
-    await watcher.until(4)
-    assert watcher.got[-1].final
-    assert not any(d.final for d in watcher.got[:-1])
+    await watcher.until(5)
+    *events, summary = watcher.got
+    assert events[-1].final
+    assert not any(d.final for d in events[:-1])
+    assert summary.to == frozenset({"fac"})
+    assert json.loads(summary.frame)["type"] == "session_summary"
+    assert "private words" not in summary.frame
     assert await hub.live_sessions() == []
     assert await hub.since(KEY, "epoch-1", 0) is None
     assert await hub.transact(KEY, command("fac", c.Post("hello?"))) is None

@@ -75,15 +75,17 @@ async def test_a_whole_group_session(community: Community, server: LiveServer) -
     everyone.append(dee)
     await all_see(everyone, "turn", user_id=ids["ben"])
 
-    await ben.request("pass")  # no reason asked
-    await all_see(everyone, "turn_ended", user_id=ids["ben"], outcome="passed")
+    await ben.request("pass")  # no reason asked; the room hears only that the piece moved on
+    await all_see(everyone, "turn_ended", user_id=ids["ben"], outcome="moved_on")
+    told = await robin.wait_for("turn_outcome")
+    assert (told["user_id"], told["outcome"]) == (ids["ben"], "passed")
     await all_see(everyone, "turn", user_id=ids["ben"], second_chance=True)
     await ben.post("Actually — I'd like to say that I'm nervous tonight.")
     await ben.request("done")
     ended = await all_see(everyone, "round_ended")
     assert ended[0]["summary"] == [
         {"user_id": ids["ana"], "outcome": "done", "second_chance": None},
-        {"user_id": ids["ben"], "outcome": "passed", "second_chance": "done"},
+        {"user_id": ids["ben"], "outcome": "moved_on", "second_chance": "done"},
     ]
 
     # -- open discussion with hands ------------------------------------------------
@@ -94,6 +96,10 @@ async def test_a_whole_group_session(community: Community, server: LiveServer) -
     await robin.request("give_floor")
     floor = await all_see(everyone, "floor", user_id=ids["ben"])
     assert floor[0]["queue"] == [ids["ana"]]
+    assert await refused(ana, "post", text="me next") == "not_your_turn"
+    await ben.post("Thank you for letting me speak.")
+    await ben.request("done")
+    await all_see(everyone, "floor_ended", user_id=ids["ben"], outcome="done")
 
     # -- a whisper reaches only the facilitator ------------------------------------
     seq_before = robin.seq
@@ -158,7 +164,7 @@ async def test_a_whole_group_session(community: Community, server: LiveServer) -
     summary = (await robin.wait_for("round_ended"))["summary"]
     assert [(s["outcome"], s["second_chance"]) for s in summary] == [
         ("done", None),
-        ("passed", "passed"),
+        ("moved_on", "moved_on"),  # passing twice cost her nothing in the room's eyes
     ]
     balance = {r["name"]: r for r in (await robin.request("balance"))["members"]}
     assert (balance["Ben"]["turns"], balance["Ana"]["passes"], balance["Lis"]["posts"]) == (

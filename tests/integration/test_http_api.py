@@ -199,13 +199,11 @@ async def test_registration_refuses_bad_usernames_and_weak_passwords(
     assert await server.call(server.services.rooms.store.count_users()) == 0
 
 
-async def test_display_names_are_cleaned_of_markup(http: httpx.AsyncClient) -> None:
-    """Markup in a display name is stripped; what is left reads as typed."""
-    response = await register(
-        http, "marko", display_name='<b>Mar</b>ko <img src=x onerror="alert(1)"> & co'
-    )
+async def test_display_names_are_kept_as_typed(http: httpx.AsyncClient) -> None:
+    """A display name is plain text: what looks like markup stays, on one line."""
+    response = await register(http, "marko", display_name="<b>Mar</b>ko  &\n co <3")
     assert response.status_code == 201
-    assert response.json()["user"]["name"] == "Marko & co"
+    assert response.json()["user"]["name"] == "<b>Mar</b>ko & co <3"
 
 
 async def test_unknown_user_and_wrong_password_are_indistinguishable(
@@ -516,14 +514,14 @@ async def test_a_bad_schedule_is_refused_naming_the_field(
     assert body["error"]["message"]
 
 
-async def test_a_room_name_of_only_markup_is_refused(
+async def test_a_room_name_of_only_invisible_characters_is_refused(
     community: Community, http: httpx.AsyncClient
 ) -> None:
-    """A name that is empty once markup is stripped is a 400 on `name`, not a server error."""
+    """A name that is empty once cleaned is a 400 on `name`, not a server error."""
     await community.person("robin", "Robin", "facilitator")
     response = await http.post(
         "/api/rooms",
-        json={"name": "<b></b>", "schedule": WEEKLY},
+        json={"name": "\u200b \u202e", "schedule": WEEKLY},
         headers=bearer(community.tokens["robin"]),
     )
     assert response.status_code == 400
@@ -922,7 +920,11 @@ async def test_health_info_and_crisis_endpoints_answer(
     assert health.json()["ok"] is True
     info = await http.get("/api")
     assert info.status_code == 200
-    assert info.json() == {"name": "holdspace", "protocol": protocol.PROTOCOL_VERSION}
+    assert info.json() == {
+        "name": "holdspace",
+        "protocol": protocol.PROTOCOL_VERSION,
+        "quick_exit_url": server.settings.quick_exit_url,
+    }
     crisis = await http.get("/api/crisis")
     assert crisis.status_code == 200
     text = crisis.json()["crisis_resources"]

@@ -88,11 +88,21 @@ async def test_a_group_session_spans_two_workers(cluster: Cluster) -> None:
     started = await all_see(everyone, "round_started")
     assert started[0]["order"] == [ids["kim"]]  # the listener is not called on
     await kim.request("pass")
-    await all_see(everyone, "turn_ended", user_id=ids["kim"], outcome="passed")
+    await all_see(everyone, "turn_ended", user_id=ids["kim"], outcome="moved_on")
+    told = await robin.wait_for("turn_outcome", timeout=10)  # from the other worker
+    assert (told["user_id"], told["outcome"]) == (ids["kim"], "passed")
     await all_see(everyone, "turn", user_id=ids["kim"], second_chance=True)
     await kim.post("Actually, I'd like to say a little.")
     await kim.request("done")
     await all_see(everyone, "round_ended")
+
+    # "I need a moment" across workers, and a private answer back.
+    await kim.request("whisper")
+    note = await robin.wait_for("whisper", timeout=10)
+    assert (note["user_id"], note["text"]) == (ids["kim"], None)
+    await robin.request("whisper_reply", user=ids["kim"], text="We're here.")
+    answer = await kim.wait_for("whisper", timeout=10)
+    assert (answer["text"], answer["by_name"]) == ("We're here.", "Robin")
 
     await robin.request("mute", user=ids["kim"], minutes=5)
     await all_see(everyone, "muted", user_id=ids["kim"])

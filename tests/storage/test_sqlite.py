@@ -140,6 +140,7 @@ async def test_upgrading_a_version_3_database_keeps_rooms_without_a_waiting_room
         room = await store.get_room("r_old")
         assert room is not None
         assert room.waiting_room is False
+        assert room.show_passes is False
         assert room.facilitator_ids == ("u_old",)
         assert await store.bars("r_old") == []
     finally:

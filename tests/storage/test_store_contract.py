@@ -135,13 +135,14 @@ async def test_unknown_users_are_none(store: Store) -> None:
     assert await store.get_user_by_username("nobody") is None
 
 
-async def test_set_password_hash_and_role(store: Store) -> None:
-    """Password hash and role changes persist and leave the rest alone."""
+async def test_set_password_hash_role_and_name(store: Store) -> None:
+    """Password hash, role and display name changes persist and leave the rest alone."""
     user = await make_user(store, "Robin")
     await store.set_password_hash(user.id, "$argon2$new")
     await store.set_role(user.id, "admin")
+    await store.set_display_name(user.id, "Robin K")
     assert await store.get_user(user.id) == dataclasses.replace(
-        user, password_hash="$argon2$new", role="admin"
+        user, password_hash="$argon2$new", role="admin", display_name="Robin K"
     )
 
 
@@ -151,6 +152,8 @@ async def test_updating_unknown_user_is_not_found(store: Store) -> None:
         await store.set_role("u_missing", "admin")
     with pytest.raises(NotFound):
         await store.set_password_hash("u_missing", "$argon2$x")
+    with pytest.raises(NotFound):
+        await store.set_display_name("u_missing", "Nobody")
 
 
 async def test_count_users(store: Store) -> None:
@@ -236,6 +239,7 @@ async def test_waiting_room_is_off_unless_asked_for(store: Store) -> None:
     loaded = await store.get_room(room.id)
     assert loaded is not None
     assert loaded.waiting_room is False
+    assert loaded.show_passes is False  # by default only facilitators see who passed
 
 
 async def test_unknown_room_is_none(store: Store) -> None:
@@ -267,10 +271,11 @@ async def test_update_room_replaces_fields(store: Store) -> None:
         crisis_resources="",
         archived=True,
         waiting_room=True,
+        show_passes=True,
     )
     await store.update_room(changed)
     assert await store.get_room(room.id) == changed
-    back = dataclasses.replace(changed, waiting_room=False)
+    back = dataclasses.replace(changed, waiting_room=False, show_passes=False)
     await store.update_room(back)
     assert await store.get_room(room.id) == back
 

@@ -100,7 +100,7 @@ def core_json(state: RoomState) -> str:
                 "user_id": p.user_id, "name": p.name, "role": p.role, "joined_at": p.joined_at,
                 "mode": p.mode, "conns": sorted(p.conns), "away_since": p.away_since,
                 "muted_until": _float(p.muted_until), "posts": _bucket(p.posts),
-                "reacts": _bucket(p.reacts),
+                "reacts": _bucket(p.reacts), "notes": _bucket(p.notes),
             }
             for p in state.participants.values()
         ],
@@ -114,6 +114,9 @@ def core_json(state: RoomState) -> str:
         "locked": state.locked,
         "slow_mode": state.slow_mode,
         "slow_mode_since": state.slow_mode_since,
+        "floor": state.floor,
+        "waiting_room": state.waiting_room,
+        "rounds_held": state.rounds_held,
     })  # fmt: skip
 
 
@@ -121,6 +124,7 @@ def message_json(m: MessageRecord) -> str:
     return _dumps({
         "seq": m.seq, "user_id": m.user_id, "name": m.name, "text": m.text, "at": m.at,
         "sensitive": m.sensitive, "reactions": {k: sorted(v) for k, v in m.reactions.items()},
+        "role": m.role,
     })  # fmt: skip
 
 
@@ -159,7 +163,7 @@ def from_parts(parts: Mapping[str, str]) -> RoomState:
             user_id=p["user_id"], name=p["name"], role=p["role"], joined_at=p["joined_at"],
             mode=p["mode"], conns=set(p["conns"]), away_since=p["away_since"],
             muted_until=_unfloat(p["muted_until"]), posts=_unbucket(p["posts"]),
-            reacts=_unbucket(p["reacts"]),
+            reacts=_unbucket(p["reacts"]), notes=_unbucket(p.get("notes")),
         )  # fmt: skip
     state.agreed = set(d["agreed"])
     records = []
@@ -180,5 +184,9 @@ def from_parts(parts: Mapping[str, str]) -> RoomState:
     state.locked = d["locked"]
     state.slow_mode = d["slow_mode"]
     state.slow_mode_since = d["slow_mode_since"]
+    # Parts written before these fields existed (a rolling upgrade) read as their defaults.
+    state.floor = d.get("floor")
+    state.waiting_room = d.get("waiting_room", state.config.waiting_room)
+    state.rounds_held = d.get("rounds_held", 0)
     state.whispers = [Whisper(**w) for w in orjson.loads(parts[WHISPERS])]
     return state

@@ -1,8 +1,8 @@
 """Room commands: what a participant (or time itself) asks of a room.
 
 Each is a small frozen dataclass. The wire layer parses client frames into
-these; the core applies them. ``Tick`` and ``Disconnect`` never come from a
-client: the edge issues them.
+these; the core applies them. ``Tick``, ``Disconnect`` and ``Reconfigure`` never
+come from a client: the edge and the services issue them.
 """
 
 from __future__ import annotations
@@ -95,8 +95,16 @@ class Redact:
 
 @dataclass(frozen=True, slots=True)
 class Whisper:
-    """A private note to the room's facilitators ("I need a moment")."""
+    """A private note to the room's facilitators; without words it says "I need a moment"."""
 
+    text: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class WhisperReply:
+    """A facilitator answers a member privately, in the member's thread."""
+
+    target: str
     text: str
 
 
@@ -161,7 +169,14 @@ class LowerHand:
 
 @dataclass(frozen=True, slots=True)
 class GiveFloor:
-    """Offer the floor to the first raised hand."""
+    """Give the floor to a member: the first raised hand unless ``target`` names one."""
+
+    target: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EndFloor:
+    """A facilitator opens the floor again."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,6 +212,21 @@ class Decline:
 
 
 @dataclass(frozen=True, slots=True)
+class SetWaitingRoom:
+    """Arrivals from now on wait to be admitted (``on``) or come straight in."""
+
+    on: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Reconfigure:
+    """The group's settings changed while its session is live (never from a client: the
+    service sends it on a facilitator's behalf, who may not be in the room)."""
+
+    waiting_room: bool
+
+
+@dataclass(frozen=True, slots=True)
 class SlowMode:
     seconds: float  # 0 turns it off
 
@@ -213,7 +243,8 @@ class Tick:
 
 Command = (
     Join | Disconnect | Leave | Agree | SetMode | Post | React | Mute | Unmute | Pause | Resume
-    | EndSession | Redact | Whisper | WhoReacted | Crisis | StartRound | Done | Pass | SkipTurn
-    | ReorderRound | EndRound | RaiseHand | LowerHand | GiveFloor | ClearHands | Remove | Lock
-    | Unlock | Admit | Decline | SlowMode | Balance | Tick
+    | EndSession | Redact | Whisper | WhisperReply | WhoReacted | Crisis | StartRound | Done
+    | Pass | SkipTurn | ReorderRound | EndRound | RaiseHand | LowerHand | GiveFloor | EndFloor
+    | ClearHands | Remove | Lock | Unlock | Admit | Decline | SetWaitingRoom | Reconfigure
+    | SlowMode | Balance | Tick
 )  # fmt: skip

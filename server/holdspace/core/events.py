@@ -79,6 +79,7 @@ class MessagePosted(Event):
     text: str | None
     redacted: bool = False
     sensitive: bool = False
+    role: str = "member"  # the author's role in the room: member, facilitator or admin
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,6 +214,18 @@ class FloorGiven(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class FloorEnded(Event):
+    """The floor is open again: its holder gave it back (``done``, whether they spoke or
+    passed: nobody needs to know which), a facilitator ended it or started a round
+    (``ended``), or the holder left or lost their connection (``left``)."""
+
+    type: ClassVar[str] = "floor_ended"
+    user_id: str
+    outcome: str
+    by: str | None  # the facilitator who ended it; None otherwise
+
+
+@dataclass(frozen=True, slots=True)
 class HandsCleared(Event):
     type: ClassVar[str] = "hands_cleared"
     by: str
@@ -228,6 +241,15 @@ class Locked(Event):
 class Unlocked(Event):
     type: ClassVar[str] = "unlocked"
     by: str
+
+
+@dataclass(frozen=True, slots=True)
+class WaitingRoomSet(Event):
+    """Arrivals from now on wait to be admitted (``on``), or come straight in."""
+
+    type: ClassVar[str] = "waiting_room"
+    on: bool
+    by: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,10 +285,12 @@ EVENT_TYPES: dict[str, type[Event]] = {
         HandRaised,
         HandLowered,
         FloorGiven,
+        FloorEnded,
         HandsCleared,
         Locked,
         Unlocked,
         SlowModeSet,
+        WaitingRoomSet,
     )
 }
 

@@ -1,5 +1,5 @@
 """The facilitator's tools: mute, pause, remove, lock, the waiting room, hands, slow
-mode, ending the session, and the participation-balance view.
+mode, ending the session (with its summary), and the participation-balance view.
 
 Each action is a room event everyone sees, worded so nobody is shamed (a removed
 member simply "is no longer in the session"), and goes to the moderation record.
@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from holdspace.core import commands as c
 from holdspace.core import events as e
-from holdspace.core import rounds
-from holdspace.core.state import INDEFINITE, Participant, PauseInfo, RoomState
+from holdspace.core import floor, rounds
+from holdspace.core.links import linkify
+from holdspace.core.state import INDEFINITE, Participant, PauseInfo, RoomState, Waiting
 from holdspace.core.text import clean_short
 from holdspace.core.transition import Transition, emit, record, require_staff, target
 from holdspace.errors import InvalidInput, NotFound, Rejected
@@ -32,6 +33,8 @@ def mute(state: RoomState, t: Transition, p: Participant, cmd: c.Mute, now: floa
     who.muted_until = until
     emit(state, t, e.Muted, now, user_id=who.user_id, by=p.user_id,
          until=None if until == INDEFINITE else until)  # fmt: skip
+    if state.floor == who.user_id:
+        floor.end(state, t, "ended", p.user_id, now)
     if cmd.minutes is None:
         record(t, "mute", p.user_id, who.user_id, reason)
     else:
@@ -95,8 +98,35 @@ def end(state: RoomState, t: Transition, by: str | None, now: float) -> None:
                      {"message": "This session has ended. Thank you for coming."},
                      gate=True, seq=state.seq)
         )  # fmt: skip
-    record(t, "session_ended", by)
+    counts = summary_counts(state)
+    staff = state.staff_ids()
+    if staff:
+        t.notices.append(
+            e.Notice(staff, "session_summary", {**counts, "came": attendance(state)},
+                     seq=state.seq)
+        )  # fmt: skip
+    record(t, "session_ended", by, None, None, **counts)
     t.ended = True
+
+
+def attendance(state: RoomState) -> list[dict[str, str]]:
+    """Everyone who came into the room this session, in order of arrival."""
+    return [{"user_id": u, "name": s.name, "role": s.role} for u, s in state.stats.items()]
+
+
+def summary_counts(state: RoomState) -> dict[str, int]:
+    """How the session went, in counts only: never a word anyone said. Passes are counted,
+    not named (the facilitators saw them in the room)."""
+    members = [s for s in state.stats.values() if s.role == "member"]
+    return {
+        "members": len(members),
+        "rounds": state.rounds_held,
+        "shares": sum(s.turns for s in members),
+        "passes": sum(s.passes for s in members),
+        "messages": sum(s.posts for s in state.stats.values()),
+        "whispers": sum(1 for w in state.whispers if w.by is None),
+        "removals": len(state.removed),
+    }
 
 
 def end_session(
@@ -107,8 +137,10 @@ def end_session(
 
 
 def remove_participant(state: RoomState, t: Transition, user_id: str, now: float) -> None:
-    """Take someone out of the room's live structures (seat, hands, round)."""
+    """Take someone out of the room's live structures (seat, hands, floor, round)."""
     del state.participants[user_id]
+    if state.floor == user_id:
+        floor.end(state, t, "left", None, now)
     if user_id in state.hands:
         state.hands.remove(user_id)
         emit(state, t, e.HandLowered, now, user_id=user_id, by=None, queue=tuple(state.hands))
@@ -147,7 +179,12 @@ FAREWELLS = {
 def _send_off(state: RoomState, t: Transition, user_id: str, kind: str) -> None:
     """Tell someone kindly they won't be in the room, with where to turn, and shut their
     connections off from room events from this point."""
-    data = {"message": FAREWELLS[kind], "crisis_resources": state.config.crisis_resources}
+    resources = state.config.crisis_resources
+    data = {
+        "message": FAREWELLS[kind],
+        "crisis_resources": resources,
+        "crisis_resources_html": linkify(resources),
+    }
     t.notices.append(e.Notice((user_id,), kind, data, gate=True, seq=state.seq))
 
 
@@ -178,14 +215,51 @@ def admit(state: RoomState, t: Transition, p: Participant, cmd: c.Admit, now: fl
         raise Rejected(
             "The group is full right now.", code="room_full", capacity=state.config.capacity
         )
-    state.admitted.add(cmd.target)
     record(t, "admit", p.user_id, cmd.target)
+    if not _let_in(state, t, waiting, now):
+        t.reply["at_door"] = True
+
+
+def _let_in(state: RoomState, t: Transition, waiting: Waiting, now: float) -> bool:
+    """Bring someone from the waiting room in — or to the door, if someone is sharing
+    (True when they are in the room now)."""
+    state.admitted.add(waiting.user_id)
     if state.round is not None and state.round.holder is not None:
         waiting.place = "door"  # let in, but not into the middle of someone's share
-        t.reply["at_door"] = True
-        return
-    del state.waiting[cmd.target]
+        return False
+    del state.waiting[waiting.user_id]
     rounds.admit(state, t, waiting.user_id, waiting.name, waiting.role, waiting.conns, now)
+    return True
+
+
+def set_waiting_room(
+    state: RoomState, t: Transition, p: Participant, cmd: c.SetWaitingRoom, now: float
+) -> None:
+    require_staff(p)
+    waiting_room(state, t, cmd.on, p.user_id, now)
+
+
+def reconfigure(
+    state: RoomState, t: Transition, by: str | None, cmd: c.Reconfigure, now: float
+) -> None:
+    """The group's settings changed during the session: what applies at once does."""
+    waiting_room(state, t, cmd.waiting_room, by, now)
+
+
+def waiting_room(state: RoomState, t: Transition, on: bool, by: str | None, now: float) -> None:
+    """Arrivals from now on wait to be admitted, or come straight in. Turning it off lets in
+    whoever is waiting, as far as there are seats; anyone left waits to be admitted."""
+    if state.waiting_room == on:
+        return
+    state.waiting_room = on
+    emit(state, t, e.WaitingRoomSet, now, on=on, by=by)
+    record(t, "waiting_room_on" if on else "waiting_room_off", by)
+    if on:
+        return
+    for waiting in [w for w in state.waiting.values() if w.place == "waiting_room"]:
+        if state.members_present() >= state.config.capacity:
+            break
+        _let_in(state, t, waiting, now)
 
 
 def decline(state: RoomState, t: Transition, p: Participant, cmd: c.Decline, now: float) -> None:
@@ -232,17 +306,6 @@ def lower_hand(
     state.hands.remove(whose)
     emit(state, t, e.HandLowered, now, user_id=whose, by=None if whose == p.user_id else p.user_id,
          queue=tuple(state.hands))  # fmt: skip
-
-
-def give_floor(
-    state: RoomState, t: Transition, p: Participant, cmd: c.GiveFloor, now: float
-) -> None:
-    require_staff(p)
-    if not state.hands:
-        raise Rejected("No hands are raised.", code="no_hands")
-    user_id = state.hands.pop(0)
-    emit(state, t, e.FloorGiven, now, user_id=user_id, by=p.user_id, queue=tuple(state.hands))
-    record(t, "floor", p.user_id, user_id)
 
 
 def clear_hands(

@@ -48,9 +48,15 @@ def post_refusal(state: RoomState, actor: Participant, now: float) -> Rejected |
         )
     holder = state.round.holder if state.round else None
     if holder is not None and holder != actor.user_id:
-        name = state.participants[holder].name if holder in state.participants else "someone"
         return Rejected(
-            f"It's {name}'s turn to share. You can still react, and your turn will come.",
+            f"It's {_name(state, holder)}'s turn to share. You can still react, and your turn "
+            "will come.",
+            code="not_your_turn",
+        )
+    if state.floor is not None and state.floor != actor.user_id:
+        return Rejected(
+            f"It's {_name(state, state.floor)}'s turn to speak: a facilitator gave them the "
+            "floor. You can still react, and raise your hand to speak next.",
             code="not_your_turn",
         )
     stats = state.stats.get(actor.user_id)
@@ -71,6 +77,11 @@ def post_refusal(state: RoomState, actor: Participant, now: float) -> Rejected |
     return None
 
 
+def _name(state: RoomState, user_id: str) -> str:
+    p = state.participants.get(user_id)
+    return p.name if p is not None else "someone"
+
+
 def react_refusal(state: RoomState, actor: Participant) -> Rejected | None:
     """Reacting is open to everyone present, listeners included; it is how listeners take part."""
     if state.phase == "ended":
@@ -79,9 +90,9 @@ def react_refusal(state: RoomState, actor: Participant) -> Rejected | None:
 
 
 def holds_piece_refusal(state: RoomState, actor: Participant) -> Rejected | None:
-    """Done and pass belong to the talking piece's holder."""
-    if state.round is None:
+    """Done and pass belong to the talking piece's holder, or to whoever has the floor."""
+    if state.round is None and state.floor is None:
         return Rejected("There's no round going on.", code="no_round")
-    if state.round.holder != actor.user_id:
+    if actor.user_id not in (state.round.holder if state.round else None, state.floor):
         return Rejected("It isn't your turn right now.", code="not_your_turn")
     return None

@@ -23,7 +23,7 @@ from typing import Any
 from holdspace.core import commands as c
 from holdspace.core import events as e
 from holdspace.core import facilitation as f
-from holdspace.core import rounds, speech
+from holdspace.core import floor, rounds, speech
 from holdspace.core.state import Participant, RoomState, Waiting
 from holdspace.core.text import clean_name
 from holdspace.core.transition import Transition, emit, view
@@ -33,10 +33,14 @@ __all__ = ["Transition", "apply"]
 
 
 def apply(state: RoomState, actor_id: str | None, cmd: c.Command, now: float) -> Transition:
-    """Apply one command from ``actor_id`` (None for ``Tick``) at time ``now``."""
+    """Apply one command from ``actor_id`` (None for ``Tick``; for ``Reconfigure``, whoever
+    changed the settings, present or not) at time ``now``."""
     t = Transition()
     _housekeep(state, t, now)
-    if not isinstance(cmd, c.Tick):
+    if isinstance(cmd, c.Reconfigure):
+        if state.phase != "ended":
+            f.reconfigure(state, t, actor_id, cmd, now)
+    elif not isinstance(cmd, c.Tick):
         try:
             _dispatch(state, t, actor_id, cmd, now)
         except ClientError as refusal:
@@ -137,10 +141,11 @@ def _join(state: RoomState, t: Transition, user_id: str, cmd: c.Join, now: float
             capacity=state.config.capacity,
         )
     name = clean_name(cmd.name)
-    state.stats_of(user_id).name = name
+    stats = state.stats_of(user_id)
+    stats.name, stats.role = name, cmd.role
     if cmd.agreed:
         state.agreed.add(user_id)
-    if member and state.config.waiting_room and user_id not in state.admitted:
+    if member and state.waiting_room and user_id not in state.admitted:
         _wait(state, t, Waiting(user_id, name, cmd.role, now, "waiting_room", {cmd.conn}))
         return
     if member and state.round is not None and state.round.holder is not None:
@@ -192,6 +197,8 @@ def _disconnect(state: RoomState, t: Transition, p: Participant, conn: str, now:
     if not p.conns:
         p.away_since = now
         emit(state, t, e.Away, now, user_id=p.user_id)
+        if state.floor == p.user_id:  # they can't speak now: nobody waits on them
+            floor.end(state, t, "left", None, now)
 
 
 def _leave(state: RoomState, t: Transition, p: Participant, cmd: c.Leave, now: float) -> None:
@@ -220,6 +227,8 @@ def _set_mode(state: RoomState, t: Transition, p: Participant, cmd: c.SetMode, n
     emit(state, t, e.ModeChanged, now, user_id=p.user_id, mode=cmd.mode)
     if cmd.mode == "listener" and state.round is not None and state.round.holder == p.user_id:
         rounds.end_turn(state, t, "passed", p.user_id, now)  # choosing to listen is a pass
+    if cmd.mode == "listener" and state.floor == p.user_id:
+        floor.end(state, t, "done", None, now)
 
 
 _Handler = Callable[[RoomState, Transition, Participant, Any, float], None]
@@ -232,6 +241,7 @@ _HANDLERS: dict[type[Any], _Handler] = {
     c.WhoReacted: speech.who_reacted,
     c.Redact: speech.redact,
     c.Whisper: speech.whisper,
+    c.WhisperReply: speech.whisper_reply,
     c.Crisis: speech.crisis,
     c.StartRound: rounds.start_round,
     c.Done: rounds.done,
@@ -249,10 +259,12 @@ _HANDLERS: dict[type[Any], _Handler] = {
     c.Unlock: f.unlock,
     c.Admit: f.admit,
     c.Decline: f.decline,
+    c.SetWaitingRoom: f.set_waiting_room,
     c.SlowMode: f.slow_mode,
     c.RaiseHand: f.raise_hand,
     c.LowerHand: f.lower_hand,
-    c.GiveFloor: f.give_floor,
+    c.GiveFloor: floor.give_floor,
+    c.EndFloor: floor.end_floor,
     c.ClearHands: f.clear_hands,
     c.Balance: f.balance,
 }

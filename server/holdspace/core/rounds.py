@@ -5,17 +5,23 @@ facilitators) may post while the piece is held. Passing is always allowed and no
 reason is asked. Those who passed are offered the piece once more at the end.
 Listeners are never called on. People arriving while someone is sharing wait at
 the door until that share ends, so nobody's moment is interrupted.
+
+Passing must cost nothing: unless the group chose otherwise (``show_passes``), the
+room hears only that a turn ended without a share (``moved_on``, which also covers
+running out of time and being skipped); the facilitators get the real outcome in a
+``turn_outcome`` notice.
 """
 
 from __future__ import annotations
 
 from holdspace.core import commands as c
 from holdspace.core import events as e
+from holdspace.core import floor
 from holdspace.core.policy import holds_piece_refusal
 from holdspace.core.state import Participant, RoomState, Round
 from holdspace.core.text import clean_short
 from holdspace.core.transition import Transition, emit, record, require_staff, view
-from holdspace.core.views import snapshot
+from holdspace.core.views import public, snapshot
 from holdspace.errors import InvalidInput, Rejected
 
 MIN_TURN_SECONDS, MAX_TURN_SECONDS = 30, 30 * 60
@@ -71,10 +77,13 @@ def start_round(
             return (float("-inf") if spoke is None else spoke, arrival[u])
 
         order.sort(key=quiet)
+    if state.floor is not None:
+        floor.end(state, t, "ended", p.user_id, now)
     started = emit(
         state, t, e.RoundStarted, now,
         kind=cmd.kind, prompt=prompt, order=tuple(order), turn_seconds=seconds, by=p.user_id,
     )  # fmt: skip
+    state.rounds_held += 1
     state.round = Round(started.seq, prompt, cmd.kind, seconds, order=order, queue=list(order))
     record(t, "round_started", p.user_id, order=cmd.order)
     _next_turn(state, t, now)
@@ -118,18 +127,37 @@ def end_turn(state: RoomState, t: Transition, outcome: str, actor: str | None, n
         stats.passes += 1
         if not r.second_chance:
             r.passed.append(holder)
-    emit(state, t, e.TurnEnded, now, user_id=holder, outcome=outcome,
-         second_chance=r.second_chance)  # fmt: skip
+    _turn_ended(state, t, holder, outcome, now)
     record(t, f"turn_{outcome}", actor, holder, second_chance=r.second_chance)
     release_door(state, t, now)
     _next_turn(state, t, now)
+
+
+def _turn_ended(state: RoomState, t: Transition, holder: str, outcome: str, now: float) -> None:
+    r = state.round
+    assert r is not None
+    said = public(state, outcome)
+    emit(state, t, e.TurnEnded, now, user_id=holder, outcome=said,
+         second_chance=r.second_chance)  # fmt: skip
+    staff = state.staff_ids()
+    if said != outcome and staff:
+        t.notices.append(
+            e.Notice(staff, "turn_outcome",
+                     {"user_id": holder, "outcome": outcome, "second_chance": r.second_chance},
+                     seq=state.seq)
+        )  # fmt: skip
 
 
 def _finish(state: RoomState, t: Transition, by: str | None, now: float) -> None:
     r = state.round
     assert r is not None
     summary = tuple(
-        e.RoundOutcome(u, r.outcomes.get(u, "not_reached"), r.second.get(u)) for u in r.order
+        e.RoundOutcome(
+            u,
+            public(state, r.outcomes.get(u, "not_reached")),
+            None if (second := r.second.get(u)) is None else public(state, second),
+        )
+        for u in r.order
     )
     state.round = None
     emit(state, t, e.RoundEnded, now, summary=summary, by=by)
@@ -138,18 +166,24 @@ def _finish(state: RoomState, t: Transition, by: str | None, now: float) -> None
 
 
 def done(state: RoomState, t: Transition, p: Participant, cmd: c.Done, now: float) -> None:
-    refusal = holds_piece_refusal(state, p)
-    if refusal is not None:
-        raise refusal
-    end_turn(state, t, "done", p.user_id, now)
+    _give_back(state, t, p, "done", now)
 
 
 def pass_(state: RoomState, t: Transition, p: Participant, cmd: c.Pass, now: float) -> None:
     """Passing is always allowed, at any moment of one's turn, and never questioned."""
+    _give_back(state, t, p, "passed", now)
+
+
+def _give_back(state: RoomState, t: Transition, p: Participant, outcome: str, now: float) -> None:
+    """The holder of the talking piece, or of the floor, is finished. Giving the floor back
+    is ``done`` either way: whether they spoke is nobody's business."""
     refusal = holds_piece_refusal(state, p)
     if refusal is not None:
         raise refusal
-    end_turn(state, t, "passed", p.user_id, now)
+    if state.round is not None and state.round.holder == p.user_id:
+        end_turn(state, t, outcome, p.user_id, now)
+    else:
+        floor.end(state, t, "done", None, now)
 
 
 def skip(state: RoomState, t: Transition, p: Participant, cmd: c.SkipTurn, now: float) -> None:
@@ -184,8 +218,7 @@ def end_round(state: RoomState, t: Transition, p: Participant, cmd: c.EndRound, 
     if r.holder is not None:
         holder, r.holder = r.holder, None
         (r.second if r.second_chance else r.outcomes)[holder] = "skipped"
-        emit(state, t, e.TurnEnded, now, user_id=holder, outcome="skipped",
-             second_chance=r.second_chance)  # fmt: skip
+        _turn_ended(state, t, holder, "skipped", now)
     _finish(state, t, p.user_id, now)
 
 

@@ -8,8 +8,9 @@ from holdspace.core import commands as c
 from holdspace.core import events as e
 from holdspace.core.policy import post_refusal, react_refusal
 from holdspace.core.state import Bucket, MessageRecord, Participant, Rate, RoomState, Whisper
-from holdspace.core.text import clean_message, clean_short
+from holdspace.core.text import MAX_WHISPER_CHARS, clean_message, clean_short
 from holdspace.core.transition import Transition, emit, record, require_staff
+from holdspace.core.views import whisper_data
 from holdspace.errors import Forbidden, InvalidInput, NotFound, Rejected
 
 MAX_WHISPERS = 100  # the facilitators' inbox keeps the most recent
@@ -39,10 +40,10 @@ def post(state: RoomState, t: Transition, p: Participant, cmd: c.Post, now: floa
         take(p, "posts", state.config.post_rate, now)
     event = emit(
         state, t, e.MessagePosted, now,
-        user_id=p.user_id, name=p.name, text=text, sensitive=cmd.sensitive,
+        user_id=p.user_id, name=p.name, text=text, sensitive=cmd.sensitive, role=p.role,
     )  # fmt: skip
     state.messages[event.seq] = MessageRecord(
-        event.seq, p.user_id, p.name, text, now, sensitive=cmd.sensitive
+        event.seq, p.user_id, p.name, text, now, sensitive=cmd.sensitive, role=p.role
     )
     t.touched.add(event.seq)
     while len(state.messages) > state.config.message_buffer:
@@ -108,7 +109,7 @@ def redact(state: RoomState, t: Transition, p: Participant, cmd: c.Redact, now: 
     t.replaced.append(
         e.MessagePosted(
             seq=message.seq, at=message.at, user_id=message.user_id, name=message.name,
-            text=None, redacted=True, sensitive=message.sensitive,
+            text=None, redacted=True, sensitive=message.sensitive, role=message.role,
         )
     )  # fmt: skip
     emit(state, t, e.Redacted, now, message=message.seq, by=p.user_id)
@@ -116,15 +117,16 @@ def redact(state: RoomState, t: Transition, p: Participant, cmd: c.Redact, now: 
 
 
 def whisper(state: RoomState, t: Transition, p: Participant, cmd: c.Whisper, now: float) -> None:
-    """A private note to the facilitators. Nobody else learns it happened, not even by a seq."""
-    text = clean_message(cmd.text, limit=500)
+    """A private note to the facilitators. Nobody else learns it happened, not even by a seq.
+    Without words it says "I need a moment": asking for help must never need a sentence."""
+    text = (
+        None
+        if cmd.text is None or not cmd.text.strip()
+        else clean_message(cmd.text, limit=MAX_WHISPER_CHARS)
+    )
     if not p.staff:
-        take(p, "posts", state.config.post_rate, now)
-    stats = state.stats_of(p.user_id)
-    stats.whispers += 1
-    note = Whisper(f"{p.user_id}-{stats.whispers}", p.user_id, p.name, text, now)
-    state.whispers.append(note)
-    del state.whispers[:-MAX_WHISPERS]
+        take(p, "notes", state.config.post_rate, now)
+    note = _note(state, p, p.user_id, p.name, text, now, reply=False)
     staff = state.staff_ids()
     if staff:
         t.notices.append(e.Notice(staff, "whisper", whisper_data(note)))
@@ -132,9 +134,34 @@ def whisper(state: RoomState, t: Transition, p: Participant, cmd: c.Whisper, now
     t.reply["facilitators_present"] = state.keeper_present()
 
 
-def whisper_data(note: Whisper) -> dict[str, object]:
-    return {"id": note.id, "user_id": note.user_id, "name": note.name, "text": note.text,
-            "at": note.at}  # fmt: skip
+def whisper_reply(
+    state: RoomState, t: Transition, p: Participant, cmd: c.WhisperReply, now: float
+) -> None:
+    """A facilitator answers in a member's private thread: the member and the other
+    facilitators see it (so nobody answers twice); the room learns nothing."""
+    require_staff(p)
+    member = state.participants.get(cmd.target) or state.waiting.get(cmd.target)
+    if member is None or member.role != "member":
+        raise NotFound("That member isn't here any more.", code="no_such_participant")
+    text = clean_message(cmd.text, limit=MAX_WHISPER_CHARS)
+    note = _note(state, p, member.user_id, member.name, text, now, reply=True)
+    t.notices.append(e.Notice((member.user_id, *state.staff_ids()), "whisper", whisper_data(note)))
+    t.reply["whisper"] = note.id
+
+
+def _note(
+    state: RoomState, author: Participant, user_id: str, name: str, text: str | None,
+    now: float, *, reply: bool,
+) -> Whisper:  # fmt: skip
+    stats = state.stats_of(author.user_id)
+    stats.whispers += 1
+    note = Whisper(
+        f"{author.user_id}-{stats.whispers}", user_id, name, text, now,
+        by=author.user_id if reply else None, by_name=author.name if reply else None,
+    )  # fmt: skip
+    state.whispers.append(note)
+    del state.whispers[:-MAX_WHISPERS]
+    return note
 
 
 def crisis(

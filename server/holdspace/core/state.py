@@ -41,7 +41,8 @@ class RoomConfig:
     max_mute_minutes: int = 24 * 60
     guidelines: str = ""  # the group agreement, shown when joining
     crisis_resources: str = ""  # always one request away
-    waiting_room: bool = False  # arrivals wait for a facilitator to admit them
+    waiting_room: bool = False  # arrivals wait for a facilitator to admit them (at the start)
+    show_passes: bool = False  # members see who passed in a round; by default only facilitators
 
 
 @dataclass(slots=True)
@@ -73,6 +74,7 @@ class Participant:
     muted_until: float | None = None  # math.inf: until unmuted
     posts: Bucket | None = None
     reacts: Bucket | None = None
+    notes: Bucket | None = None  # whispers: apart from posts, so posting never holds one back
 
     @property
     def staff(self) -> bool:
@@ -88,6 +90,7 @@ class Stats:
     Kept by user, so leaving and coming back doesn't reset it."""
 
     name: str = ""  # as they were known in this session, even after they leave
+    role: RoomRole = "member"
     turns: int = 0  # round turns finished with done
     passes: int = 0
     posts: int = 0
@@ -105,6 +108,7 @@ class MessageRecord:
     at: float
     sensitive: bool = False  # shown collapsed until opened
     reactions: dict[str, set[str]] = field(default_factory=dict)  # kind -> who
+    role: RoomRole = "member"  # the author's role, shown beside their name
 
 
 @dataclass(slots=True)
@@ -139,11 +143,16 @@ class Round:
 
 @dataclass(slots=True)
 class Whisper:
+    """One line of a member's private thread with the facilitators: the member's own
+    ("I need a moment", ``text`` None when they sent no words) or a facilitator's reply."""
+
     id: str  # per author ("<user>-<n>"), so nobody can count others' whispers
-    user_id: str
-    name: str
-    text: str
+    user_id: str  # the member whose thread this is
+    name: str  # the member's name
+    text: str | None
     at: float
+    by: str | None = None  # a facilitator's reply: who wrote it
+    by_name: str | None = None
 
 
 @dataclass(slots=True)
@@ -174,6 +183,12 @@ class RoomState:
     slow_mode: float | None = None  # seconds between a member's posts
     slow_mode_since: float = 0.0  # posts before slow mode began don't count against it
     whispers: list[Whisper] = field(default_factory=list)  # for the facilitators, newest last
+    floor: str | None = None  # the member a facilitator gave the floor to, outside rounds
+    waiting_room: bool = False  # arrivals wait to be admitted; starts as the config says
+    rounds_held: int = 0  # for the facilitators' end-of-session summary
+
+    def __post_init__(self) -> None:
+        self.waiting_room = self.config.waiting_room
 
     def members_present(self) -> int:
         """Seats taken against capacity: members here, within their grace period, or held

@@ -1,23 +1,22 @@
 """Cleaning what members type, at the input boundary.
 
-Messages are plain text end to end: clients render them as text, never HTML.
-Cleaning still strips markup so that no stored or relayed message ever carries
-it, without double escaping: what the member typed, minus tags, is what others
-read. bleach is slow (~13 ms for 4 KB), so its parser only runs when the text
-contains something that can open a tag (``<`` and a letter, ``!``, ``/`` or ``?``).
+Text is plain text end to end: what a member typed is what others read,
+``<hugs>`` and ``x<y and y>z`` included. Clients render it as text, never as
+HTML, so nothing here escapes or strips markup. Cleaning only takes out what
+can hide or reorder text (controls, bidi overrides, zero-width characters, lone
+surrogates), normalizes to NFC, and enforces the limits — refusing, never
+cutting, what is too long.
 """
 
 from __future__ import annotations
 
-import html
 import re
 import unicodedata
-
-import bleach
 
 from holdspace.errors import InvalidInput
 
 MAX_MESSAGE_CHARS = 2000
+MAX_WHISPER_CHARS = 500
 MAX_NAME_CHARS = 40
 
 # C0/C1 controls, DEL, and invisible formatting characters that can hide or reorder
@@ -29,45 +28,12 @@ _CONTROL = re.compile(
     r"\ud800-\udfff]"
 )
 _BLANK_RUN = re.compile(r"\n{3,}")
-# bleach escapes ``&``; a code point that cannot survive cleaning keeps the member's own
-# ampersands apart from the ones bleach writes.
-_AMP = "\ue000"
-
-
-# Removing a tag can join its neighbours into a new one (``<<b>i>`` leaves ``<i>``), so
-# stripping repeats until nothing changes — a few times at most: each pass is a full
-# parse, and markup nested deeper than that is not conversation.
-_PASSES = 3
-# What can open a tag, a comment or a declaration in HTML: without one of these, the
-# parser would change nothing ("I <3 you", "a < b"), so it isn't run.
-_OPENER = re.compile(r"<[A-Za-z!/?]")
-
-
-def strip_markup(text: str) -> str:
-    """Remove tags and comments; leave every other character exactly as typed. The
-    result is a fixed point: stripping it again changes nothing."""
-    for _ in range(_PASSES):
-        if not _OPENER.search(text):
-            return text
-        cleaned = _strip_once(text)
-        if cleaned == text:
-            return text
-        text = cleaned
-    return text.replace("<", "")  # still nested after a few passes: no brackets left
-
-
-def _strip_once(text: str) -> str:
-    protected = text.replace(_AMP, "\ufffd").replace("&", _AMP)
-    cleaned = bleach.clean(protected, tags=set(), attributes={}, strip=True, strip_comments=True)
-    # bleach escaped <, > and " in what was left; those are the only entities now present.
-    return html.unescape(cleaned).replace(_AMP, "&")
 
 
 def clean_message(text: str, *, limit: int = MAX_MESSAGE_CHARS) -> str:
     """Normalize a message for the room, or raise :class:`InvalidInput`."""
     text = unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n"))
     text = _CONTROL.sub("", text.replace("\t", "    "))
-    text = strip_markup(text)
     text = _BLANK_RUN.sub("\n\n", text).strip()
     if not text:
         raise InvalidInput("There's nothing to send.", code="empty")
@@ -80,11 +46,18 @@ def clean_message(text: str, *, limit: int = MAX_MESSAGE_CHARS) -> str:
     return text
 
 
+def clean_block(text: str) -> str:
+    """Normalize a facilitator's longer text (a description, the agreement, crisis
+    resources): the same cleaning as a message, without its limit or its blank-line rule."""
+    text = unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n"))
+    return _CONTROL.sub("", text).strip()
+
+
 def clean_name(name: str, *, limit: int = MAX_NAME_CHARS) -> str:
-    """Normalize a display name (a pseudonym): one line, no markup, not blank."""
+    """Normalize a display name (a pseudonym): one line, not blank."""
     name = unicodedata.normalize("NFC", name)
     name = _CONTROL.sub("", name.replace("\n", " ").replace("\t", " "))
-    name = " ".join(strip_markup(name).split())
+    name = " ".join(name.split())
     if not name:
         raise InvalidInput("Please choose a name to be known by.", code="invalid_name")
     if len(name) > limit:
@@ -96,7 +69,7 @@ def clean_short(text: str | None, *, limit: int, field: str) -> str | None:
     """Clean an optional short note (a pause message, a reason)."""
     if text is None:
         return None
-    text = " ".join(strip_markup(_CONTROL.sub("", unicodedata.normalize("NFC", text))).split())
+    text = " ".join(_CONTROL.sub("", unicodedata.normalize("NFC", text)).split())
     if len(text) > limit:
         raise InvalidInput(
             f"The {field} can be up to {limit} characters.",

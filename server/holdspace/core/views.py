@@ -6,9 +6,27 @@ complete. Plain data, ready for the wire encoder.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from holdspace.core.state import INDEFINITE, Participant, RoomState, Round
+from holdspace.core.links import linkify
+from holdspace.core.state import INDEFINITE, Participant, RoomState, Round, Whisper
+from holdspace.core.text import MAX_MESSAGE_CHARS, MAX_WHISPER_CHARS
+
+PUBLIC_OUTCOMES = frozenset({"done", "left", "not_reached"})
+
+
+def public(state: RoomState, outcome: str) -> str:
+    """A turn's outcome as the room hears it: a pass, a timeout or a skip is ``moved_on``
+    unless the group chose to show passes."""
+    if state.config.show_passes or outcome in PUBLIC_OUTCOMES:
+        return outcome
+    return "moved_on"
+
+
+def whisper_data(w: Whisper) -> dict[str, Any]:
+    return {"id": w.id, "user_id": w.user_id, "name": w.name, "text": w.text, "at": w.at,
+            "by": w.by, "by_name": w.by_name}  # fmt: skip
 
 
 def _mute_until(p: Participant, now: float) -> float | bool | None:
@@ -31,7 +49,11 @@ def participant_data(state: RoomState, p: Participant, now: float) -> dict[str, 
     }
 
 
-def round_data(r: Round | None) -> dict[str, Any] | None:
+def round_data(
+    r: Round | None, outcome: Callable[[str, str], str] = lambda user_id, said: said
+) -> dict[str, Any] | None:
+    """The round as a viewer sees it; ``outcome(user_id, outcome)`` says how each turn's
+    outcome reads to them (passes are the facilitators' to see, and one's own)."""
     if r is None:
         return None
     return {
@@ -44,7 +66,7 @@ def round_data(r: Round | None) -> dict[str, Any] | None:
         "deadline": r.deadline,
         "second_chance": r.second_chance,
         "queue": list(r.queue),
-        "outcomes": dict(r.outcomes),
+        "outcomes": {u: outcome(u, o) for u, o in r.outcomes.items()},
     }
 
 
@@ -61,12 +83,18 @@ def snapshot(state: RoomState, viewer_id: str, now: float) -> dict[str, Any]:
             "redacted": m.text is None,
             "sensitive": m.sensitive,
             "at": m.at,
+            "role": m.role,
             "reactions": {kind: len(who) for kind, who in m.reactions.items() if who},
             "mine": sorted(kind for kind, who in m.reactions.items() if viewer_id in who),
         }
         for m in state.messages.values()
     ]
     you = state.participants.get(viewer_id)
+    staff = you is not None and you.staff
+
+    def outcome(user_id: str, said: str) -> str:
+        return said if staff or user_id == viewer_id else public(state, said)
+
     view: dict[str, Any] = {
         "room": {
             "id": cfg.room_id,
@@ -74,6 +102,9 @@ def snapshot(state: RoomState, viewer_id: str, now: float) -> dict[str, Any]:
             "capacity": cfg.capacity,
             "guidelines": cfg.guidelines,
             "crisis_resources": cfg.crisis_resources,
+            # The same texts as safe HTML with tappable links (see holdspace.core.links).
+            "guidelines_html": linkify(cfg.guidelines),
+            "crisis_resources_html": linkify(cfg.crisis_resources),
         },
         "session": {
             "key": cfg.session_key,
@@ -85,20 +116,21 @@ def snapshot(state: RoomState, viewer_id: str, now: float) -> dict[str, Any]:
             "pause_reason": state.pause.reason if state.pause else None,
             "locked": state.locked,
             "slow_mode": state.slow_mode,
+            "waiting_room": state.waiting_room,
         },
         "epoch": state.epoch,
         "seq": state.seq,
         "participants": [participant_data(state, p, now) for p in state.participants.values()],
         "hands": list(state.hands),
-        "round": round_data(state.round),
+        "floor": state.floor,
+        "round": round_data(state.round, outcome),
         "messages": messages,
+        "limits": {"message": MAX_MESSAGE_CHARS, "whisper": MAX_WHISPER_CHARS},
         "you": participant_data(state, you, now) if you is not None else None,
+        # Facilitators see every member's thread; a member, their own.
+        "whispers": [whisper_data(w) for w in state.whispers if staff or w.user_id == viewer_id],
     }
-    if you is not None and you.staff:
-        view["whispers"] = [
-            {"id": w.id, "user_id": w.user_id, "name": w.name, "text": w.text, "at": w.at}
-            for w in state.whispers
-        ]
+    if staff:
         view["waiting"] = [
             {"user_id": w.user_id, "name": w.name, "place": w.place, "since": w.since}
             for w in state.waiting.values()

@@ -84,6 +84,7 @@ class Room:
     crisis_resources: str = ""
     archived: bool = False
     waiting_room: bool = False  # arrivals wait until a facilitator admits them
+    show_passes: bool = False  # members see who passed in a round (else only facilitators)
 
     def is_facilitator(self, user_id: str) -> bool:
         return user_id in self.facilitator_ids

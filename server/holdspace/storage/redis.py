@@ -212,6 +212,7 @@ def _room_fields(room: Room) -> dict[str, str]:
         "crisis_resources": room.crisis_resources,
         "archived": _flag(room.archived),
         "waiting_room": _flag(room.waiting_room),
+        "show_passes": _flag(room.show_passes),
     }
 
 
@@ -234,6 +235,7 @@ def _room(meta: Mapping[str, str], facilitators: Sequence[str]) -> tuple[Room, i
         crisis_resources=meta.get("crisis_resources", ""),
         archived=meta.get("archived") == "1",
         waiting_room=meta.get("waiting_room") == "1",
+        show_passes=meta.get("show_passes") == "1",
     )
     return room, int(meta.get("seq", "0"))
 
@@ -422,6 +424,11 @@ class RedisStore:
 
     async def set_role(self, user_id: str, role: Role) -> None:
         if not await self._run(self._set_user_field, [self._user_key(user_id)], ["role", role]):
+            raise NotFound("No such user.")
+
+    async def set_display_name(self, user_id: str, display_name: str) -> None:
+        key = self._user_key(user_id)
+        if not await self._run(self._set_user_field, [key], ["display_name", display_name]):
             raise NotFound("No such user.")
 
     async def count_users(self) -> int:

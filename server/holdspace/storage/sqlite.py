@@ -146,6 +146,11 @@ MIGRATIONS: tuple[str, ...] = (
     );
     ALTER TABLE rooms ADD COLUMN waiting_room INTEGER NOT NULL DEFAULT 0;
     """,
+    # 5: a group may let every member see who passed in a round (by default only the
+    # facilitators do).
+    """
+    ALTER TABLE rooms ADD COLUMN show_passes INTEGER NOT NULL DEFAULT 0;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -237,7 +242,7 @@ _USER_COLUMNS = "u.id, u.username, u.display_name, u.role, u.password_hash, u.cr
 _ROOM_COLUMNS = (
     "r.id, r.name, r.description, r.capacity, r.guidelines, r.owner_id, r.schedule_json,"
     " r.lobby_minutes, r.visibility, r.created_at, r.crisis_resources, r.archived,"
-    " r.waiting_room"
+    " r.waiting_room, r.show_passes"
 )
 _INVITE_COLUMNS = (
     "id, room_id, code_hash, created_by, created_at, expires_at, max_uses, uses, revoked_at"
@@ -279,6 +284,7 @@ def _room(conn: sqlite3.Connection, row: Sequence[Any]) -> Room:
         crisis_resources,
         archived,
         waiting_room,
+        show_passes,
     ) = row
     room_id = str(id_)
     return Room(
@@ -296,6 +302,7 @@ def _room(conn: sqlite3.Connection, row: Sequence[Any]) -> Room:
         crisis_resources=str(crisis_resources),
         archived=bool(archived),
         waiting_room=bool(waiting_room),
+        show_passes=bool(show_passes),
     )
 
 
@@ -456,6 +463,9 @@ class SQLiteStore:
     async def set_role(self, user_id: str, role: Role) -> None:
         await self._update_user(user_id, "role", role)
 
+    async def set_display_name(self, user_id: str, display_name: str) -> None:
+        await self._update_user(user_id, "display_name", display_name)
+
     async def count_users(self) -> int:
         def job(conn: sqlite3.Connection) -> int:
             count: int = conn.execute("SELECT COUNT(*) FROM users").fetchone()[0]
@@ -526,6 +536,7 @@ class SQLiteStore:
             room.crisis_resources,
             int(room.archived),
             int(room.waiting_room),
+            int(room.show_passes),
             room.id,
         )
 
@@ -544,8 +555,8 @@ class SQLiteStore:
                     conn.execute(
                         "INSERT INTO rooms (name, description, capacity, guidelines, owner_id,"
                         " schedule_json, lobby_minutes, visibility, created_at,"
-                        " crisis_resources, archived, waiting_room, id)"
-                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        " crisis_resources, archived, waiting_room, show_passes, id)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         self._room_values(room),
                     )
                     self._write_facilitators(conn, room)
@@ -578,7 +589,7 @@ class SQLiteStore:
                         "UPDATE rooms SET name = ?, description = ?, capacity = ?,"
                         " guidelines = ?, owner_id = ?, schedule_json = ?, lobby_minutes = ?,"
                         " visibility = ?, created_at = ?, crisis_resources = ?, archived = ?,"
-                        " waiting_room = ? WHERE id = ?",
+                        " waiting_room = ?, show_passes = ? WHERE id = ?",
                         self._room_values(room),
                     )
                     if cursor.rowcount == 0:

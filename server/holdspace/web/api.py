@@ -18,6 +18,7 @@ from starlette.routing import Route
 from holdspace import protocol
 from holdspace.accounts import Accounts
 from holdspace.clock import iso
+from holdspace.core.links import linkify
 from holdspace.errors import ClientError, Forbidden, InvalidInput, NotAuthenticated
 from holdspace.rooms import Rooms
 from holdspace.settings import Settings
@@ -64,6 +65,7 @@ class Api:
             Route("/api/auth/login", self.login, methods=["POST"]),
             Route("/api/auth/logout", self.logout, methods=["POST"]),
             Route("/api/auth/me", self.me, methods=["GET"]),
+            Route("/api/auth/me", self.update_me, methods=["PATCH"]),
             Route("/api/rooms", self.list_rooms, methods=["GET"]),
             Route("/api/rooms", self.create_room, methods=["POST"]),
             Route("/api/rooms/{room_id}", self.get_room, methods=["GET"]),
@@ -157,10 +159,17 @@ class Api:
     # -- accounts -------------------------------------------------------------
 
     async def info(self, request: Request) -> Response:
-        return ok({"name": "holdspace", "protocol": protocol.PROTOCOL_VERSION})
+        return ok(
+            {
+                "name": "holdspace",
+                "protocol": protocol.PROTOCOL_VERSION,
+                "quick_exit_url": self.settings.quick_exit_url,
+            }
+        )
 
     async def crisis(self, request: Request) -> Response:
-        return ok({"crisis_resources": self.settings.crisis_resources})
+        resources = self.settings.crisis_resources
+        return ok({"crisis_resources": resources, "crisis_resources_html": linkify(resources)})
 
     async def register(self, request: Request) -> Response:
         self._check_cookie_write(request)
@@ -198,6 +207,13 @@ class Api:
 
     async def me(self, request: Request) -> Response:
         return ok({"user": user_data(await self._user(request))})
+
+    async def update_me(self, request: Request) -> Response:
+        user = await self._user(request)
+        data = await self._json(request)
+        if "display_name" in data:
+            user = await self.accounts.rename(user, self._str(data, "display_name"))
+        return ok({"user": user_data(user)})
 
     # -- rooms ----------------------------------------------------------------
 
@@ -257,7 +273,25 @@ class Api:
     async def moderation(self, request: Request) -> Response:
         user = await self._user(request)
         entries = await self.rooms.moderation_record(user, request.path_params["room_id"])
-        return ok({"entries": [asdict(e) for e in entries]})
+        names: dict[str, str | None] = {}
+
+        async def name(user_id: str | None) -> str | None:
+            if user_id is None:
+                return None
+            if user_id not in names:
+                person = await self.rooms.store.get_user(user_id)
+                names[user_id] = person.display_name if person else None
+            return names[user_id]
+
+        return ok(
+            {
+                "entries": [
+                    {**asdict(e), "actor_name": await name(e.actor_id),
+                     "target_name": await name(e.target_id)}
+                    for e in entries
+                ]
+            }
+        )  # fmt: skip
 
     async def list_invites(self, request: Request) -> Response:
         user = await self._user(request)

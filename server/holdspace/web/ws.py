@@ -410,8 +410,9 @@ class _Session:
             missed = await self.rooms.hub.since(key, resume.epoch, resume.seq)
             if missed is not None:
                 self.conn.release(resume.seq, missed)
-                # Notices aren't replayed; facilitators get what they hold instead.
-                private = {k: view[k] for k in ("whispers", "waiting") if k in view}
+                # Notices aren't replayed: whispers, who is waiting and the round's true
+                # outcomes (for facilitators) come with the answer instead.
+                private = {k: view[k] for k in ("whispers", "waiting", "round") if k in view}
                 self._reply(
                     frame_id, resumed=True, seq=self.conn.seq, epoch=view["epoch"], **private
                 )

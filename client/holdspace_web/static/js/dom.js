@@ -1,5 +1,7 @@
-// Building the page without ever parsing markup: every piece of user content
-// becomes a text node, so nothing anyone types can run as code.
+// Building the page without ever parsing what people type: every piece of user content
+// becomes a text node, so nothing anyone types can run as code. The one exception,
+// `linked`, takes the server's already-sanitized links in what facilitators wrote and
+// rebuilds them element by element, keeping only text and https:/tel: links.
 
 export function h(tag, attrs = {}, ...children) {
   const el = document.createElement(tag);
@@ -39,10 +41,27 @@ export function replace(el, ...children) {
   return append(el, children);
 }
 
+/**
+ * Rebuild `el`'s children without losing the person's place: if focus was on something
+ * inside it with a `data-key`, focus returns to the rebuilt element with the same key
+ * (without scrolling); if that control is gone, to `fallback` (or `el` itself). Focus
+ * that was elsewhere is left alone.
+ */
+export function rebuild(el, children, fallback) {
+  const active = document.activeElement;
+  const inside = active && active !== document.body && el.contains(active);
+  const key = inside ? active.dataset.key : null;
+  replace(el, ...[children].flat());
+  if (!inside) return;
+  const again = key ? el.querySelector(`[data-key="${CSS.escape(key)}"]`) : null;
+  const target = again && !again.disabled ? again : typeof fallback === "function" ? fallback() : fallback || el;
+  target?.focus({ preventScroll: true });
+}
+
 /** Say something to screen readers: politely (after what they're reading) by default. */
 export function announce(text, { assertive = false } = {}) {
   const region = document.getElementById(assertive ? "assertive" : "polite");
-  if (!region) return;
+  if (!region || !text) return;
   const line = h("p", {}, text);
   region.append(line);
   while (region.childElementCount > 5) region.firstElementChild.remove();
@@ -63,24 +82,26 @@ const dayFormat = new Intl.DateTimeFormat(undefined, {
   weekday: "long", day: "numeric", month: "long", hour: "2-digit", minute: "2-digit",
 });
 
+export function instant(at) {
+  return typeof at === "number" ? new Date(at * 1000) : new Date(at);
+}
+
 export function time(at) {
-  const when = typeof at === "number" ? new Date(at * 1000) : new Date(at);
+  const when = instant(at);
   return h("time", { datetime: when.toISOString() }, timeFormat.format(when));
 }
 
 export function day(at) {
-  const when = typeof at === "number" ? new Date(at * 1000) : new Date(at);
-  return dayFormat.format(when);
+  return dayFormat.format(instant(at));
 }
 
 export function clock(at) {
-  const when = typeof at === "number" ? new Date(at * 1000) : new Date(at);
-  return timeFormat.format(when);
+  return timeFormat.format(instant(at));
 }
 
 /** A labelled form field; returns the wrapper, with the control on `.control`. */
 export function field(label, control, hint) {
-  const id = control.id || `f-${Math.random().toString(36).slice(2, 9)}`;
+  const id = control.id || uid("f");
   control.id = id;
   const hintId = hint ? `${id}-hint` : null;
   if (hintId) control.setAttribute("aria-describedby", hintId);
@@ -92,20 +113,31 @@ export function field(label, control, hint) {
   return wrap;
 }
 
-/** A modal dialog; resolves with the submitted form's data, or null if dismissed. */
+export function uid(prefix) {
+  return `${prefix}-${Math.random().toString(36).slice(2, 9)}`;
+}
+
+/**
+ * A modal dialog; resolves with the submitted form's data, or null if dismissed. Escape
+ * closes it, and focus goes back where it was (or, if that control was rebuilt meanwhile,
+ * to its successor with the same `data-key`).
+ */
 export function ask(title, body, { submit = "OK", cancel = "Cancel", danger = false } = {}) {
+  const opener = document.activeElement;
+  const openerKey = opener?.dataset?.key;
   return new Promise((resolve) => {
     const form = h("form", { method: "dialog", class: "dialog-form" });
-    const titleId = `d-${Math.random().toString(36).slice(2, 9)}`;
+    const titleId = uid("d");
     const dialog = h("dialog", { "aria-labelledby": titleId },
       h("h2", { id: titleId }, title), form);
     append(form, [body,
       h("div", { class: "actions" },
-        h("button", { type: "button", class: "secondary", onclick: () => dialog.close("") }, cancel),
+        cancel ? h("button", { type: "button", class: "secondary", onclick: () => dialog.close("") }, cancel) : null,
         h("button", { type: "submit", value: "ok", class: danger ? "danger" : "primary" }, submit))]);
     dialog.addEventListener("close", () => {
       const data = dialog.returnValue === "ok" ? Object.fromEntries(new FormData(form)) : null;
       dialog.remove();
+      returnFocus(opener, openerKey);
       resolve(data);
     });
     document.body.append(dialog);
@@ -113,7 +145,63 @@ export function ask(title, body, { submit = "OK", cancel = "Cancel", danger = fa
   });
 }
 
+export function returnFocus(opener, key) {
+  let target = opener && opener.isConnected ? opener : null;
+  if (!target && key) target = document.querySelector(`[data-key="${CSS.escape(key)}"]`);
+  target?.focus({ preventScroll: true });
+}
+
 /** A modal that only shows something (crisis resources, a list). */
 export function show(title, body) {
-  return ask(title, body, { submit: "Close", cancel: "Back" });
+  return ask(title, body, { submit: "Close", cancel: null });
+}
+
+/**
+ * The server's linked HTML for what a facilitator wrote (crisis resources, the agreement),
+ * as nodes: only text and `<a>` with an https: or tel: address survive; everything else
+ * is dropped to its text. The server already sanitized it; this is the second lock.
+ */
+export function linked(html) {
+  const parsed = new DOMParser().parseFromString(`<body>${html || ""}</body>`, "text/html");
+  const out = document.createDocumentFragment();
+  for (const node of parsed.body.childNodes) {
+    if (node.nodeType === Node.TEXT_NODE) {
+      out.append(document.createTextNode(node.data));
+    } else if (node.nodeType === Node.ELEMENT_NODE) {
+      const href = node.tagName === "A" ? node.getAttribute("href") || "" : "";
+      if (/^(https:\/\/|tel:\+?[0-9]+$)/.test(href)) {
+        const web = href.startsWith("https:");
+        out.append(h("a", {
+          href, rel: "noopener noreferrer", target: web ? "_blank" : null, class: web ? "link-web" : "link-tel",
+        }, node.textContent));
+      } else {
+        out.append(document.createTextNode(node.textContent));
+      }
+    }
+  }
+  return out;
+}
+
+/** `linked`, split into lines (the agreement is one commitment a line). */
+export function linkedLines(html) {
+  const lines = [[]];
+  for (const node of linked(html).childNodes) {
+    if (node.nodeType === Node.TEXT_NODE && node.data.includes("\n")) {
+      node.data.split("\n").forEach((part, i) => {
+        if (i > 0) lines.push([]);
+        if (part) lines[lines.length - 1].push(document.createTextNode(part));
+      });
+    } else {
+      lines[lines.length - 1].push(node);
+    }
+  }
+  return lines.filter((line) => line.some((n) => n.textContent.trim()));
+}
+
+/** A person's initials in a circle of a colour their id always gives them. */
+export function avatar(name, id) {
+  const letters = (name || "?").trim().split(/\s+/).slice(0, 2).map((w) => [...w][0] || "").join("").toUpperCase();
+  let hash = 0;
+  for (const ch of id || name || "") hash = (hash * 31 + ch.codePointAt(0)) >>> 0;
+  return h("span", { class: `avatar hue-${hash % 8}`, "aria-hidden": "true" }, letters || "?");
 }

@@ -1,21 +1,29 @@
 // The app's one page routes itself from the URL fragment:
 //   #/signin  #/signup  #/groups  #/room/<id>  #/manage/new  #/manage/<id>
-import { get, post } from "./api.js";
-import { h, replace, show } from "./dom.js";
+// Moving between screens replaces the page's history entry rather than adding one, so
+// the app holds a single entry: after "Leave quickly", Back leads away from Holdspace,
+// not into a group.
+import { get, patch, post } from "./api.js";
+import { announce, h, linked, replace, show } from "./dom.js";
+import { resetTitle } from "./alerts.js";
 import { signIn, signUp } from "./views/auth.js";
 import { groups } from "./views/groups.js";
 import { manage } from "./views/manage.js";
 import { room } from "./views/room.js";
 
+const FALLBACK_EXIT = "https://www.google.com/";
+
 const app = {
   user: null,
   leaving: null, // what to do when the current screen is left (close a room's socket)
-  crisis: null, // the current group's crisis resources, while in a room
+  quickLeave: null, // how the current screen leaves at once (a room's socket says goodbye)
+  crisis: null, // the current group's crisis resources ({ text, html }), while in a room
+  exitUrl: FALLBACK_EXIT,
   main: document.getElementById("main"),
 
   go(path) {
     if (location.hash === `#${path}`) render();
-    else location.hash = path;
+    else location.replace(`#${path}`);
   },
 
   async refreshUser() {
@@ -24,6 +32,12 @@ const app = {
     } catch {
       app.user = null;
     }
+    nav();
+  },
+
+  /** Change how this person is known (the server checks it can't be mistaken for staff). */
+  async rename(name) {
+    app.user = (await patch("/api/auth/me", { display_name: name })).user;
     nav();
   },
 
@@ -37,33 +51,78 @@ const app = {
   },
 };
 
-// Crisis resources are one tap away on every screen: the group's own while in a
-// room, the server's everywhere else.
+// -- leaving quickly --------------------------------------------------------------------
+
+/** Leave at once for an everyday page: the room is left, the page and its history entry
+ * are replaced, and nothing of the group stays on screen meanwhile. */
+function quickExit() {
+  try {
+    app.quickLeave?.();
+  } finally {
+    document.title = "New Tab";
+    for (const dialog of document.querySelectorAll("dialog")) dialog.remove();
+    replace(document.body);
+    location.replace(app.exitUrl);
+  }
+}
+
+let lastEscape = 0;
+document.addEventListener("keydown", (e) => {
+  if (e.key !== "Escape") return;
+  const now = performance.now();
+  if (now - lastEscape < 1000) quickExit();
+  lastEscape = now;
+}, true);
+
+document.getElementById("quick-exit").addEventListener("click", quickExit);
+document.querySelector(".skip").addEventListener("click", (e) => {
+  e.preventDefault(); // the fragment routes the app: skipping is a move of focus
+  app.main.focus();
+});
+get("/api").then((info) => {
+  if (info.quick_exit_url) app.exitUrl = info.quick_exit_url;
+}).catch(() => {});
+
+// -- crisis support, one tap away ----------------------------------------------------------
+
 async function crisis() {
-  let text = app.crisis;
-  if (!text) {
+  let html = app.crisis?.html;
+  if (!html) {
     try {
-      text = (await get("/api/crisis")).crisis_resources;
+      html = (await get("/api/crisis")).crisis_resources_html;
     } catch {
-      text = "If you are in danger, please contact your local emergency number now.";
+      html = "If you are in danger, please contact your local emergency number now.";
     }
   }
-  await show("Crisis support", [h("p", {}, text), h("p", {}, "You can step away from the group at any time.")]);
+  await show("Crisis support", [h("p", { class: "pre" }, linked(html)), h("p", {}, "You can step away from the group at any time.")]);
 }
 
 function nav() {
   const links = [h("button", { type: "button", class: "link crisis-link", onclick: crisis }, "Crisis support")];
   if (app.user) {
-    links.push(h("a", { href: "#/groups" }, "My groups"));
-    links.push(h("button", { type: "button", class: "link", onclick: () => app.signOut() }, "Sign out"));
+    links.push(h("a", { href: "#/groups", class: "nav-extra" }, "My groups"));
+    links.push(h("button", { type: "button", class: "link nav-extra", onclick: () => app.signOut() }, "Sign out"));
   }
   replace(document.getElementById("nav"), links);
 }
+
+// In-app links move without adding history (see above).
+document.addEventListener("click", (e) => {
+  const link = e.target.closest?.('a[href^="#/"]');
+  if (!link || e.defaultPrevented || e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey) return;
+  e.preventDefault();
+  app.go(link.getAttribute("href").slice(1));
+});
+
+// Screens whose heading names a group are titled by what they are, never by the group:
+// a tab list glanced at over someone's shoulder shows nothing of where they've been.
+const TITLES = { room: "Holdspace", manage: "Group settings — Holdspace" };
 
 async function render() {
   if (app.leaving) {
     const leave = app.leaving;
     app.leaving = null;
+    app.quickLeave = null;
     app.crisis = null;
     leave();
   }
@@ -81,15 +140,19 @@ async function render() {
     return;
   }
   replace(app.main);
+  resetTitle();
   await view(app, decodeURIComponent(arg));
   const heading = app.main.querySelector("h1");
-  if (heading) {
+  if (TITLES[route]) {
+    if (route !== "room") document.title = TITLES[route];
+  } else if (heading) {
     document.title = `${heading.textContent} — Holdspace`;
   }
-  // Move focus to the new screen (for screen readers and keyboards), unless the screen
-  // already put it somewhere useful, such as the first field of a form.
+  // Each screen starts at the top, as a new page would: the first Tab reaches "Leave
+  // quickly", the second "Skip to content"; screen readers hear the screen's name.
   if (!app.main.contains(document.activeElement) || document.activeElement === document.body) {
-    app.main.focus();
+    document.querySelector("header.top").focus({ preventScroll: true });
+    if (heading && route !== "room") announce(heading.textContent);
   }
 }
 

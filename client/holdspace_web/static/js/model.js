@@ -1,5 +1,6 @@
 // The room as this person sees it: built from a snapshot, then moved on by each
-// room event in order. It mirrors the server's view; it decides nothing.
+// room event in order (and by the notices meant for them). It mirrors the server's
+// view; it decides nothing.
 
 export const REACTIONS = [
   ["me_too", "Me too"],
@@ -17,13 +18,15 @@ export class Room {
     this.session = { ...s.session };
     this.participants = new Map(s.participants.map((p) => [p.user_id, { ...p }]));
     this.hands = [...s.hands];
-    this.round = s.round ? { ...s.round } : null;
+    this.floor = s.floor || null;
+    this.round = s.round ? { ...s.round, outcomes: { ...s.round.outcomes } } : null;
     this.messages = s.messages.map((m) => ({ ...m, reactions: { ...m.reactions }, mine: [...m.mine] }));
+    this.limits = s.limits || { message: 2000, whisper: 500 };
     this.you = { ...s.you };
     this.whispers = s.whispers ? [...s.whispers] : [];
     this.waiting = s.waiting ? [...s.waiting] : [];
     this.ended = false;
-    this.lastSummary = null;
+    this.lastRound = null; // the round that just ended: { kind, summary }
   }
 
   get me() {
@@ -41,6 +44,13 @@ export class Room {
 
   message(id) {
     return this.messages.find((m) => m.id === id);
+  }
+
+  /** Whether this person holds the talking piece or the floor right now. */
+  get myTurn() {
+    const me = this.you.user_id;
+    if (this.round && this.round.holder === me) return this.round.second_chance ? "second" : "round";
+    return this.floor === me ? "floor" : null;
   }
 
   apply(ev) {
@@ -69,8 +79,8 @@ export class Room {
         break;
       case "message":
         this.messages.push({
-          id: ev.seq, user_id: ev.user_id, name: ev.name, text: ev.text, redacted: ev.redacted,
-          sensitive: ev.sensitive, at: ev.at, reactions: {}, mine: [],
+          id: ev.seq, user_id: ev.user_id, name: ev.name, role: ev.role || "member", text: ev.text,
+          redacted: ev.redacted, sensitive: ev.sensitive, at: ev.at, reactions: {}, mine: [],
         });
         if (this.messages.length > 200) this.messages.shift();
         break;
@@ -105,7 +115,7 @@ export class Room {
           order: ev.order, holder: null, deadline: null, second_chance: false,
           queue: [...ev.order], outcomes: {},
         };
-        this.lastSummary = null;
+        this.lastRound = null;
         break;
       case "turn":
         if (this.round) {
@@ -117,20 +127,35 @@ export class Room {
       case "turn_ended":
         if (this.round) {
           this.round.holder = null;
-          if (!ev.second_chance) this.round.outcomes[ev.user_id] = ev.outcome;
+          // A facilitator's private `turn_outcome` may already have said more.
+          if (!ev.second_chance && !this.round.outcomes[ev.user_id]) this.round.outcomes[ev.user_id] = ev.outcome;
         }
         break;
       case "round_order":
         if (this.round) this.round.queue = ev.queue;
         break;
-      case "round_ended":
+      case "round_ended": {
+        const known = this.round ? this.round.outcomes : {};
+        this.lastRound = {
+          kind: this.round ? this.round.kind : null,
+          by: ev.by,
+          summary: ev.summary.map((s) => ({
+            ...s, outcome: s.outcome === "moved_on" && known[s.user_id] ? known[s.user_id] : s.outcome,
+          })),
+        };
         this.round = null;
-        this.lastSummary = ev.summary;
         break;
+      }
       case "hand_raised":
       case "hand_lowered":
+        this.hands = ev.queue;
+        break;
       case "floor":
         this.hands = ev.queue;
+        this.floor = ev.user_id;
+        break;
+      case "floor_ended":
+        if (this.floor === ev.user_id) this.floor = null;
         break;
       case "hands_cleared":
         this.hands = [];
@@ -140,6 +165,9 @@ export class Room {
         break;
       case "unlocked":
         this.session.locked = false;
+        break;
+      case "waiting_room":
+        this.session.waiting_room = ev.on;
         break;
       case "slow_mode":
         this.session.slow_mode = ev.seconds;
@@ -163,12 +191,18 @@ export class Room {
       this.waiting.push(n);
     }
     if (n.type === "arrival_left") this.waiting = this.waiting.filter((w) => w.user_id !== n.user_id);
+    if (n.type === "turn_outcome" && this.round && !n.second_chance) this.round.outcomes[n.user_id] = n.outcome;
+  }
+
+  /** Someone no longer waiting outside: they came in, or were declined or removed. */
+  cameIn(userId) {
+    this.waiting = this.waiting.filter((w) => w.user_id !== userId);
   }
 
   /** Why this person can't post right now, in plain words; null when they can. */
   composerBlock(connected) {
-    if (!connected) return "Reconnecting… you'll be able to send again in a moment.";
     if (this.ended) return "This session has ended.";
+    if (!connected) return "Reconnecting… you'll be able to send again in a moment.";
     const me = this.me;
     if (this.staff) return null;
     if (this.session.phase !== "live") return "The group hasn't started yet. You can post once it begins.";
@@ -184,6 +218,9 @@ export class Room {
     if (me.mode !== "sharer") return "You're listening. Choose “I'd like to share” to post.";
     if (this.round && this.round.holder && this.round.holder !== me.user_id) {
       return `It's ${this.name(this.round.holder)}'s turn to share. You can still react.`;
+    }
+    if (this.floor && this.floor !== me.user_id) {
+      return `It's ${this.name(this.floor)}'s turn to speak. You can still react, and raise your hand to speak next.`;
     }
     return null;
   }

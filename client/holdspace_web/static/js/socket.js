@@ -1,7 +1,10 @@
 // One room connection: join, commands with answers, room events in order exactly
 // once, and reconnecting by itself — resuming from the last `seq` it processed.
 
-const NOTICES = new Set(["whisper", "arrival", "arrival_left", "admitted", "declined", "removed", "session_over"]);
+const NOTICES = new Set([
+  "whisper", "arrival", "arrival_left", "admitted", "declined", "removed", "session_over",
+  "turn_outcome", "session_summary",
+]);
 const FINAL = new Set([1000, 1008, 4001]); // done, refused origin, signed out: don't retry
 
 export class CommandRefused extends Error {
@@ -125,6 +128,15 @@ export class RoomSocket extends EventTarget {
       this.pending.set(id, { resolve, reject });
       this.ws.send(JSON.stringify({ type, id, ...fields }));
     });
+  }
+
+  /** Leave at once, without waiting for an answer (the quick exit): the frame goes out
+   * before the socket's close. */
+  leaveNow() {
+    if (this.ws && this.ws.readyState === WebSocket.OPEN && this.ready) {
+      this.ws.send(JSON.stringify({ type: "leave", id: this.nextId++ }));
+    }
+    this.close();
   }
 
   lost(ws, code, reason) {

@@ -25,7 +25,6 @@ function form(app, { title, intro, fields, submit, send, other }) {
     },
   }, h("h1", {}, title), h("p", {}, intro), fields, error, h("div", { class: "actions" }, button), other);
   app.main.append(el);
-  el.querySelector("input").focus();
 }
 
 export function signIn(app) {
@@ -50,7 +49,7 @@ export function signUp(app) {
       field("Username", h("input", { name: "username", autocomplete: "username", required: true }),
         "For signing in. Others never see it."),
       field("Display name", h("input", { name: "display_name", autocomplete: "nickname", required: true, maxlength: 40 }),
-        "What your group sees. A first name or a nickname is fine."),
+        "What your group sees. A first name or a nickname is fine; not a role such as facilitator (everyone sees roles beside names)."),
       field("Password", h("input", { name: "password", type: "password", autocomplete: "new-password", required: true, minlength: 10 }),
         "At least 10 characters."),
     ],

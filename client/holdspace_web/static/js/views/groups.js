@@ -1,5 +1,5 @@
 import { get, post } from "../api.js";
-import { day, field, h } from "../dom.js";
+import { clock, day, field, h, instant, linked } from "../dom.js";
 
 export async function groups(app) {
   const list = h("ul", { class: "groups" });
@@ -26,11 +26,12 @@ export async function groups(app) {
 
 function card(app, r) {
   const next = r.next_session;
-  const now = Date.now() / 1000;
   let when;
   let join = null;
   if (r.open_now) {
-    when = next && now < next.starts_at ? `The room is open — starts ${day(next.starts_at)}` : "Meeting now";
+    // Instants arrive as ISO 8601 strings: compare them as dates, never as text.
+    const lobby = next && Date.now() < instant(next.starts_at).getTime();
+    when = lobby ? `The room is open — the group starts at ${clock(next.starts_at)}` : "Meeting now";
     join = h("a", { class: "button primary", href: `#/room/${encodeURIComponent(r.id)}` }, `Join ${r.name}`);
   } else if (next) {
     when = `Next: ${day(next.starts_at)}. The room opens at ${day(next.lobby_opens_at)}.`;
@@ -43,7 +44,7 @@ function card(app, r) {
     : null;
   return h("li", { class: "card group" },
     h("h2", {}, r.name),
-    r.description ? h("p", {}, r.description) : null,
+    r.description ? h("p", { class: "pre" }, linked(r.description_html)) : null,
     h("p", { class: "when", id: `when-${r.id}` }, when),
     h("div", { class: "actions" }, join, manageLink));
 }

@@ -1,7 +1,7 @@
 // Managing a group: its details and schedule, co-facilitators, invite codes, bars,
 // and the moderation record (who did what, when — never what was said).
 import { del, get, patch, post } from "../api.js";
-import { day, field, h, replace } from "../dom.js";
+import { clock, day, field, h, replace } from "../dom.js";
 
 const DAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"];
 
@@ -26,6 +26,10 @@ export async function manage(app, roomId) {
   }
 }
 
+function waitingChanged(room, spec) {
+  return room && Boolean(room.waiting_room) !== Boolean(spec.waiting_room);
+}
+
 function roomForm(app, room) {
   const r = room || {
     name: "", description: "", capacity: 8, lobby_minutes: 15, visibility: "closed", waiting_room: false,
@@ -47,6 +51,7 @@ function roomForm(app, room) {
       const spec = {
         name: d.name, description: d.description, capacity: Number(d.capacity),
         lobby_minutes: Number(d.lobby_minutes), visibility: d.visibility, waiting_room: d.waiting_room === "on",
+        show_passes: d.show_passes === "on",
         schedule: {
           timezone: d.timezone,
           weekly: days.length ? [{ days, start: d.start, duration_minutes: Number(d.duration) }] : [],
@@ -64,7 +69,10 @@ function roomForm(app, room) {
           app.go(`/manage/${encodeURIComponent(result.room.id)}`);
           return;
         }
-        saved.textContent = "Saved.";
+        saved.textContent = waitingChanged(room, spec)
+          ? "Saved. The waiting room applies at once, in a session that is on now too; the rest from the next session."
+          : "Saved. Changes apply from the next session.";
+        room = result.room;
       } catch (e) {
         error.textContent = e.message;
         const bad = e.detail.field && form.querySelector(`[name="${e.detail.field}"]`);
@@ -73,6 +81,7 @@ function roomForm(app, room) {
     },
   },
   h("h2", {}, "The group"),
+  room ? h("p", { class: "hint" }, "Changes apply from the next session, except the waiting room, which applies at once.") : null,
   field("Name", h("input", { name: "name", required: true, maxlength: 80, value: r.name })),
   field("Description", h("textarea", { name: "description", rows: 2, maxlength: 1000 }, r.description)),
   field("Members at most", h("input", { name: "capacity", type: "number", min: 1, max: 16, value: r.capacity }),
@@ -82,6 +91,10 @@ function roomForm(app, room) {
     h("option", { value: "open", selected: r.visibility === "open" }, "Anyone signed in"))),
   h("label", { class: "check" }, h("input", { type: "checkbox", name: "waiting_room", checked: r.waiting_room }),
     " Use a waiting room: newcomers wait until a facilitator admits them"),
+  h("p", { class: "hint" }, "This one applies at once, even during a session; facilitators can also turn it on and off from the room."),
+  h("label", { class: "check" }, h("input", { type: "checkbox", name: "show_passes", checked: r.show_passes }),
+    " Let every member see who passed in a round"),
+  h("p", { class: "hint" }, "Off by default: members see who shared, and only facilitators see who passed. Passing should cost nothing."),
   field("Group agreement (one line each)", h("textarea", { name: "guidelines", rows: 5, maxlength: 4000 }, room ? r.guidelines : ""),
     room ? null : "Leave empty for Holdspace's default agreement."),
   field("Crisis resources for this group", h("textarea", { name: "crisis_resources", rows: 3, maxlength: 2000 }, room ? r.crisis_resources : ""),
@@ -149,16 +162,116 @@ function bars(room) {
   return h("section", { class: "card", "aria-labelledby": "bars-h" }, h("h2", { id: "bars-h" }, "Barred"), list);
 }
 
+// -- the moderation record --------------------------------------------------------------
+
+// What each action reads as: who did it (the actor) comes first; `target` is whom.
+// Actions the room takes by itself read as whole sentences, without a "who".
+const ACTIONS = {
+  room_created: () => "created the group",
+  room_updated: (e) => `changed the group's settings${e.detail.fields ? ` (${e.detail.fields.replaceAll(",", ", ").replaceAll("_", " ")})` : ""}`,
+  invite_created: () => "made an invite code",
+  invite_revoked: () => "revoked an invite code",
+  bar: (e) => `barred ${e.target}`,
+  unbar: (e) => `lifted the bar on ${e.target}`,
+  mute: (e) => `muted ${e.target}${e.detail.minutes ? ` for ${e.detail.minutes} minutes` : ""}`,
+  unmute: (e) => `unmuted ${e.target}`,
+  mute_expired: (e) => `${e.target}'s mute ran out.`,
+  pause: () => "paused the group",
+  resume: () => "resumed the group",
+  redact: (e) => `removed the text of a message by ${e.target}`,
+  remove: (e) => `removed ${e.target} from the session${e.detail.barred ? " and barred them" : ""}`,
+  admit: (e) => `let ${e.target} in`,
+  decline: (e) => `didn't let ${e.target} in`,
+  lock: () => "locked the door",
+  unlock: () => "unlocked the door",
+  waiting_room_on: () => "turned the waiting room on",
+  waiting_room_off: () => "turned the waiting room off",
+  slow_mode: (e) => (e.detail.seconds ? `set slow mode to ${e.detail.seconds} s` : "turned slow mode off"),
+  floor: (e) => `gave ${e.target} the floor`,
+  round_started: (e) => `started a round${e.detail.order === "quietest" ? " (quietest first)" : ""}`,
+  round_ended: (e) => `${e.actor_id ? "ended the round" : "The round ran its course"} (${e.detail.reached ?? 0} reached)`,
+  turn_done: (e) => (e.actor_id === e.target_id ? "shared, and said done" : `ended ${e.target}'s turn`),
+  turn_passed: (e) => `passed${e.detail.second_chance ? " (second chance)" : ""}`,
+  turn_timed_out: (e) => `${e.target}'s turn ran out of time.`,
+  turn_skipped: (e) => `skipped ${e.target}'s turn`,
+  turn_left: (e) => `${e.target} left during their turn.`,
+  session_ended: (e) => (e.actor_id ? "ended the session" : "The session ended at its scheduled time"),
+};
+const AUTOMATIC = new Set(["paused_no_facilitator", "resumed_facilitator_back"]);
+
+function who(e) {
+  if (!e.actor_id) return null; // the room itself: the description says it all
+  return e.actor_name || "Someone no longer here";
+}
+
+function describe(e) {
+  const named = { ...e, target: e.target_name || "someone no longer here", detail: e.detail || {} };
+  const say = ACTIONS[e.action];
+  return say ? say(named) : e.action.replaceAll("_", " ");
+}
+
+function sessionCounts(e) {
+  const d = e.detail || {};
+  if (d.members === undefined) return null;
+  const n = (count, one, many) => `${count} ${count === 1 ? one : many}`;
+  return `${n(d.members, "member", "members")} · ${n(d.rounds, "round", "rounds")} · ${n(d.shares, "share", "shares")} · ${n(d.passes, "pass", "passes")} · ${n(d.messages, "message", "messages")} · ${n(d.whispers, "whisper", "whispers")} · ${n(d.removals, "removal", "removals")}`;
+}
+
+/** Entries in runs: a session's, and the group's own between sessions, newest first; the
+ * room's automatic pauses while no facilitator was connected are folded into one line. */
+function runs(entries) {
+  const out = [];
+  for (const e of entries) {
+    const key = e.session_key || null;
+    let run = out[out.length - 1];
+    if (!run || run.key !== key) {
+      run = { key, entries: [] };
+      out.push(run);
+    }
+    run.entries.push(e);
+  }
+  return out.reverse();
+}
+
+function rows(entries) {
+  const list = [];
+  let folded = [];
+  const flush = () => {
+    if (!folded.length) return;
+    const pauses = folded.filter((e) => e.action === "paused_no_facilitator").length;
+    list.push(h("li", { class: "auto" }, h("details", {},
+      h("summary", {}, `Paused by itself ${pauses} ${pauses === 1 ? "time" : "times"} while no facilitator was connected`),
+      h("ul", {}, folded.map((e) => h("li", {}, `${day(e.at)}: ${e.action === "paused_no_facilitator" ? "paused" : "resumed"}`))))));
+    folded = [];
+  };
+  for (const e of entries) {
+    if (AUTOMATIC.has(e.action)) {
+      folded.push(e);
+      continue;
+    }
+    flush();
+    const counts = e.action === "session_ended" ? sessionCounts(e) : null;
+    list.push(h("li", {},
+      h("span", { class: "when" }, clock(e.at)), " ",
+      who(e) ? [h("strong", {}, who(e)), " "] : null, describe(e),
+      e.reason ? h("span", { class: "reason" }, ` — “${e.reason}”`) : null,
+      counts ? h("span", { class: "counts" }, ` (${counts})`) : null));
+  }
+  flush();
+  return list;
+}
+
 function record(room) {
-  const body = h("tbody");
+  const body = h("div", { class: "record" }, h("p", {}, "Loading…"));
   get(`/api/rooms/${encodeURIComponent(room.id)}/moderation`).then(({ entries }) => {
-    replace(body, entries.slice().reverse().slice(0, 200).map((e) => h("tr", {},
-      h("td", {}, day(e.at)), h("td", {}, e.action.replaceAll("_", " ")),
-      h("td", {}, e.actor_id ? "a facilitator" : "the room"), h("td", {}, e.reason || ""))));
-  }).catch((e) => replace(body, h("tr", {}, h("td", { colspan: 4 }, e.message))));
+    const groups = runs(entries);
+    replace(body, groups.length ? groups.map((run) => h("section", { class: "run" },
+      h("h3", {}, run.key ? `Session of ${day(run.entries[0].at)}` : `The group, ${day(run.entries[0].at)}`),
+      h("ol", { class: "entries", reversed: true }, rows(run.entries).reverse())))
+      : [h("p", {}, "Nothing recorded yet.")]);
+  }).catch((e) => replace(body, h("p", {}, e.message)));
   return h("section", { class: "card", "aria-labelledby": "rec-h" },
     h("h2", { id: "rec-h" }, "Moderation record"),
-    h("p", {}, "What facilitators did and how rounds went — never what anyone said."),
-    h("div", { class: "table-wrap" }, h("table", {},
-      h("thead", {}, h("tr", {}, ["When", "What", "Who", "Reason"].map((t) => h("th", { scope: "col" }, t)))), body)));
+    h("p", {}, "What facilitators did, to whom, and how rounds went — never what anyone said. Newest first."),
+    body);
 }
