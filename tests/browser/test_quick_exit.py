@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from playwright.async_api import Browser, Route, expect
+from playwright.async_api import Browser, Route, ViewportSize, expect
 
 from tests.browser.conftest import DESKTOP, PHONE, Person, sign_in
 from tests.live import Community, LiveServer
@@ -23,15 +23,21 @@ async def neutral_page(route: Route) -> None:
 
 
 @pytest.mark.parametrize("how", ["button", "escape twice"])
+@pytest.mark.parametrize("size", [PHONE, DESKTOP], ids=["360x740", "1280x800"])
 async def test_leaving_quickly_leaves_no_trace_of_the_group(
-    browser: Browser, server: LiveServer, community: Community, people: list[Person], how: str
+    browser: Browser,
+    server: LiveServer,
+    community: Community,
+    people: list[Person],
+    how: str,
+    size: ViewportSize,
 ) -> None:
     await community.person("robin", "Robin", "facilitator")
     await community.person("kim", "Kim")
     await community.room("robin", ["kim"], name="Domestic abuse survivors")
     robin = await sign_in(browser, server, people, "robin", DESKTOP)
     await robin.page.get_by_role("link", name="Join Domestic abuse survivors").click()
-    kim = await sign_in(browser, server, people, "kim", PHONE)
+    kim = await sign_in(browser, server, people, "kim", size)
     await kim.context.route(re.compile(r"^https://www\.google\.com/"), neutral_page)
     page = kim.page
 

@@ -255,7 +255,7 @@ def test_slow_mode_counts_only_posts_since_it_began(room: Room) -> None:
 
 def test_i_need_a_moment_needs_no_words(room: Room) -> None:
     """A whisper without text still reaches the facilitators: asking never needs a sentence."""
-    for words in (None, "   "):
+    for words in (None, "   ", "\u200b\u202e"):
         [note] = room.ok("lee", c.Whisper(words)).notices
         assert (note.kind, note.data["text"], note.data["by"]) == ("whisper", None, None)
 

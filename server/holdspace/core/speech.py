@@ -119,11 +119,7 @@ def redact(state: RoomState, t: Transition, p: Participant, cmd: c.Redact, now: 
 def whisper(state: RoomState, t: Transition, p: Participant, cmd: c.Whisper, now: float) -> None:
     """A private note to the facilitators. Nobody else learns it happened, not even by a seq.
     Without words it says "I need a moment": asking for help must never need a sentence."""
-    text = (
-        None
-        if cmd.text is None or not cmd.text.strip()
-        else clean_message(cmd.text, limit=MAX_WHISPER_CHARS)
-    )
+    text = _words(cmd.text)
     if not p.staff:
         take(p, "notes", state.config.post_rate, now)
     note = _note(state, p, p.user_id, p.name, text, now, reply=False)
@@ -132,6 +128,19 @@ def whisper(state: RoomState, t: Transition, p: Participant, cmd: c.Whisper, now
         t.notices.append(e.Notice(staff, "whisper", whisper_data(note)))
     t.reply["whisper"] = note.id
     t.reply["facilitators_present"] = state.keeper_present()
+
+
+def _words(text: str | None) -> str | None:
+    """A whisper's words, cleaned; None when there are none to read (blank, or only
+    invisible characters): then it says "I need a moment"."""
+    if text is None:
+        return None
+    try:
+        return clean_message(text, limit=MAX_WHISPER_CHARS)
+    except InvalidInput as refusal:
+        if refusal.code == "empty":
+            return None
+        raise
 
 
 def whisper_reply(
