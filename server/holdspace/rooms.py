@@ -401,14 +401,20 @@ class Rooms:
         """A member is not seated under a name that claims a role or looks like one of the
         group's facilitators (an account made before these checks, or a facilitator who
         joined the group since): they are asked to choose another first."""
-        names = []
-        for facilitator_id in room.facilitator_ids:
-            facilitator = await self.store.get_user(facilitator_id)
-            if facilitator is not None:
-                names.append(facilitator.display_name)
+        names = (await self.facilitator_names(room)).values()
         refusal = reserved_refusal(user.display_name) or imitation_refusal(user.display_name, names)
         if refusal is not None:
             raise refusal
+
+    async def facilitator_names(self, room: Room) -> dict[str, str]:
+        """The display names of the room's facilitators, by id (those whose account is gone
+        are left out)."""
+        names: dict[str, str] = {}
+        for facilitator_id in room.facilitator_ids:
+            facilitator = await self.store.get_user(facilitator_id)
+            if facilitator is not None:
+                names[facilitator_id] = facilitator.display_name
+        return names
 
     def _create(self, seat: Seat) -> RoomState:
         config = RoomConfig(

@@ -68,6 +68,23 @@ async def page_scrolls(page: Page) -> bool:
     return scrolls
 
 
+async def robin_and_kim(
+    browser: Browser,
+    server: LiveServer,
+    community: Community,
+    people: list[Person],
+    robin_size: ViewportSize,
+    kim_size: ViewportSize,
+) -> tuple[Person, Person]:
+    """Robin (facilitating) and Kim (sharing) in the Thursday circle, at these sizes."""
+    await group(community, "kim")
+    robin = await sign_in(browser, server, people, "robin", robin_size)
+    await join(robin, "Thursday circle", None)
+    kim = await sign_in(browser, server, people, "kim", kim_size)
+    await join(kim, "Thursday circle")
+    return robin, kim
+
+
 async def group(
     community: Community, *members: str, name: str = "Thursday circle", **spec: object
 ) -> Room:
@@ -87,11 +104,7 @@ async def test_your_turn_is_unmistakable_and_the_page_holds_still(
     """When the talking piece reaches Kim: Done and Pass are on screen without scrolling,
     focus is on the bar, it is said aloud, and the tab title changes. The page itself never
     scrolls: the conversation does."""
-    await group(community, "kim")
-    robin = await sign_in(browser, server, people, "robin", DESKTOP)
-    await join(robin, "Thursday circle", None)
-    kim = await sign_in(browser, server, people, "kim", size)
-    await join(kim, "Thursday circle")
+    robin, kim = await robin_and_kim(browser, server, community, people, DESKTOP, size)
     for i in range(25):  # a long conversation first
         await robin.page.get_by_label("Your message").fill(f"Line {i} of a long welcome.")
         await robin.page.get_by_label("Your message").press("Enter")
@@ -195,11 +208,7 @@ async def test_words_arrive_exactly_as_typed_and_nothing_is_cut(
 ) -> None:
     """``<hugs>`` and ``x<y and y>z`` arrive as typed; roles show beside names; a message
     over the limit is counted, held back, and never cut."""
-    await group(community, "kim")
-    robin = await sign_in(browser, server, people, "robin", DESKTOP)
-    await join(robin, "Thursday circle", None)
-    kim = await sign_in(browser, server, people, "kim", size)
-    await join(kim, "Thursday circle")
+    robin, kim = await robin_and_kim(browser, server, community, people, DESKTOP, size)
     for text in ("sending <hugs> to everyone", "x<y and y>z"):
         await post(kim, text)
         await expect(robin.messages(text).locator(".text")).to_have_text(text)
@@ -229,11 +238,7 @@ async def test_enter_sends_shift_enter_breaks_the_line_and_it_can_be_turned_off(
     size: ViewportSize,
 ) -> None:
     """Enter sends; Shift+Enter starts a new line; with Enter-to-send off, Enter does."""
-    await group(community, "kim")
-    robin = await sign_in(browser, server, people, "robin", DESKTOP)
-    await join(robin, "Thursday circle", None)
-    kim = await sign_in(browser, server, people, "kim", size)
-    await join(kim, "Thursday circle")
+    robin, kim = await robin_and_kim(browser, server, community, people, DESKTOP, size)
     box = kim.page.get_by_label("Your message")
     await box.type("First line")
     await box.press("Shift+Enter")
@@ -460,11 +465,7 @@ async def test_the_facilitator_gets_a_summary_and_a_record_that_names_people(
 ) -> None:
     """At the end: counts only, never words. The record says who did what to whom, a
     member's own pass is theirs, and the room's automatic pauses are folded away."""
-    await group(community, "kim")
-    robin = await sign_in(browser, server, people, "robin", size)
-    await join(robin, "Thursday circle", None)
-    kim = await sign_in(browser, server, people, "kim", PHONE)
-    await join(kim, "Thursday circle")
+    robin, kim = await robin_and_kim(browser, server, community, people, size, PHONE)
     await post(kim, "Something only this room should hear.")
     await robin.context.set_offline(True)  # the room pauses itself, then resumes
     await expect(kim.page.locator(".banner")).to_contain_text("Paused until a facilitator")
@@ -513,11 +514,7 @@ async def test_a_facilitators_person_tools(
     size: ViewportSize,
 ) -> None:
     """A facilitator's person tools: mute with a duration, then unmute."""
-    await group(community, "kim")
-    robin = await sign_in(browser, server, people, "robin", size)
-    await join(robin, "Thursday circle", None)
-    kim = await sign_in(browser, server, people, "kim", PHONE)
-    await join(kim, "Thursday circle")
+    robin, kim = await robin_and_kim(browser, server, community, people, size, PHONE)
     await open_panel(robin.page)
     await act_on(robin.page, "Kim", "Mute")
     await dialog_submit(robin.page, "Mute", For_how_long="5")

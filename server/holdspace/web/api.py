@@ -218,11 +218,7 @@ class Api:
     # -- rooms ----------------------------------------------------------------
 
     async def _describe(self, room: Room, user: User) -> dict[str, Any]:
-        names: dict[str, str] = {}
-        for fid in room.facilitator_ids:
-            f = await self.rooms.store.get_user(fid)
-            names[fid] = f.display_name if f else ""
-        return await self.rooms.describe(room, user, names)
+        return await self.rooms.describe(room, user, await self.rooms.facilitator_names(room))
 
     async def list_rooms(self, request: Request) -> Response:
         user = await self._user(request)
