@@ -15,6 +15,7 @@ from holdspace.core import commands as c
 from holdspace.core import events as e
 from holdspace.core.room import Transition, apply
 from holdspace.core.state import RoomState
+from holdspace.core.transition import emit
 from holdspace.live.base import Delivery, LiveHub, Step
 from tests.core.helpers import T0, config
 from tests.hub.conftest import HubFactory
@@ -206,3 +207,50 @@ async def test_stats_count_events_published_and_frames_delivered(hub: LiveHub) -
     await hub.unsubscribe(KEY, a)
     await hub.unsubscribe(KEY, b)
     assert hub.followed == 0
+
+
+def with_notices(state: RoomState) -> Transition:
+    """A step of three events with notices placed after the first and the last, and one
+    placed nowhere (it goes at the end)."""
+    t = Transition()
+    first = state.seq + 1
+    for i in range(3):
+        emit(state, t, e.MessagePosted, T0 + 1, user_id="fac", name="Fac", text=f"m{i}")
+    t.notices = [
+        e.Notice(("fac",), "whisper", {"n": "after the last"}, seq=first + 2),
+        e.Notice(("amy",), "removed", {"n": "after the first"}, gate=True, seq=first),
+        e.Notice(("fac",), "arrival", {"n": "placed nowhere"}),
+    ]
+    return t
+
+
+def expected_order(first: int) -> list[tuple[int, str, frozenset[str] | None, bool | None]]:
+    return [
+        (first, "message", None, None),
+        (first, "removed", frozenset({"amy"}), True),
+        (first + 1, "message", None, None),
+        (first + 2, "message", None, None),
+        (first + 2, "whisper", frozenset({"fac"}), None),
+        (first + 2, "arrival", frozenset({"fac"}), None),
+    ]
+
+
+def shape(got: Sequence[Delivery]) -> list[tuple[int, str, frozenset[str] | None, bool | None]]:
+    return [(d.seq, json.loads(d.frame)["type"], d.to, d.gate) for d in got]
+
+
+async def test_notices_arrive_right_after_the_event_they_follow(hub: LiveHub) -> None:
+    """Each notice is delivered in its place — after the event it follows, never before —
+    to its recipients only (``to``), with its gate; a notice placed nowhere goes last.
+    Notices are never replayed by ``since``."""
+    watcher = Recorder()
+    await seat_facilitator(hub)
+    await hub.subscribe(KEY, watcher)
+    t = await hub.transact(KEY, with_notices)
+    assert t is not None
+    first = t.events[0].seq
+    await watcher.until(6)
+    assert shape(watcher.got) == expected_order(first)
+    replayed = await hub.since(KEY, "epoch-1", first - 1)
+    assert replayed is not None
+    assert [json.loads(d.frame)["type"] for d in replayed] == ["message"] * 3

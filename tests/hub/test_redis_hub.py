@@ -16,7 +16,15 @@ from holdspace.live.base import Delivery
 from holdspace.live.redis import HubTuning, RedisHub, _Channel
 from holdspace.protocol import encode_event, encode_notice
 from tests.core.helpers import T0, config
-from tests.hub.test_hub_contract import KEY, command, fresh, seat_facilitator
+from tests.hub.test_hub_contract import (
+    KEY,
+    command,
+    expected_order,
+    fresh,
+    seat_facilitator,
+    shape,
+    with_notices,
+)
 from tests.redis_server import RedisServer
 
 
@@ -248,3 +256,20 @@ async def test_own_steps_answered_while_the_position_is_read_are_not_lost(
         assert [d.seq for d in watcher.got] == [3]
     finally:
         await a.close()
+
+
+async def test_notices_keep_their_place_on_another_worker(
+    workers: tuple[RedisHub, RedisHub],
+) -> None:
+    """A step on worker A: worker B's subscribers get its events and notices in the same
+    order as A's own, each notice after the event it follows."""
+    a, b = workers
+    on_a, on_b = Watcher(), Watcher()
+    await seat_facilitator(a)
+    await a.subscribe(KEY, on_a)
+    await b.subscribe(KEY, on_b)
+    t = await a.transact(KEY, with_notices)
+    assert t is not None
+    await on_a.until(6)
+    await on_b.until(6)
+    assert shape(on_b.got) == shape(on_a.got) == expected_order(t.events[0].seq)
