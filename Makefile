@@ -12,6 +12,7 @@ DATA   ?= data
 
 LOADGEN := bench/loadgen/node_modules/ws/package.json
 PEER_NODE := bench/peers/node/node_modules/socket.io/package.json
+PY_DIRS := server client tests bench scripts deploy/local-cluster
 
 .PHONY: run test bench bench-quick lint typecheck unit install install-test clean
 
@@ -68,11 +69,22 @@ test: $(TSTAMP) $(LOADGEN) $(AXE)
 	./scripts/ensure-redis
 	./scripts/ensure-nginx
 	./scripts/ensure-browser
-	$(BIN)/ruff check server client tests bench scripts deploy/local-cluster
-	$(BIN)/ruff format --check server client tests bench scripts deploy/local-cluster
+	$(MAKE) --no-print-directory lint typecheck
+	$(BIN)/pytest
+
+## Lint and formatting only.
+lint: $(TSTAMP)
+	$(BIN)/ruff check $(PY_DIRS)
+	$(BIN)/ruff format --check $(PY_DIRS)
+
+## Type checks only (strict for the server, the client and the local cluster).
+typecheck: $(TSTAMP)
 	$(BIN)/mypy
 	$(BIN)/mypy --strict deploy/local-cluster
-	$(BIN)/pytest
+
+## The tests that need no server, browser or Redis: the core, the protocol, the text.
+unit: $(TSTAMP)
+	$(BIN)/pytest -m "not integration" --ignore=tests/browser --ignore=tests/scale --ignore=tests/deploy --ignore=tests/hub --ignore=tests/storage
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis tests/browser/node_modules bench/loadgen/node_modules bench/peers/node/node_modules

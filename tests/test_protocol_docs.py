@@ -350,3 +350,18 @@ def test_example_server_frames_match_the_code() -> None:
             assert kind in DIRECT_FRAMES, frame
         for key, value in instants(frame):
             assert value is None or INSTANT.fullmatch(value), (key, value)
+
+
+def test_the_overview_lists_every_frame_of_each_kind() -> None:
+    """The overview's table of the four kinds of frames names exactly what the code has."""
+    overview = section("Overview")
+
+    def row(kind: str) -> set[str]:
+        match = re.search(rf"^\| {kind} \|[^\n]*$", overview, re.MULTILINE)
+        assert match is not None, f"the overview has no row for {kind}"
+        return backticked(match.group(0).rsplit("|", 2)[-2])
+
+    assert row("Commands") == set(p.COMMANDS)
+    assert row("Direct frames") == DIRECT_FRAMES
+    assert row("Notices") == NOTICES
+    assert row("Room events") == set(EVENT_TYPES)

@@ -195,6 +195,20 @@ COMMANDS: dict[str, Spec] = {
 }
 
 
+def _is_frame_id(v: Any) -> bool:
+    return v is None or (_is_str(v) and len(v) <= 64) or _is_int(v)
+
+
+def _frame_id(text: str) -> str | int | None:
+    """A frame's ``id``, when it is valid JSON with a valid id; else None."""
+    try:
+        data = orjson.loads(text)
+    except ValueError:
+        return None
+    frame_id = data.get("id") if isinstance(data, dict) else None
+    return frame_id if _is_frame_id(frame_id) else None
+
+
 def parse(text: str) -> Frame:
     """Parse one client text frame, or raise :class:`BadFrame` saying why."""
     if len(text) > MAX_FRAME_BYTES or len(text.encode()) > MAX_FRAME_BYTES:
@@ -202,6 +216,9 @@ def parse(text: str) -> Frame:
             f"Frames can be up to {MAX_FRAME_BYTES} bytes.",
             code="frame_too_large",
             limit=MAX_FRAME_BYTES,
+            # The sender is waiting on this id: read it if the frame is otherwise sound
+            # (the transport already bounds it at TRANSPORT_MAX_BYTES).
+            frame_id=_frame_id(text),
         )
     try:
         data = orjson.loads(text)  # strict: no NaN, no lone surrogates, bounded depth
@@ -210,9 +227,7 @@ def parse(text: str) -> Frame:
     if not isinstance(data, dict):
         raise BadFrame("A frame must be a JSON object.", code="bad_frame")
     frame_id = data.get("id")
-    if frame_id is not None and not (
-        (_is_str(frame_id) and len(frame_id) <= 64) or _is_int(frame_id)
-    ):
+    if not _is_frame_id(frame_id):
         raise BadFrame("`id` must be a short string or an integer.", code="bad_frame")
     kind = data.get("type")
     if not isinstance(kind, str):

@@ -48,6 +48,7 @@ async def joined_pair(community: Community) -> tuple[Client, Client, str]:
         ('{"type": "post", "text": "hi", "id": {"nested": 1}}', "bad_frame"),
         ("[" * 5000 + "]" * 5000, "bad_frame"),  # nested past the parser's depth
         ('{"type": "post", "text": "' + "x" * MAX_FRAME_BYTES + '"}', "frame_too_large"),
+        ('{"type": "post", "id": 11, "text": "' + "x" * MAX_FRAME_BYTES + '"}', "frame_too_large"),
         ('{"type": "post", "text": "' + "x" * 2500 + '"}', "too_long"),
         ('{"type": "post", "text": "   "}', "empty"),
         ('{"type": "set_mode", "mode": "shouting"}', "invalid"),

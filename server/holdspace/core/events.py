@@ -327,7 +327,7 @@ Effect = RecordModeration | RecordAgreement | BarMember
 
 @dataclass(frozen=True, slots=True)
 class Notice:
-    """A frame for particular people, outside the room's sequence: never logged, never
+    """A frame for particular people, outside the room's sequence: never numbered, never
     replayed. Whatever it says can also be rebuilt from state (the snapshot), so a
     notice lost to a dropped connection loses nothing.
 

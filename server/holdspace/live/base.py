@@ -24,7 +24,7 @@ from holdspace.core.state import RoomState
 class Delivery:
     """One room event, encoded once, as every subscriber receives it — or a notice.
 
-    A notice (``to`` set) is for those people only, is never logged, and sits in the
+    A notice (``to`` set) is for those people only, is never replayed, and sits in the
     batch right after the event whose ``seq`` it carries. ``gate`` tells the
     recipients' connections to stop (True) or resume, after ``seq`` (False),
     receiving room events.
