@@ -5,7 +5,11 @@ const NOTICES = new Set([
   "whisper", "arrival", "arrival_left", "admitted", "declined", "removed", "session_over",
   "turn_outcome", "session_summary",
 ]);
-const FINAL = new Set([1000, 1008, 4001]); // done, refused origin, signed out: don't retry
+// Closes after which trying again can't help: done, and signed out. (A handshake the
+// server refuses — a foreign Origin, HTTP 403 — reaches a page only as 1006, like a lost
+// network: see `lost`.)
+const FINAL = new Set([1000, 4001]);
+const REFUSALS_BEFORE_ASKING = 3; // failed opens in a row before asking whether we're signed out
 
 export class CommandRefused extends Error {
   constructor(frame) {
@@ -50,7 +54,11 @@ export class RoomSocket extends EventTarget {
     const watchdog = setTimeout(() => {
       if (ws.readyState === WebSocket.CONNECTING) ws.close();
     }, 4000);
-    ws.addEventListener("open", () => clearTimeout(watchdog));
+    ws.addEventListener("open", () => {
+      clearTimeout(watchdog);
+      ws.opened = true;
+      this.failedOpens = 0;
+    });
     ws.addEventListener("message", (e) => this.receive(e.data));
     ws.addEventListener("close", (e) => {
       clearTimeout(watchdog);
@@ -153,8 +161,30 @@ export class RoomSocket extends EventTarget {
     }
     this.emit("reconnecting", { code });
     if (!navigator.onLine) return; // the "online" event brings us back
+    if (!ws.opened) {
+      this.failedOpens = (this.failedOpens || 0) + 1;
+      if (this.failedOpens === REFUSALS_BEFORE_ASKING) this.checkSignedIn();
+    }
     this.retryTimer = setTimeout(() => this.retryNow(), this.backoff);
     this.backoff = Math.min(this.backoff * 2, 8000);
+  }
+
+  /** The server keeps refusing to open: a browser can't see why, so ask the HTTP API.
+   * Signed out: stop, and say so. Otherwise keep trying (and say the room is hard to
+   * reach). */
+  async checkSignedIn() {
+    let status = 0;
+    try {
+      status = (await fetch("/api/auth/me", { credentials: "same-origin" })).status;
+    } catch {
+      return; // the network: retrying is right
+    }
+    if (status === 401 && !this.closed) {
+      this.close();
+      this.emit("closed", { code: 4001, reason: "signed out" });
+    } else if (!this.closed) {
+      this.emit("unreachable", { status });
+    }
   }
 
   retryNow() {

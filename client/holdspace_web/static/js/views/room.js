@@ -66,6 +66,10 @@ class RoomView {
     s.addEventListener("resumed", (e) => this.onResumed(e.detail));
     s.addEventListener("waiting", (e) => this.showWaiting(e.detail));
     s.addEventListener("reconnecting", () => this.setConnected(false));
+    s.addEventListener("unreachable", () => {
+      this.unreachable = true;
+      this.showStatus();
+    });
     s.addEventListener("refused", (e) => this.showRefused(e.detail));
     s.addEventListener("closed", (e) => this.showClosed(e.detail));
     s.open();
@@ -91,13 +95,16 @@ class RoomView {
 
   setConnected(on) {
     this.connected = on;
+    if (on) this.unreachable = false;
     this.showStatus();
     if (this.model && this.roomEl) this.composer.render();
   }
 
   showStatus() {
     const ended = this.model?.ended;
-    const text = ended ? "Session ended" : this.connected ? "" : "Reconnecting…";
+    const text = ended ? "Session ended"
+      : this.connected ? ""
+        : this.unreachable ? "Can't reach the room — still trying" : "Reconnecting…";
     this.status.textContent = text;
     this.status.hidden = !text;
     this.status.classList.toggle("offline", !this.connected && !ended);
