@@ -18,6 +18,7 @@ from holdspace.core import commands as c
 from holdspace.core.events import EVENT_TYPES
 from holdspace.core.room import apply
 from holdspace.core.state import RoomConfig, RoomState
+from holdspace.errors import Code
 from holdspace.web.ws import COOKIE
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -101,29 +102,36 @@ def string_constant(node: ast.expr | None) -> str | None:
 
 @cache
 def error_codes() -> frozenset[str]:
-    """Every ``code="..."`` keyword argument and every class-level ``code = "..."``."""
-    codes: set[str] = set()
-    for _, tree in modules():
+    """Every code in the catalogue (``holdspace.errors.Code``)."""
+    return frozenset(code.value for code in Code)
+
+
+def bare_codes() -> list[str]:
+    """Codes spelled as strings outside the catalogue: ``code="..."`` arguments and
+    class-level ``code = "..."``. There should be none."""
+    found: list[str] = []
+    for path, tree in modules():
         for node in ast.walk(tree):
             if isinstance(node, ast.Call):
                 for keyword in node.keywords:
                     value = string_constant(keyword.value)
                     if keyword.arg == "code" and value is not None:
-                        codes.add(value)
+                        found.append(f"{path.name}:{node.lineno} {value}")
             elif isinstance(node, ast.ClassDef):
                 for statement in node.body:
-                    if isinstance(statement, ast.Assign):
-                        targets = statement.targets
-                    elif isinstance(statement, ast.AnnAssign):
-                        targets = [statement.target]
-                    else:
-                        continue
-                    value = string_constant(statement.value)
+                    targets = (
+                        statement.targets
+                        if isinstance(statement, ast.Assign)
+                        else [statement.target]
+                        if isinstance(statement, ast.AnnAssign)
+                        else []
+                    )
+                    value = string_constant(getattr(statement, "value", None))
                     if value is not None and any(
                         isinstance(t, ast.Name) and t.id == "code" for t in targets
                     ):
-                        codes.add(value)
-    return frozenset(codes)
+                        found.append(f"{path.name}:{statement.lineno} {value}")
+    return found
 
 
 def _kinds(node: ast.expr, tree: ast.Module) -> set[str]:
@@ -300,11 +308,15 @@ def test_every_close_code_is_documented(code: int) -> None:
     assert str(code) in backticked(section("Close codes"))
 
 
-def test_the_error_code_scan_finds_codes_from_every_layer() -> None:
-    """The source scan sees the wire, edge, core, text and exception-class codes alike."""
-    assert {"bad_frame", "not_joined", "no_session", "listening", "empty", "invalid"} <= (
-        error_codes()
-    )
+def test_every_error_code_comes_from_the_catalogue() -> None:
+    """No layer spells an error code as a bare string: they all come from ``Code``."""
+    assert bare_codes() == []
+
+
+def test_each_code_answers_http_with_a_fitting_status() -> None:
+    """Every code maps to one HTTP status, a client or service error."""
+    for code in Code:
+        assert code.status in (400, 401, 403, 404, 409, 429, 503), code
 
 
 @pytest.mark.parametrize("code", sorted(error_codes()))

@@ -18,7 +18,7 @@ from holdspace.auth.throttle import LoginThrottle
 from holdspace.auth.tokens import hash_token, new_token
 from holdspace.clock import Clock
 from holdspace.core.text import clean_name
-from holdspace.errors import ClientError, Conflict, Forbidden, InvalidInput, Throttled
+from holdspace.errors import ClientError, Code, Conflict, Forbidden, InvalidInput, Throttled
 from holdspace.names import imitation_refusal, reserved_refusal
 from holdspace.storage.base import Store
 from holdspace.storage.models import Role, User
@@ -33,7 +33,7 @@ def validate_username(username: str) -> str:
     if not _USERNAME.fullmatch(username):
         raise InvalidInput(
             "Usernames are 3–32 letters, digits, dots, dashes or underscores.",
-            code="invalid_username",
+            code=Code.INVALID_USERNAME,
         )
     return username
 
@@ -66,7 +66,9 @@ class Accounts:
         if refusal is not None:
             raise refusal
         if await self._store.get_user_by_username(username) is not None:
-            raise Conflict("That username is taken. Please choose another.", code="username_taken")
+            raise Conflict(
+                "That username is taken. Please choose another.", code=Code.USERNAME_TAKEN
+            )
         password_hash = await self._passwords.hash(password)
         try:
             user = await self._store.create_user(
@@ -78,7 +80,7 @@ class Accounts:
             )
         except Conflict:  # someone took it while we were hashing
             raise Conflict(
-                "That username is taken. Please choose another.", code="username_taken"
+                "That username is taken. Please choose another.", code=Code.USERNAME_TAKEN
             ) from None
         log.info("account created", extra={"user_id": user.id, "role": role})
         return user
@@ -87,7 +89,7 @@ class Accounts:
         self, username: str, password: str, display_name: str, address: str
     ) -> tuple[User, str]:
         if not self._registration_open:
-            raise Forbidden("New accounts are created by an administrator here.", code="closed")
+            raise Forbidden("New accounts are created by an administrator here.", code=Code.CLOSED)
         self._throttle(self._signups, "signup", address)
         user = await self.create(username, password, display_name, "member")
         return user, await self._issue(user)
@@ -98,7 +100,7 @@ class Accounts:
         ok, new_hash = await self._passwords.verify(user.password_hash if user else None, password)
         if user is None or not ok:
             log.info("login refused", extra={"user_id": user.id if user else None})
-            raise ClientError(BAD_LOGIN, code="bad_credentials")
+            raise ClientError(BAD_LOGIN, code=Code.BAD_CREDENTIALS)
         self._logins.succeeded(username, address)
         if new_hash is not None:
             await self._store.set_password_hash(user.id, new_hash)

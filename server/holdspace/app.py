@@ -24,7 +24,7 @@ from holdspace import logs, metrics
 from holdspace.accounts import Accounts
 from holdspace.auth.passwords import PasswordService
 from holdspace.clock import Clock, SystemClock
-from holdspace.errors import ClientError, Unavailable
+from holdspace.errors import ClientError, Code, Unavailable, unavailable
 from holdspace.live.base import LiveHub
 from holdspace.live.memory import MemoryHub
 from holdspace.live.redis import HubTuning, RedisHub
@@ -38,6 +38,7 @@ from holdspace.storage.sqlite import SQLiteStore
 from holdspace.web.access import AccessLog
 from holdspace.web.api import Api, client_error
 from holdspace.web.headers import SecurityHeaders
+from holdspace.web.refusals import error_response
 from holdspace.web.services import Services
 from holdspace.web.ws import Endpoint, WebSocketEdge
 from holdspace_web import INDEX, STATIC
@@ -105,17 +106,13 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
         return FileResponse(INDEX, headers={"cache-control": "no-cache"})
 
     async def refused(request: Request, exc: Exception) -> Response:
-        if isinstance(exc, ClientError) and exc.http_status == 429:
+        if isinstance(exc, ClientError) and exc.code is Code.RATE_LIMITED:
             endpoint.stats.http_rate_limited += 1
         return await client_error(request, exc)
 
-    async def unavailable(request: Request, exc: Exception) -> Response:
+    async def out_of_reach(request: Request, exc: Exception) -> Response:
         endpoint.stats.http_unavailable += 1
-        return JSONResponse(
-            {"error": {"code": "unavailable", "message": Unavailable.public_message}},
-            status_code=503,
-            headers={"retry-after": "2"},
-        )
+        return error_response(unavailable())
 
     collector = metrics.Collector(
         lambda: services.rooms.hub if services.ready else None,
@@ -132,7 +129,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
             Mount("/static", StaticFiles(directory=STATIC), name="static"),
         ],
         lifespan=lifespan,
-        exception_handlers={ClientError: refused, Unavailable: unavailable},
+        exception_handlers={ClientError: refused, Unavailable: out_of_reach},
     )
     app.add_middleware(SecurityHeaders)
     app.add_middleware(AccessLog)

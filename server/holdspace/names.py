@@ -20,7 +20,7 @@ import json
 import unicodedata
 from collections.abc import Iterable
 
-from holdspace.errors import InvalidInput
+from holdspace.errors import Code, InvalidInput
 
 #: Words that suggest a role in a group, by language. A name is refused when one of its
 #: words, or a run of its words ("Support Team", "M o d"), reads as one of these.
@@ -107,7 +107,7 @@ def reserved_refusal(name: str) -> InvalidInput | None:
     runs = {"".join(words[i:j]) for i in range(len(words)) for j in range(i + 1, len(words) + 1)}
     whole = name_key(name)
     if runs & reserved or any(whole.startswith(k) or whole.endswith(k) for k in attached):
-        return InvalidInput(ROLE_MESSAGE, code="name_reserved", field="display_name")
+        return InvalidInput(ROLE_MESSAGE, code=Code.NAME_RESERVED, field="display_name")
     return None
 
 
@@ -122,7 +122,7 @@ def imitation_refusal(name: str, others: Iterable[str]) -> InvalidInput | None:
             return InvalidInput(
                 f"This name looks too much like {other}, who facilitates your group. "
                 "Please choose another, so nobody is unsure who is speaking.",
-                code="name_confusable",
+                code=Code.NAME_CONFUSABLE,
                 field="display_name",
                 facilitator=other,
             )

@@ -19,7 +19,7 @@ import orjson
 from holdspace.clock import iso
 from holdspace.core import commands as c
 from holdspace.core.events import Event, Notice
-from holdspace.errors import ClientError, InvalidInput
+from holdspace.errors import ClientError, Code, InvalidInput
 
 PROTOCOL_VERSION = 1
 MAX_FRAME_BYTES = 16 * 1024  # larger frames get a `frame_too_large` error
@@ -80,7 +80,7 @@ class Frame:
 class BadFrame(InvalidInput):
     """A frame we could not turn into a command; carries its ``id`` when one was readable."""
 
-    def __init__(self, message: str, *, code: str, frame_id: Any = None, **detail: Any) -> None:
+    def __init__(self, message: str, *, code: Code, frame_id: Any = None, **detail: Any) -> None:
         super().__init__(message, code=code, **detail)
         self.frame_id = frame_id
 
@@ -214,7 +214,7 @@ def parse(text: str) -> Frame:
     if len(text) > MAX_FRAME_BYTES or len(text.encode()) > MAX_FRAME_BYTES:
         raise BadFrame(
             f"Frames can be up to {MAX_FRAME_BYTES} bytes.",
-            code="frame_too_large",
+            code=Code.FRAME_TOO_LARGE,
             limit=MAX_FRAME_BYTES,
             # The sender is waiting on this id: read it if the frame is otherwise sound
             # (the transport already bounds it at TRANSPORT_MAX_BYTES).
@@ -223,23 +223,25 @@ def parse(text: str) -> Frame:
     try:
         data = orjson.loads(text)  # strict: no NaN, no lone surrogates, bounded depth
     except ValueError:
-        raise BadFrame("That frame isn't valid JSON.", code="bad_frame") from None
+        raise BadFrame("That frame isn't valid JSON.", code=Code.BAD_FRAME) from None
     if not isinstance(data, dict):
-        raise BadFrame("A frame must be a JSON object.", code="bad_frame")
+        raise BadFrame("A frame must be a JSON object.", code=Code.BAD_FRAME)
     frame_id = data.get("id")
     if not _is_frame_id(frame_id):
-        raise BadFrame("`id` must be a short string or an integer.", code="bad_frame")
+        raise BadFrame("`id` must be a short string or an integer.", code=Code.BAD_FRAME)
     kind = data.get("type")
     if not isinstance(kind, str):
-        raise BadFrame("A frame needs a `type`.", code="bad_frame", frame_id=frame_id)
+        raise BadFrame("A frame needs a `type`.", code=Code.BAD_FRAME, frame_id=frame_id)
     spec = COMMANDS.get(kind)
     if spec is None:
-        raise BadFrame(f"Unknown command {kind[:40]!r}.", code="unknown_command", frame_id=frame_id)
+        raise BadFrame(
+            f"Unknown command {kind[:40]!r}.", code=Code.UNKNOWN_COMMAND, frame_id=frame_id
+        )
     args: dict[str, Any] = {}
     for name in spec.required:
         if name not in data:
             raise BadFrame(
-                f"`{kind}` needs `{name}`.", code="missing_field", field=name, frame_id=frame_id
+                f"`{kind}` needs `{name}`.", code=Code.MISSING_FIELD, field=name, frame_id=frame_id
             )
         args[name] = data[name]
     for name in spec.optional:
@@ -249,7 +251,10 @@ def parse(text: str) -> Frame:
         check, wanted = spec.required.get(name) or spec.optional[name]
         if not check(value):
             raise BadFrame(
-                f"`{name}` must be {wanted}.", code="invalid_field", field=name, frame_id=frame_id
+                f"`{name}` must be {wanted}.",
+                code=Code.INVALID_FIELD,
+                field=name,
+                frame_id=frame_id,
             )
     return Frame(frame_id, kind, spec.build(**args))
 

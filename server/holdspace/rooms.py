@@ -24,7 +24,7 @@ from holdspace.core.room import Transition, apply
 from holdspace.core.state import Rate, RoomConfig, RoomState
 from holdspace.core.text import clean_block, clean_short
 from holdspace.core.views import snapshot
-from holdspace.errors import Forbidden, InvalidInput, NotFound, Rejected
+from holdspace.errors import Code, Forbidden, InvalidInput, NotFound, Rejected
 from holdspace.live.base import LiveHub
 from holdspace.names import imitation_refusal, reserved_refusal
 from holdspace.schedule import (
@@ -318,10 +318,10 @@ class Rooms:
         if room is None or room.archived:
             raise NotFound(
                 "That invite code isn't valid any more. Please ask your facilitator for a new one.",
-                code="invalid_invite",
+                code=Code.INVALID_INVITE,
             )
         if room_role(room, user) is None and await self.store.is_barred(room.id, user.id):
-            raise Forbidden(BARRED, code="barred")
+            raise Forbidden(BARRED, code=Code.BARRED)
         return room
 
     async def moderation_record(self, actor: User, room_id: str) -> list[ModerationEntry]:
@@ -369,7 +369,7 @@ class Rooms:
         role = room_role(room, user)
         if role is None:
             if await self.store.is_barred(room.id, user.id):
-                raise Rejected(BARRED, code="barred")
+                raise Rejected(BARRED, code=Code.BARRED)
             await self._check_name(room, user)
             if room.visibility == "open":
                 await self.store.enrol(room.id, user.id, self.clock.now())
@@ -378,16 +378,18 @@ class Rooms:
         window = current_session(room, now)
         if window is not None and await self.store.session_ended(room.id, window.key):
             window = None
-            code, opening = "session_ended", "This session has ended. The next one starts "
+            code, opening = Code.SESSION_ENDED, "This session has ended. The next one starts "
         else:
             code, opening = (
-                "no_session",
+                Code.NO_SESSION,
                 "This group isn't meeting right now. The next session starts ",
             )
         if window is None:
             upcoming = next(iter(await self.windows(room)), None)
             if upcoming is None:
-                raise Rejected("This group has no upcoming sessions scheduled.", code="no_session")
+                raise Rejected(
+                    "This group has no upcoming sessions scheduled.", code=Code.NO_SESSION
+                )
             raise Rejected(
                 f"{opening}{when(upcoming.starts_at, room.schedule.timezone)}; the room opens "
                 f"{room.lobby_minutes} minutes before.",
@@ -475,7 +477,7 @@ class Rooms:
 
         t = await self.hub.transact(key, step)
         if t is None:
-            t = Transition(error=Rejected("This session has ended.", code="session_ended"))
+            t = Transition(error=Rejected("This session has ended.", code=Code.SESSION_ENDED))
         await self._persist(room_id, key, t)
         return t
 

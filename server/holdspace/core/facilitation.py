@@ -14,7 +14,7 @@ from holdspace.core.links import linkify
 from holdspace.core.state import INDEFINITE, Participant, PauseInfo, RoomState, Waiting
 from holdspace.core.text import clean_short
 from holdspace.core.transition import Transition, emit, record, require_staff, target
-from holdspace.errors import InvalidInput, NotFound, Rejected
+from holdspace.errors import Code, InvalidInput, NotFound, Rejected
 
 MAX_SLOW_MODE_SECONDS = 600
 AUTO_PAUSE_MESSAGE = "The group is paused until a facilitator is back."
@@ -24,10 +24,10 @@ def mute(state: RoomState, t: Transition, p: Participant, cmd: c.Mute, now: floa
     require_staff(p)
     who = target(state, cmd.target)
     if who.staff:
-        raise Rejected("Facilitators can't be muted.", code="forbidden")
+        raise Rejected("Facilitators can't be muted.", code=Code.FORBIDDEN)
     limit = state.config.max_mute_minutes
     if cmd.minutes is not None and not (1 <= cmd.minutes <= limit):
-        raise InvalidInput(f"A mute lasts between 1 and {limit} minutes.", code="invalid")
+        raise InvalidInput(f"A mute lasts between 1 and {limit} minutes.", code=Code.INVALID)
     reason = clean_short(cmd.reason, limit=200, field="reason")
     until = INDEFINITE if cmd.minutes is None else now + cmd.minutes * 60
     who.muted_until = until
@@ -45,7 +45,7 @@ def unmute(state: RoomState, t: Transition, p: Participant, cmd: c.Unmute, now: 
     require_staff(p)
     who = target(state, cmd.target)
     if not who.muted(now):
-        raise Rejected("They aren't muted.", code="not_muted")
+        raise Rejected("They aren't muted.", code=Code.NOT_MUTED)
     who.muted_until = None
     emit(state, t, e.Unmuted, now, user_id=who.user_id, by=p.user_id)
     record(t, "unmute", p.user_id, who.user_id)
@@ -54,7 +54,7 @@ def unmute(state: RoomState, t: Transition, p: Participant, cmd: c.Unmute, now: 
 def pause(state: RoomState, t: Transition, p: Participant, cmd: c.Pause, now: float) -> None:
     require_staff(p)
     if state.pause is not None:
-        raise Rejected("The group is already paused.", code="already_paused")
+        raise Rejected("The group is already paused.", code=Code.ALREADY_PAUSED)
     message = clean_short(cmd.message, limit=200, field="pause message")
     state.pause = PauseInfo(by=p.user_id, message=message, at=now)
     emit(state, t, e.Paused, now, by=p.user_id, message=message)
@@ -64,7 +64,7 @@ def pause(state: RoomState, t: Transition, p: Participant, cmd: c.Pause, now: fl
 def resume(state: RoomState, t: Transition, p: Participant, cmd: c.Resume, now: float) -> None:
     require_staff(p)
     if state.pause is None:
-        raise Rejected("The group isn't paused.", code="not_paused")
+        raise Rejected("The group isn't paused.", code=Code.NOT_PAUSED)
     state.pause = None
     emit(state, t, e.Resumed, now, by=p.user_id)
     record(t, "resume", p.user_id)
@@ -153,9 +153,9 @@ def remove(state: RoomState, t: Transition, p: Participant, cmd: c.Remove, now: 
     waiting = state.waiting.get(cmd.target)
     who = state.participants.get(cmd.target)
     if who is None and waiting is None:
-        raise NotFound("That person isn't in the room.", code="no_such_participant")
+        raise NotFound("That person isn't in the room.", code=Code.NO_SUCH_PARTICIPANT)
     if (who is not None and who.staff) or (waiting is not None and waiting.role != "member"):
-        raise Rejected("Facilitators can't be removed.", code="forbidden")
+        raise Rejected("Facilitators can't be removed.", code=Code.FORBIDDEN)
     _send_off(state, t, cmd.target, "removed")
     state.removed.add(cmd.target)
     if who is not None:
@@ -191,7 +191,7 @@ def _send_off(state: RoomState, t: Transition, user_id: str, kind: str) -> None:
 def lock(state: RoomState, t: Transition, p: Participant, cmd: c.Lock, now: float) -> None:
     require_staff(p)
     if state.locked:
-        raise Rejected("The room is already closed to new arrivals.", code="already_locked")
+        raise Rejected("The room is already closed to new arrivals.", code=Code.ALREADY_LOCKED)
     state.locked = True
     emit(state, t, e.Locked, now, by=p.user_id)
     record(t, "lock", p.user_id)
@@ -200,7 +200,7 @@ def lock(state: RoomState, t: Transition, p: Participant, cmd: c.Lock, now: floa
 def unlock(state: RoomState, t: Transition, p: Participant, cmd: c.Unlock, now: float) -> None:
     require_staff(p)
     if not state.locked:
-        raise Rejected("The room is open to arrivals already.", code="not_locked")
+        raise Rejected("The room is open to arrivals already.", code=Code.NOT_LOCKED)
     state.locked = False
     emit(state, t, e.Unlocked, now, by=p.user_id)
     record(t, "unlock", p.user_id)
@@ -210,10 +210,10 @@ def admit(state: RoomState, t: Transition, p: Participant, cmd: c.Admit, now: fl
     require_staff(p)
     waiting = state.waiting.get(cmd.target)
     if waiting is None or waiting.place != "waiting_room":
-        raise NotFound("Nobody by that id is in the waiting room.", code="not_waiting")
+        raise NotFound("Nobody by that id is in the waiting room.", code=Code.NOT_WAITING)
     if state.members_present() >= state.config.capacity:
         raise Rejected(
-            "The group is full right now.", code="room_full", capacity=state.config.capacity
+            "The group is full right now.", code=Code.ROOM_FULL, capacity=state.config.capacity
         )
     record(t, "admit", p.user_id, cmd.target)
     if not _let_in(state, t, waiting, now):
@@ -266,7 +266,7 @@ def decline(state: RoomState, t: Transition, p: Participant, cmd: c.Decline, now
     require_staff(p)
     waiting = state.waiting.get(cmd.target)
     if waiting is None or waiting.place != "waiting_room":
-        raise NotFound("Nobody by that id is in the waiting room.", code="not_waiting")
+        raise NotFound("Nobody by that id is in the waiting room.", code=Code.NOT_WAITING)
     del state.waiting[cmd.target]
     _send_off(state, t, cmd.target, "declined")
     record(t, "decline", p.user_id, cmd.target)
@@ -276,7 +276,7 @@ def slow_mode(state: RoomState, t: Transition, p: Participant, cmd: c.SlowMode, 
     require_staff(p)
     if not 0 <= cmd.seconds <= MAX_SLOW_MODE_SECONDS:
         raise InvalidInput(
-            f"Slow mode is between 0 (off) and {MAX_SLOW_MODE_SECONDS} seconds.", code="invalid"
+            f"Slow mode is between 0 (off) and {MAX_SLOW_MODE_SECONDS} seconds.", code=Code.INVALID
         )
     state.slow_mode = cmd.seconds or None
     state.slow_mode_since = now
@@ -288,7 +288,7 @@ def raise_hand(
     state: RoomState, t: Transition, p: Participant, cmd: c.RaiseHand, now: float
 ) -> None:
     if p.staff:
-        raise Rejected("Facilitators can speak without raising a hand.", code="invalid")
+        raise Rejected("Facilitators can speak without raising a hand.", code=Code.INVALID)
     if p.user_id in state.hands:
         return
     state.hands.append(p.user_id)

@@ -14,7 +14,7 @@ from holdspace.core import commands as c
 from holdspace.core import events as e
 from holdspace.core.state import Participant, RoomState
 from holdspace.core.transition import Transition, emit, record, require_staff, target
-from holdspace.errors import Rejected
+from holdspace.errors import Code, Rejected
 
 
 def give_floor(
@@ -23,16 +23,16 @@ def give_floor(
     require_staff(p)
     if state.round is not None:
         raise Rejected(
-            "A round is going on: the talking piece decides who speaks.", code="round_running"
+            "A round is going on: the talking piece decides who speaks.", code=Code.ROUND_RUNNING
         )
     if cmd.target is None:
         if not state.hands:
-            raise Rejected("No hands are raised.", code="no_hands")
+            raise Rejected("No hands are raised.", code=Code.NO_HANDS)
         user_id = state.hands[0]
     else:
         who = target(state, cmd.target)
         if who.staff:
-            raise Rejected("Facilitators can speak at any time.", code="invalid")
+            raise Rejected("Facilitators can speak at any time.", code=Code.INVALID)
         user_id = who.user_id
     if state.floor == user_id:
         return
@@ -48,7 +48,7 @@ def give_floor(
 def end_floor(state: RoomState, t: Transition, p: Participant, cmd: c.EndFloor, now: float) -> None:
     require_staff(p)
     if state.floor is None:
-        raise Rejected("Nobody has the floor.", code="no_floor")
+        raise Rejected("Nobody has the floor.", code=Code.NO_FLOOR)
     end(state, t, "ended", p.user_id, now)
 
 

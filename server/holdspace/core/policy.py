@@ -10,54 +10,54 @@ from __future__ import annotations
 import math
 
 from holdspace.core.state import Participant, RoomState
-from holdspace.errors import Rejected
+from holdspace.errors import Code, Rejected
 
 
 def moderate_refusal(actor: Participant) -> Rejected | None:
     if not actor.staff:
-        return Rejected("Only the group's facilitators can do that.", code="forbidden")
+        return Rejected("Only the group's facilitators can do that.", code=Code.FORBIDDEN)
     return None
 
 
 def post_refusal(state: RoomState, actor: Participant, now: float) -> Rejected | None:
     """Why ``actor`` may not post right now (rate limits are checked separately)."""
     if state.phase == "ended":
-        return Rejected("This session has ended.", code="session_ended")
+        return Rejected("This session has ended.", code=Code.SESSION_ENDED)
     if actor.staff:
         return None
     if actor.user_id not in state.agreed:
         return Rejected(
             "Please read and affirm the group agreement before you share.",
-            code="agreement_required",
+            code=Code.AGREEMENT_REQUIRED,
         )
     if actor.mode == "listener":
         return Rejected(
-            "You're listening right now. Choose to share when you're ready.", code="listening"
+            "You're listening right now. Choose to share when you're ready.", code=Code.LISTENING
         )
     if actor.muted(now):
-        return Rejected("A facilitator has paused your messages for now.", code="muted")
+        return Rejected("A facilitator has paused your messages for now.", code=Code.MUTED)
     if state.phase == "lobby":
         return Rejected(
-            "The group hasn't started yet. You can post once it begins.", code="not_started"
+            "The group hasn't started yet. You can post once it begins.", code=Code.NOT_STARTED
         )
     if state.pause is not None:
         if state.pause.reason == "no_facilitator":
-            return Rejected("The group is paused until a facilitator is back.", code="paused")
+            return Rejected("The group is paused until a facilitator is back.", code=Code.PAUSED)
         return Rejected(
-            "The group is paused. Only facilitators can post until it resumes.", code="paused"
+            "The group is paused. Only facilitators can post until it resumes.", code=Code.PAUSED
         )
     holder = state.round.holder if state.round else None
     if holder is not None and holder != actor.user_id:
         return Rejected(
             f"It's {_name(state, holder)}'s turn to share. You can still react, and your turn "
             "will come.",
-            code="not_your_turn",
+            code=Code.NOT_YOUR_TURN,
         )
     if state.floor is not None and state.floor != actor.user_id:
         return Rejected(
             f"It's {_name(state, state.floor)}'s turn to speak: a facilitator gave them the "
             "floor. You can still react, and raise your hand to speak next.",
-            code="not_your_turn",
+            code=Code.NOT_YOUR_TURN,
         )
     stats = state.stats.get(actor.user_id)
     if (
@@ -71,7 +71,7 @@ def post_refusal(state: RoomState, actor: Participant, now: float) -> Rejected |
             seconds = math.ceil(wait)
             return Rejected(
                 f"The group is taking it slowly: you can post again in {seconds} s.",
-                code="slow_mode",
+                code=Code.SLOW_MODE,
                 retry_after=seconds,
             )
     return None
@@ -85,14 +85,14 @@ def _name(state: RoomState, user_id: str) -> str:
 def react_refusal(state: RoomState, actor: Participant) -> Rejected | None:
     """Reacting is open to everyone present, listeners included; it is how listeners take part."""
     if state.phase == "ended":
-        return Rejected("This session has ended.", code="session_ended")
+        return Rejected("This session has ended.", code=Code.SESSION_ENDED)
     return None
 
 
 def holds_piece_refusal(state: RoomState, actor: Participant) -> Rejected | None:
     """Done and pass belong to the talking piece's holder, or to whoever has the floor."""
     if state.round is None and state.floor is None:
-        return Rejected("There's no round going on.", code="no_round")
+        return Rejected("There's no round going on.", code=Code.NO_ROUND)
     if actor.user_id not in (state.round.holder if state.round else None, state.floor):
-        return Rejected("It isn't your turn right now.", code="not_your_turn")
+        return Rejected("It isn't your turn right now.", code=Code.NOT_YOUR_TURN)
     return None

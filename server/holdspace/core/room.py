@@ -27,7 +27,7 @@ from holdspace.core import floor, rounds, speech
 from holdspace.core.state import Participant, RoomState, Waiting
 from holdspace.core.text import clean_name
 from holdspace.core.transition import Transition, emit, view
-from holdspace.errors import ClientError, InvalidInput, Rejected
+from holdspace.errors import ClientError, Code, InvalidInput, Rejected
 
 __all__ = ["Transition", "apply"]
 
@@ -53,7 +53,7 @@ def _dispatch(
     state: RoomState, t: Transition, actor_id: str | None, cmd: c.Command, now: float
 ) -> None:
     if state.phase == "ended":
-        raise Rejected("This session has ended.", code="session_ended")
+        raise Rejected("This session has ended.", code=Code.SESSION_ENDED)
     if actor_id is None:
         raise InvalidInput("A command needs someone to act.")
     if isinstance(cmd, c.Join):
@@ -72,8 +72,8 @@ def _dispatch(
         return
     if actor is None:
         if actor_id in state.waiting:
-            raise Rejected("You'll be able to do that once you're in the room.", code="waiting")
-        raise Rejected("You're not in this room right now. Join it first.", code="not_present")
+            raise Rejected("You'll be able to do that once you're in the room.", code=Code.WAITING)
+        raise Rejected("You're not in this room right now. Join it first.", code=Code.NOT_PRESENT)
     _HANDLERS[type(cmd)](state, t, actor, cmd, now)
 
 
@@ -127,17 +127,17 @@ def _join(state: RoomState, t: Transition, user_id: str, cmd: c.Join, now: float
     if member and user_id in state.removed:
         raise Rejected(
             "You can't rejoin this session. Please reach out to the facilitators if you need to.",
-            code="removed",
+            code=Code.REMOVED,
         )
     if member and state.locked:
         raise Rejected(
             "The group has closed its door for this session. You're welcome next time.",
-            code="locked",
+            code=Code.LOCKED,
         )
     if member and state.members_present() >= state.config.capacity:
         raise Rejected(
             "This group is full right now. A seat may open up soon.",
-            code="room_full",
+            code=Code.ROOM_FULL,
             capacity=state.config.capacity,
         )
     name = clean_name(cmd.name)
@@ -220,7 +220,7 @@ def _agree(state: RoomState, t: Transition, p: Participant, cmd: c.Agree, now: f
 
 def _set_mode(state: RoomState, t: Transition, p: Participant, cmd: c.SetMode, now: float) -> None:
     if cmd.mode not in ("listener", "sharer"):
-        raise InvalidInput("Mode is either 'listener' or 'sharer'.", code="invalid")
+        raise InvalidInput("Mode is either 'listener' or 'sharer'.", code=Code.INVALID)
     if p.mode == cmd.mode:
         return
     p.mode = cmd.mode

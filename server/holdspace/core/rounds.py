@@ -22,7 +22,7 @@ from holdspace.core.state import Participant, RoomState, Round
 from holdspace.core.text import clean_short
 from holdspace.core.transition import Transition, emit, record, require_staff, view
 from holdspace.core.views import public, snapshot
-from holdspace.errors import InvalidInput, Rejected
+from holdspace.errors import Code, InvalidInput, Rejected
 
 MIN_TURN_SECONDS, MAX_TURN_SECONDS = 30, 30 * 60
 PROMPTS = {
@@ -49,25 +49,25 @@ def start_round(
 ) -> None:
     require_staff(p)
     if state.round is not None:
-        raise Rejected("A round is already going on. End it first.", code="round_running")
+        raise Rejected("A round is already going on. End it first.", code=Code.ROUND_RUNNING)
     if cmd.kind is not None and cmd.kind not in c.ROUND_KINDS:
-        raise InvalidInput(f"Round kinds are {', '.join(c.ROUND_KINDS)}.", code="invalid")
+        raise InvalidInput(f"Round kinds are {', '.join(c.ROUND_KINDS)}.", code=Code.INVALID)
     if cmd.order not in ("arrival", "quietest"):
-        raise InvalidInput("Order is 'arrival' or 'quietest'.", code="invalid")
+        raise InvalidInput("Order is 'arrival' or 'quietest'.", code=Code.INVALID)
     seconds = cmd.turn_seconds
     if seconds is not None and not MIN_TURN_SECONDS <= seconds <= MAX_TURN_SECONDS:
         raise InvalidInput(
             f"A turn timer is between {MIN_TURN_SECONDS} and {MAX_TURN_SECONDS} seconds.",
-            code="invalid",
+            code=Code.INVALID,
         )
     prompt = clean_short(cmd.prompt, limit=300, field="prompt") or PROMPTS.get(cmd.kind or "")
     if state.phase != "live":
-        raise Rejected("The group hasn't started yet.", code="not_started")
+        raise Rejected("The group hasn't started yet.", code=Code.NOT_STARTED)
     order = [u for u in state.participants if _eligible(state, u, now)]
     if not order:
         raise Rejected(
             "Nobody has chosen to share yet, so there's no one to offer the talking piece to.",
-            code="no_sharers",
+            code=Code.NO_SHARERS,
         )
     if cmd.order == "quietest":  # least recent participation first; never spoken before all
         arrival = {u: i for i, u in enumerate(order)}
@@ -189,7 +189,7 @@ def _give_back(state: RoomState, t: Transition, p: Participant, outcome: str, no
 def skip(state: RoomState, t: Transition, p: Participant, cmd: c.SkipTurn, now: float) -> None:
     require_staff(p)
     if state.round is None or state.round.holder is None:
-        raise Rejected("Nobody is holding the talking piece.", code="no_round")
+        raise Rejected("Nobody is holding the talking piece.", code=Code.NO_ROUND)
     end_turn(state, t, "skipped", p.user_id, now)
 
 
@@ -199,11 +199,11 @@ def reorder(
     require_staff(p)
     r = state.round
     if r is None:
-        raise Rejected("There's no round going on.", code="no_round")
+        raise Rejected("There's no round going on.", code=Code.NO_ROUND)
     if sorted(cmd.order) != sorted(r.queue):
         raise InvalidInput(
             "The new order must list exactly the members still waiting for a turn.",
-            code="invalid",
+            code=Code.INVALID,
             queue=list(r.queue),
         )
     r.queue = list(cmd.order)
@@ -214,7 +214,7 @@ def end_round(state: RoomState, t: Transition, p: Participant, cmd: c.EndRound, 
     require_staff(p)
     r = state.round
     if r is None:
-        raise Rejected("There's no round going on.", code="no_round")
+        raise Rejected("There's no round going on.", code=Code.NO_ROUND)
     if r.holder is not None:
         holder, r.holder = r.holder, None
         (r.second if r.second_chance else r.outcomes)[holder] = "skipped"

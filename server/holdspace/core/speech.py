@@ -11,7 +11,7 @@ from holdspace.core.state import Bucket, MessageRecord, Participant, Rate, RoomS
 from holdspace.core.text import MAX_WHISPER_CHARS, clean_message, clean_short
 from holdspace.core.transition import Transition, emit, record, require_staff
 from holdspace.core.views import whisper_data
-from holdspace.errors import Forbidden, InvalidInput, NotFound, Rejected
+from holdspace.errors import Code, Forbidden, InvalidInput, NotFound, Rejected
 
 MAX_WHISPERS = 100  # the facilitators' inbox keeps the most recent
 
@@ -26,7 +26,7 @@ def take(p: Participant, which: str, rate: Rate, now: float) -> None:
         wait = math.ceil(bucket.wait(rate))
         raise Rejected(
             f"Let's slow down a little — you can send again in {wait} s.",
-            code="rate_limited",
+            code=Code.RATE_LIMITED,
             retry_after=wait,
         )
 
@@ -57,7 +57,7 @@ def post(state: RoomState, t: Transition, p: Participant, cmd: c.Post, now: floa
 def _message(state: RoomState, seq: int) -> MessageRecord:
     message = state.messages.get(seq)
     if message is None or message.text is None:
-        raise NotFound("That message is no longer here.", code="no_such_message")
+        raise NotFound("That message is no longer here.", code=Code.NO_SUCH_MESSAGE)
     return message
 
 
@@ -67,7 +67,7 @@ def react(state: RoomState, t: Transition, p: Participant, cmd: c.React, now: fl
         raise refusal
     if cmd.kind not in c.REACTIONS:
         raise InvalidInput(
-            f"Reactions are {', '.join(c.REACTIONS)}.", code="invalid", allowed=list(c.REACTIONS)
+            f"Reactions are {', '.join(c.REACTIONS)}.", code=Code.INVALID, allowed=list(c.REACTIONS)
         )
     message = _message(state, cmd.message)
     if not p.staff:
@@ -87,7 +87,7 @@ def who_reacted(
     if not p.staff and message.user_id != p.user_id:
         raise Forbidden(
             "Who reacted is shown to a message's author and the facilitators.",
-            code="forbidden",
+            code=Code.FORBIDDEN,
         )
 
     def name(user_id: str) -> str:
@@ -138,7 +138,7 @@ def _words(text: str | None) -> str | None:
     try:
         return clean_message(text, limit=MAX_WHISPER_CHARS)
     except InvalidInput as refusal:
-        if refusal.code == "empty":
+        if refusal.code is Code.EMPTY:
             return None
         raise
 
@@ -151,7 +151,7 @@ def whisper_reply(
     require_staff(p)
     member = state.participants.get(cmd.target) or state.waiting.get(cmd.target)
     if member is None or member.role != "member":
-        raise NotFound("That member isn't here any more.", code="no_such_participant")
+        raise NotFound("That member isn't here any more.", code=Code.NO_SUCH_PARTICIPANT)
     text = clean_message(cmd.text, limit=MAX_WHISPER_CHARS)
     note = _note(state, p, member.user_id, member.name, text, now, reply=True)
     t.notices.append(e.Notice((member.user_id, *state.staff_ids()), "whisper", whisper_data(note)))

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from holdspace.errors import InvalidInput
+from holdspace.errors import Code, InvalidInput
 
 MAX_MESSAGE_CHARS = 2000
 MAX_WHISPER_CHARS = 500
@@ -36,11 +36,11 @@ def clean_message(text: str, *, limit: int = MAX_MESSAGE_CHARS) -> str:
     text = _CONTROL.sub("", text.replace("\t", "    "))
     text = _BLANK_RUN.sub("\n\n", text).strip()
     if not text:
-        raise InvalidInput("There's nothing to send.", code="empty")
+        raise InvalidInput("There's nothing to send.", code=Code.EMPTY)
     if len(text) > limit:
         raise InvalidInput(
             f"Messages can be up to {limit} characters; this one has {len(text)}.",
-            code="too_long",
+            code=Code.TOO_LONG,
             limit=limit,
         )
     return text
@@ -59,9 +59,9 @@ def clean_name(name: str, *, limit: int = MAX_NAME_CHARS) -> str:
     name = _CONTROL.sub("", name.replace("\n", " ").replace("\t", " "))
     name = " ".join(name.split())
     if not name:
-        raise InvalidInput("Please choose a name to be known by.", code="invalid_name")
+        raise InvalidInput("Please choose a name to be known by.", code=Code.INVALID_NAME)
     if len(name) > limit:
-        raise InvalidInput(f"Names can be up to {limit} characters.", code="invalid_name")
+        raise InvalidInput(f"Names can be up to {limit} characters.", code=Code.INVALID_NAME)
     return name
 
 
@@ -73,7 +73,7 @@ def clean_short(text: str | None, *, limit: int, field: str) -> str | None:
     if len(text) > limit:
         raise InvalidInput(
             f"The {field} can be up to {limit} characters.",
-            code="too_long",
+            code=Code.TOO_LONG,
             field=field,
             limit=limit,
         )

@@ -7,7 +7,7 @@ from typing import Any
 
 from holdspace.core import events as e
 from holdspace.core.state import Participant, RoomState
-from holdspace.errors import ClientError, NotFound, Rejected
+from holdspace.errors import ClientError, Code, NotFound, Rejected
 
 
 @dataclass(slots=True)
@@ -45,10 +45,10 @@ def record(t: Transition, action: str, actor: str | None, target: str | None = N
 def target(state: RoomState, user_id: str) -> Participant:
     found = state.participants.get(user_id)
     if found is None:
-        raise NotFound("That person isn't in the room.", code="no_such_participant")
+        raise NotFound("That person isn't in the room.", code=Code.NO_SUCH_PARTICIPANT)
     return found
 
 
 def require_staff(p: Participant) -> None:
     if not p.staff:
-        raise Rejected("Only the group's facilitators can do that.", code="forbidden")
+        raise Rejected("Only the group's facilitators can do that.", code=Code.FORBIDDEN)

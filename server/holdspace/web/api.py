@@ -19,10 +19,11 @@ from holdspace import protocol
 from holdspace.accounts import Accounts
 from holdspace.clock import iso
 from holdspace.core.links import linkify
-from holdspace.errors import ClientError, Forbidden, InvalidInput, NotAuthenticated
+from holdspace.errors import ClientError, Code, Forbidden, InvalidInput, NotAuthenticated
 from holdspace.rooms import Rooms
 from holdspace.settings import Settings
 from holdspace.storage.models import Bar, Invite, Room, User
+from holdspace.web.refusals import error_response
 from holdspace.web.services import Services
 from holdspace.web.ws import COOKIE
 
@@ -104,14 +105,16 @@ class Api:
     def _check_cookie_write(self, request: Request) -> None:
         origin = request.headers.get("origin")
         if origin is not None and origin not in self.settings.origins:
-            raise Forbidden("This request came from a page we don't recognise.", code="bad_origin")
+            raise Forbidden(
+                "This request came from a page we don't recognise.", code=Code.BAD_ORIGIN
+            )
 
     @staticmethod
     async def _json(request: Request) -> dict[str, Any]:
         media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if media_type != "application/json":
             raise InvalidInput("Send a JSON body (Content-Type: application/json).")
-        too_large = InvalidInput("That request is too large.", code="too_large")
+        too_large = InvalidInput("That request is too large.", code=Code.TOO_LARGE)
         declared = request.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > MAX_BODY:
             raise too_large
@@ -125,9 +128,9 @@ class Api:
         try:
             data = json.loads(body or b"{}")
         except ValueError:
-            raise InvalidInput("That body isn't valid JSON.", code="bad_json") from None
+            raise InvalidInput("That body isn't valid JSON.", code=Code.BAD_JSON) from None
         if not isinstance(data, dict):
-            raise InvalidInput("The body must be a JSON object.", code="bad_json")
+            raise InvalidInput("The body must be a JSON object.", code=Code.BAD_JSON)
         return data
 
     @staticmethod
@@ -356,11 +359,7 @@ class Api:
 
 async def client_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ClientError)
-    response = JSONResponse({"error": exc.to_dict()}, status_code=exc.http_status)
-    retry = exc.detail.get("retry_after")
-    if isinstance(retry, int):
-        response.headers["retry-after"] = str(retry)
-    return response
+    return error_response(exc)
 
 
 __all__ = ["Api", "client_error", "iso"]

@@ -19,20 +19,20 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from holdspace import protocol as p
 from holdspace.accounts import Accounts
 from holdspace.core import commands as c
-from holdspace.errors import ClientError, InvalidInput, Rejected, Unavailable
+from holdspace.errors import ClientError, Code, InvalidInput, Rejected, Unavailable, unavailable
 from holdspace.metrics import EdgeStats
 from holdspace.rooms import Rooms, Seat
 from holdspace.settings import Settings
 from holdspace.storage.models import User
 from holdspace.web.access import request_id
 from holdspace.web.connection import Connection, Lost, Overflow
+from holdspace.web.refusals import error_response
 from holdspace.web.services import Services
 
 log = logging.getLogger("holdspace.ws")
@@ -135,13 +135,7 @@ class Endpoint:
             user = await self.accounts.authenticate(token)
         except Unavailable:  # the store is out of reach: try again shortly
             self.stats.ws_unavailable += 1
-            await websocket.send_denial_response(
-                JSONResponse(
-                    {"error": {"code": "unavailable", "message": Unavailable.public_message}},
-                    status_code=503,
-                    headers={"retry-after": "2"},
-                )
-            )
+            await websocket.send_denial_response(error_response(unavailable()))
             return
         await websocket.accept()
         if user is None:
@@ -317,7 +311,7 @@ class _Session:
             text = message.get("text")
             if text is None:
                 self._error(
-                    InvalidInput("Send JSON text frames, not binary.", code="binary_frame"), None
+                    InvalidInput("Send JSON text frames, not binary.", code=Code.BINARY_FRAME), None
                 )
                 continue
             try:
@@ -328,17 +322,12 @@ class _Session:
             try:
                 await self._handle(frame)
             except ClientError as refusal:
-                if refusal.code == "rate_limited":
+                if refusal.code is Code.RATE_LIMITED:
                     self.stats.ws_rate_limited += 1
                 self._error(refusal, frame.id)
             except Unavailable:
                 self.stats.ws_unavailable += 1
-                self._error(
-                    ClientError(
-                        "The service is briefly unavailable; nothing was sent.", code="unavailable"
-                    ),
-                    frame.id,
-                )
+                self._error(unavailable(), frame.id)
 
     def _error(self, error: ClientError, frame_id: Any) -> None:
         self.conn.send(p.error_frame(error, frame_id))
@@ -354,7 +343,7 @@ class _Session:
             self.conn.send(p.encode("pong", id=frame.id))
         elif isinstance(cmd, p.Auth):
             raise Rejected(
-                "You're already signed in on this connection.", code="already_authenticated"
+                "You're already signed in on this connection.", code=Code.ALREADY_AUTHENTICATED
             )
         elif isinstance(cmd, p.JoinRoom):
             await self._join(frame.id, cmd)
@@ -362,10 +351,10 @@ class _Session:
             await self._part(leaving=True)
             self._reply(frame.id)
         elif self.joined is None and self.conn.session_over:
-            raise Rejected("This session has ended.", code="session_ended")
+            raise Rejected("This session has ended.", code=Code.SESSION_ENDED)
         else:
             if self.joined is None:
-                raise Rejected("Join a room first.", code="not_joined")
+                raise Rejected("Join a room first.", code=Code.NOT_JOINED)
             seat = self.joined.seat
             t = await self.rooms.command(seat.room.id, seat.window.key, self.user.id, cmd)
             if t.error is not None:
@@ -374,7 +363,7 @@ class _Session:
 
     async def _join(self, frame_id: Any, cmd: p.JoinRoom) -> None:
         if self.joined is not None:
-            raise Rejected("You're already in a room on this connection.", code="already_joined")
+            raise Rejected("You're already in a room on this connection.", code=Code.ALREADY_JOINED)
         await self._reauthenticate()
         seat = await self.rooms.seat(self.user, cmd.room)
         key = seat.window.key
@@ -425,7 +414,7 @@ class _Session:
         joined, self.joined = self.joined, None
         if joined is None:
             if leaving:
-                raise Rejected("You're not in a room.", code="not_joined")
+                raise Rejected("You're not in a room.", code=Code.NOT_JOINED)
             return
         key = joined.seat.window.key
         await self.rooms.hub.unsubscribe(key, self.conn)
