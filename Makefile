@@ -20,17 +20,20 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
+# PIP runs quietly: setuptools' boxed notice about editable installs reads like a failure.
+PIP := PYTHONWARNINGS=ignore $(BIN)/python -m pip install --quiet
+
 $(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e .
+	$(PIP) -e .
 	touch $@
 
 $(TSTAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(PIP) -e '.[test]'
 	touch $@ $(STAMP)
 
 # The benchmark's python-socketio peer and its HTTP client (the `bench` extra).
 $(BSTAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	$(PIP) -e '.[bench]'
 	touch $@ $(STAMP)
 
 # axe-core for the browser tests' accessibility checks, exactly as the lockfile pins it.

@@ -55,3 +55,31 @@ def test_bad_values_name_their_variable(env: dict[str, str], named: str) -> None
     """A bad value stops start-up with a message naming the variable to fix."""
     with pytest.raises(SettingsError, match=named):
         Settings.from_env(env)
+
+
+def test_logs_are_for_people_on_a_terminal_and_for_machines_elsewhere() -> None:
+    """``auto`` writes readable lines to a terminal and JSON to anything else."""
+    import io
+    import logging
+
+    from holdspace import logs
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    try:
+        for stream, json_lines in ((Terminal(), False), (io.StringIO(), True)):
+            logs.configure("INFO", "auto", stream)
+            logging.getLogger("holdspace.test").info("joined", extra={"room_id": "room_x"})
+            line = stream.getvalue().strip()
+            if json_lines:
+                assert line.startswith("{")
+                assert '"room_id": "room_x"' in line
+            else:
+                assert line.endswith(" joined  (room_id=room_x)")
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)

@@ -69,7 +69,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
         rooms = Rooms(store, hub, clock, settings)
         services.fill(accounts, rooms)
         if settings.demo:
-            await seed_demo(accounts, rooms)
+            app.state.demo_seeded = await seed_demo(accounts, rooms, settings.data_dir)
         stopping = asyncio.Event()
         ticker = asyncio.create_task(_tick(rooms, settings.tick_seconds, stopping))
         if settings.gc_tuning:

@@ -1,4 +1,4 @@
-"""The ``holdspace`` command: ``serve`` a worker, or ``admin`` accounts."""
+"""The ``holdspace`` command: ``serve`` a worker, ``admin`` accounts, or the ``demo``."""
 
 from __future__ import annotations
 
@@ -77,6 +77,31 @@ async def _admin(args: argparse.Namespace) -> int:
         passwords.close()
 
 
+def _demo(args: argparse.Namespace) -> int:
+    """Show the demo's accounts again, or start the demo afresh (embedded data only)."""
+    from holdspace.seed import DEMO_FILE, demo_accounts
+
+    settings = Settings.from_env(data_dir=args.data_dir)
+    accounts = demo_accounts(settings.data_dir)
+    if accounts is None:
+        print(f"error: no demo in {settings.data_dir} (start one with make run)", file=sys.stderr)
+        return 1
+    if args.action == "show":
+        print(accounts, end="")
+        return 0
+    # Only a directory the demo made is wiped: its accounts file says it is one.
+    database = settings.database_path
+    for path in (
+        database,
+        database.with_name(database.name + "-wal"),
+        database.with_name(database.name + "-shm"),
+        settings.data_dir / DEMO_FILE,
+    ):
+        path.unlink(missing_ok=True)
+    print(f"The demo in {settings.data_dir} is gone; the next start with --demo seeds it afresh.")
+    return 0
+
+
 def _read_password(from_stdin: bool) -> str:
     if from_stdin or not sys.stdin.isatty():
         return sys.stdin.readline().rstrip("\n")
@@ -117,6 +142,13 @@ def parser() -> argparse.ArgumentParser:
     password.add_argument("username")
     password.add_argument("--password-stdin", action="store_true")
     admin.set_defaults(run=lambda a: asyncio.run(_admin(a)))
+
+    demo = sub.add_parser("demo", help="the demo that `make run` seeds")
+    demo.add_argument("--data-dir", default=None)
+    demo.add_argument(
+        "action", choices=("show", "reset"), help="show its accounts, or start it afresh"
+    )
+    demo.set_defaults(run=_demo)
     return top
 
 

@@ -1,4 +1,5 @@
-"""Logging: JSON lines that never carry message text, tokens or client addresses.
+"""Logging: lines that never carry message text, tokens or client addresses — JSON for
+machines, or plain lines for a person at a terminal (``auto``: whichever the output is).
 
 Holdspace's own log calls pass identifiers only (``user_id``, ``conn``,
 ``room_id``). Two things underneath would leak, so they are filtered here:
@@ -40,6 +41,24 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(body, default=str, ensure_ascii=False)
 
 
+class TextFormatter(logging.Formatter):
+    """One readable line: the time, the level, what happened, then its details."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        when = self.formatTime(record, "%H:%M:%S")
+        details = " ".join(
+            f"{key}={value}"
+            for key, value in vars(record).items()
+            if key not in _STANDARD and not key.startswith("_")
+        )
+        line = f"{when} {record.levelname.lower():<7} {record.getMessage()}"
+        if record.name.startswith("holdspace") and details:
+            line = f"{line}  ({details})"
+        if record.exc_info:
+            line = f"{line}\n{self.formatException(record.exc_info)}"
+        return line
+
+
 class DropHandshakeLines(logging.Filter):
     """Drop uvicorn's per-handshake line (``<address> - "WebSocket <path>" ...``)."""
 
@@ -63,13 +82,13 @@ class DropWireLines(logging.Filter):
 _FRAME_LOGGERS = ("uvicorn.error", "websockets", "websockets.server", "websockets.client")
 
 
-def configure(level: str = "INFO", fmt: str = "json", stream: TextIO | None = None) -> None:
-    handler = logging.StreamHandler(stream or sys.stderr)
+def configure(level: str = "INFO", fmt: str = "auto", stream: TextIO | None = None) -> None:
+    out = stream or sys.stderr
+    handler = logging.StreamHandler(out)
     handler.addFilter(DropHandshakeLines())
-    if fmt == "json":
-        handler.setFormatter(JsonFormatter())
-    else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    if fmt == "auto":
+        fmt = "text" if out.isatty() else "json"
+    handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)

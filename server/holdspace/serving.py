@@ -11,6 +11,9 @@ on it.
 from __future__ import annotations
 
 import socket
+import sys
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import uvicorn
@@ -18,6 +21,7 @@ from uvicorn.supervisors import Multiprocess
 
 from holdspace.app import create_app
 from holdspace.protocol import TRANSPORT_MAX_BYTES
+from holdspace.seed import DEMO_FILE, demo_accounts
 from holdspace.settings import Settings
 
 
@@ -60,18 +64,58 @@ def options(settings: Settings) -> dict[str, Any]:
     }
 
 
+class _AnnouncedServer(uvicorn.Server):
+    """Says the server is ready once it is — after start-up, not before."""
+
+    def __init__(self, config: uvicorn.Config, announce: Callable[[], None]) -> None:
+        super().__init__(config)
+        self._announce = announce
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started:
+            self._announce()
+
+
+def banner(settings: Settings, seeded: bool) -> str:
+    """What a person who started the server needs to see once it is ready."""
+    lines = ["", f"Holdspace is ready: http://{settings.host}:{settings.port}"]
+    accounts = demo_accounts(settings.data_dir) if settings.demo else None
+    if accounts is not None:
+        intro = "Demo seeded. Sign in with:" if seeded else "The demo's accounts:"
+        lines += [intro, accounts.rstrip("\n")]
+        lines.append(f"(Kept in {settings.data_dir / DEMO_FILE}. Start afresh: {_me()} demo reset)")
+    lines += ["Stop with Ctrl+C.", ""]
+    return "\n".join(lines)
+
+
+def _me() -> str:
+    """How this command was run, so the hints printed can be copied as they are."""
+    path = Path(sys.argv[0])
+    if path.name == "holdspace" and path.exists():
+        try:
+            return str(path.relative_to(Path.cwd()))
+        except ValueError:
+            return str(path)
+    return "holdspace"
+
+
 def serve(settings: Settings) -> None:
-    where = f"http://{settings.host}:{settings.port}"
     if settings.workers == 1:
-        config = Config(create_app(settings), **options(settings))
+        app = create_app(settings)
+        config = Config(app, **options(settings))
         sock = config.bind_socket()
-        print(f"Holdspace is listening on {where}", flush=True)
-        uvicorn.Server(config).run(sockets=[sock])
+
+        def announce() -> None:
+            print(banner(settings, getattr(app.state, "demo_seeded", False)), flush=True)
+
+        _AnnouncedServer(config, announce).run(sockets=[sock])
         return
     # Each worker imports the app and builds it from the environment.
     config = Config(
         "holdspace.app:from_env", factory=True, workers=settings.workers, **options(settings)
     )
     sock = config.bind_socket()
-    print(f"Holdspace is listening on {where} with {settings.workers} workers", flush=True)
+    where = f"http://{settings.host}:{settings.port}"
+    print(f"Holdspace is starting {settings.workers} workers on {where}", flush=True)
     Multiprocess(config, sockets=[sock]).run()

@@ -68,7 +68,7 @@ class Settings:
     shutdown_seconds: float = 10.0
     demo: bool = False  # seed demo accounts and a room on first start
     log_level: str = "INFO"
-    log_format: str = "json"  # or "text"
+    log_format: str = "auto"  # "text" on a terminal, "json" otherwise; or either, always
     crisis_resources: str = DEFAULT_CRISIS_RESOURCES
     # Where "Leave quickly" takes a member: an everyday page that says nothing about them.
     quick_exit_url: str = "https://www.google.com/"
@@ -127,8 +127,8 @@ class Settings:
             raise SettingsError(
                 "HOLDSPACE_REDIS_URL must start with redis://, rediss:// or unix://"
             )
-        if self.log_format not in ("json", "text"):
-            raise SettingsError("HOLDSPACE_LOG_FORMAT must be json or text")
+        if self.log_format not in ("auto", "json", "text"):
+            raise SettingsError("HOLDSPACE_LOG_FORMAT must be auto, json or text")
         if not self.quick_exit_url.startswith(("https://", "http://")):
             raise SettingsError("HOLDSPACE_QUICK_EXIT_URL must be an http:// or https:// address")
         for origin in self.allowed_origins:

@@ -10,6 +10,7 @@ import socket
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -71,28 +72,74 @@ async def serving(data: Path, *args: str) -> AsyncIterator[tuple[str, list[str]]
 
 
 async def test_demo_is_seeded_once_and_its_credentials_work(tmp_path: Path) -> None:
-    """First start prints demo credentials that sign in; a restart keeps data and seeds nothing."""
+    """The first start seeds the demo and, once ready, shows its accounts; a restart keeps
+    the data, seeds nothing, and shows the same accounts again. Passwords are never logged;
+    they are kept beside the data, for their owner only."""
     data = tmp_path / "data"
     async with serving(data, "--demo") as (url, first), httpx.AsyncClient(base_url=url) as http:
         assert (await http.get("/healthz")).json()["ok"] is True
     printed = first[0]  # stdout, in first place once the process has exited
-    assert "Holdspace demo seeded" in printed
+    assert "Holdspace is ready: http://127.0.0.1:" in printed
+    assert "Demo seeded. Sign in with:" in printed
     credentials = {
         parts[0]: parts[1]
         for line in printed.splitlines()
         if (parts := line.split()) and parts[0] in ("facilitator", "member1", "member2")
     }
     assert set(credentials) == {"facilitator", "member1", "member2"}
+    kept = data / "demo-accounts.txt"
+    assert kept.stat().st_mode & 0o777 == 0o600
     async with serving(data, "--demo") as (url, again):
         token = await login(url, "member1", credentials["member1"])
         async with httpx.AsyncClient(base_url=url) as http:
             rooms = await http.get("/api/rooms", headers={"authorization": f"Bearer {token}"})
         [room] = rooms.json()["rooms"]
         assert room["open_now"] is True
-    assert "Holdspace demo seeded" not in again[0]
+    assert "Demo seeded" not in again[0]
+    assert "The demo's accounts:" in again[0]
+    assert credentials["member1"] in again[0]
     for line in first[1:] + again[1:]:
         for password in credentials.values():
-            assert password not in line  # printed to the terminal once, never logged
+            assert password not in line  # shown on the terminal, never logged
+
+
+async def test_the_demo_is_shown_again_and_reset_by_one_command(tmp_path: Path) -> None:
+    """`holdspace demo show` prints the accounts; `reset` removes the demo (and nothing
+    that isn't one), so the next start seeds it afresh."""
+    data = tmp_path / "data"
+    async with serving(data, "--demo"):
+        pass
+    shown = await run_cli("demo", "--data-dir", str(data), "show")
+    assert shown.returncode == 0
+    assert "member1" in shown.out
+    reset = await run_cli("demo", "--data-dir", str(data), "reset")
+    assert reset.returncode == 0
+    assert not (data / "holdspace.sqlite3").exists()
+    assert (await run_cli("demo", "--data-dir", str(data), "show")).returncode == 1
+    elsewhere = tmp_path / "real"
+    elsewhere.mkdir()
+    (elsewhere / "holdspace.sqlite3").write_bytes(b"a real community")
+    refused = await run_cli("demo", "--data-dir", str(elsewhere), "reset")
+    assert refused.returncode == 1
+    assert "no demo" in refused.err
+    assert (elsewhere / "holdspace.sqlite3").read_bytes() == b"a real community"
+
+
+@dataclass
+class Ran:
+    returncode: int
+    out: str
+    err: str
+
+
+async def run_cli(*args: str) -> Ran:
+    process = await asyncio.create_subprocess_exec(
+        *HOLDSPACE, *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        env=environment(),
+    )  # fmt: skip
+    out, err = await asyncio.wait_for(process.communicate(), 30)
+    assert process.returncode is not None
+    return Ran(process.returncode, out.decode(), err.decode())
 
 
 async def test_admin_creates_a_facilitator_who_can_sign_in(tmp_path: Path) -> None:
