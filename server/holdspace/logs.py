@@ -60,10 +60,16 @@ class TextFormatter(logging.Formatter):
 
 
 class DropHandshakeLines(logging.Filter):
-    """Drop uvicorn's per-handshake line (``<address> - "WebSocket <path>" ...``)."""
+    """Drop uvicorn's per-handshake line (``<address> - "WebSocket <path>" ...``), and its
+    "Uvicorn running on …" line: it comes before the app is ready, and Holdspace says
+    when it is ready itself."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return not (isinstance(record.msg, str) and '"WebSocket %s"' in record.msg)
+        if not isinstance(record.msg, str):
+            return True
+        return '"WebSocket %s"' not in record.msg and not record.msg.startswith(
+            "Uvicorn running on"
+        )
 
 
 class DropWireLines(logging.Filter):
