@@ -141,6 +141,11 @@ async function render() {
   }
   replace(app.main);
   resetTitle();
+  // Each screen starts at the top, as a new page would: the first Tab reaches "Leave
+  // quickly", the second "Skip to content". Before the screen is built, so that nothing
+  // typed or tabbed meanwhile lands elsewhere.
+  const top = document.querySelector("header.top");
+  top.focus({ preventScroll: true });
   await view(app, decodeURIComponent(arg));
   const heading = app.main.querySelector("h1");
   if (TITLES[route]) {
@@ -148,12 +153,9 @@ async function render() {
   } else if (heading) {
     document.title = `${heading.textContent} — Holdspace`;
   }
-  // Each screen starts at the top, as a new page would: the first Tab reaches "Leave
-  // quickly", the second "Skip to content"; screen readers hear the screen's name.
-  if (!app.main.contains(document.activeElement) || document.activeElement === document.body) {
-    document.querySelector("header.top").focus({ preventScroll: true });
-    if (heading && route !== "room") announce(heading.textContent);
-  }
+  // Screen readers hear the screen's name; focus lost while it was built goes back up.
+  if (document.activeElement === document.body) top.focus({ preventScroll: true });
+  if (heading && route !== "room") announce(heading.textContent);
 }
 
 window.addEventListener("hashchange", render);
