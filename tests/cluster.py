@@ -16,9 +16,9 @@ from holdspace.auth.passwords import PasswordService
 from holdspace.clock import SystemClock
 from holdspace.live.memory import MemoryHub
 from holdspace.protocol import encode_event, encode_notice
+from holdspace.records import Room, User
 from holdspace.rooms import Rooms
 from holdspace.settings import Settings
-from holdspace.storage.models import Room, User
 from holdspace.storage.redis import RedisStore
 from holdspace_client import Client
 from tests.live import PASSWORD, open_now_schedule

@@ -23,8 +23,8 @@ from holdspace.app import create_app
 from holdspace.clock import ManualClock
 from holdspace.logs import JsonFormatter
 from holdspace.protocol import TRANSPORT_MAX_BYTES
+from holdspace.records import Room, User
 from holdspace.settings import Settings
-from holdspace.storage.models import Room, User
 from holdspace.web.services import Services
 from holdspace_client import Client, login
 

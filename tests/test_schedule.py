@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from holdspace.errors import InvalidInput
+from holdspace.records import OneOff, Room, Schedule, WeeklyRule
 from holdspace.schedule import (
     SessionWindow,
     current_session,
@@ -21,7 +22,6 @@ from holdspace.schedule import (
     upcoming_sessions,
     validate_schedule,
 )
-from holdspace.storage.models import OneOff, Room, Schedule, WeeklyRule
 
 MINUTE = 60.0
 DAY = 86_400.0

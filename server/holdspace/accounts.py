@@ -20,8 +20,8 @@ from holdspace.clock import Clock
 from holdspace.core.text import clean_name
 from holdspace.errors import ClientError, Code, Conflict, Forbidden, InvalidInput, Throttled
 from holdspace.names import imitation_refusal, reserved_refusal
+from holdspace.records import Role, User
 from holdspace.storage.base import Store
-from holdspace.storage.models import Role, User
 
 log = logging.getLogger("holdspace.accounts")
 

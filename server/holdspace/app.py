@@ -28,7 +28,7 @@ from holdspace.errors import ClientError, Code, Unavailable, unavailable
 from holdspace.live.base import LiveHub
 from holdspace.live.memory import MemoryHub
 from holdspace.live.redis import HubTuning, RedisHub
-from holdspace.protocol import encode_event, encode_notice
+from holdspace.protocol import encode_event, encode_notice, encode_service
 from holdspace.rooms import Rooms
 from holdspace.seed import seed_demo
 from holdspace.settings import Settings
@@ -168,6 +168,7 @@ async def _backends(settings: Settings) -> tuple[Store, LiveHub]:
             settings.redis_url,
             encode_event,
             encode_notice,
+            encode_service,
             prefix=settings.redis_prefix,
             tuning=tuning,
         )

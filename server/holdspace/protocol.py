@@ -296,6 +296,19 @@ def encode(kind: str, /, **body: Any) -> str:
     return _dumps(plain({"type": kind, **{k: v for k, v in body.items()}}))
 
 
+SERVICE_MESSAGES = {
+    False: "We're having connection trouble: messages may be delayed. Anything you send "
+    "that doesn't go through gets an error, so nothing is silently lost.",
+    True: "Everything is back to normal.",
+}
+
+
+def encode_service(available: bool) -> str:
+    """The ``service`` frame a hub tells everyone connected when it loses its backend, and
+    when the backend is back."""
+    return encode("service", available=available, message=SERVICE_MESSAGES[available])
+
+
 def encode_notice(notice: Notice) -> str:
     """A notice's frame: its kind is the frame type, its data the body."""
     return encode(notice.kind, **notice.data)

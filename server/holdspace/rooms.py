@@ -27,6 +27,7 @@ from holdspace.core.views import snapshot
 from holdspace.errors import Code, Forbidden, InvalidInput, NotFound, Rejected
 from holdspace.live.base import LiveHub
 from holdspace.names import imitation_refusal, reserved_refusal
+from holdspace.records import Bar, Invite, ModerationEntry, Room, User, new_id
 from holdspace.schedule import (
     SessionWindow,
     current_session,
@@ -36,7 +37,6 @@ from holdspace.schedule import (
 )
 from holdspace.settings import Settings
 from holdspace.storage.base import Store
-from holdspace.storage.models import Bar, Invite, ModerationEntry, Room, User, new_id
 
 log = logging.getLogger("holdspace.rooms")
 

@@ -29,7 +29,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from holdspace.errors import InvalidInput
-from holdspace.storage.models import OneOff, Room, Schedule, WeeklyRule
+from holdspace.records import OneOff, Room, Schedule, WeeklyRule
 
 MIN_DURATION_MINUTES = 5
 MAX_DURATION_MINUTES = 720

@@ -9,7 +9,7 @@ import time
 import pytest
 from playwright.async_api import Browser, Page, ViewportSize, expect
 
-from holdspace.storage.models import Room
+from holdspace.records import Room
 from tests.browser.conftest import (
     DESKTOP,
     PHONE,

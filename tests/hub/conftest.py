@@ -11,7 +11,7 @@ import pytest
 from holdspace.live.base import LiveHub
 from holdspace.live.memory import MemoryHub
 from holdspace.live.redis import HubTuning, RedisHub
-from holdspace.protocol import encode_event, encode_notice
+from holdspace.protocol import encode_event, encode_notice, encode_service
 from tests.redis_server import RedisServer
 
 BACKENDS = ["memory", "redis"]
@@ -36,6 +36,7 @@ async def make_hub(request: pytest.FixtureRequest) -> AsyncIterator[HubFactory]:
                 server.url,
                 encode_event,
                 encode_notice,
+                encode_service,
                 prefix=prefix,
                 tuning=HubTuning(log_size=log_size),
             )

@@ -14,7 +14,7 @@ from holdspace.core.room import apply
 from holdspace.core.state import RoomState
 from holdspace.live.base import Delivery
 from holdspace.live.redis import HubTuning, RedisHub, _Channel
-from holdspace.protocol import encode_event, encode_notice
+from holdspace.protocol import encode_event, encode_notice, encode_service
 from tests.core.helpers import T0, config
 from tests.hub.test_hub_contract import (
     KEY,
@@ -26,6 +26,8 @@ from tests.hub.test_hub_contract import (
     with_notices,
 )
 from tests.redis_server import RedisServer
+
+WIRE = (encode_event, encode_notice, encode_service)  # how a hub's frames are encoded
 
 
 class Watcher:
@@ -60,7 +62,12 @@ async def workers(redis_server: RedisServer) -> AsyncIterator[tuple[RedisHub, Re
     tuning = HubTuning(probe_seconds=0.2, probe_timeout_seconds=1.0)
     hubs = [
         await RedisHub.open(
-            redis_server.url, encode_event, encode_notice, prefix=prefix, tuning=tuning
+            redis_server.url,
+            encode_event,
+            encode_notice,
+            encode_service,
+            prefix=prefix,
+            tuning=tuning,
         )
         for _ in range(2)
     ]
@@ -182,7 +189,12 @@ async def test_steps_publish_only_when_someone_else_may_be_listening(
     quiet = HubTuning(probe_seconds=3600)  # no probes: they publish too
     a, b = [
         await RedisHub.open(
-            redis_server.url, encode_event, encode_notice, prefix=prefix, tuning=quiet
+            redis_server.url,
+            encode_event,
+            encode_notice,
+            encode_service,
+            prefix=prefix,
+            tuning=quiet,
         )
         for _ in range(2)
     ]
@@ -242,7 +254,9 @@ async def test_own_steps_answered_while_the_position_is_read_are_not_lost(
     can run after the read yet be answered first. Nothing is published (no one else
     follows), so the worker must find those events in the log once the position is known."""
     prefix = f"hs:w{secrets.token_hex(4)}:"
-    a = await RedisHub.open(redis_server.url, encode_event, encode_notice, prefix=prefix)
+    a = await RedisHub.open(
+        redis_server.url, encode_event, encode_notice, encode_service, prefix=prefix
+    )
     try:
         await seat_facilitator(a)
         name = a._state_key(KEY)

@@ -8,8 +8,8 @@ from typing import Any
 import httpx
 import pytest
 
+from holdspace.records import Room
 from holdspace.rooms import BARRED
-from holdspace.storage.models import Room
 from holdspace_client import CommandError
 from tests.live import Community, LiveServer, bearer
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from holdspace.errors import NotFound
-from holdspace.storage.models import Room, Schedule
+from holdspace.records import Room, Schedule
 from holdspace.storage.sqlite import MIGRATIONS, SCHEMA_VERSION, SQLiteStore, migrate
 
 T0 = 1_800_000_000.0

@@ -13,8 +13,7 @@ from datetime import time
 import pytest
 
 from holdspace.errors import Conflict, NotFound
-from holdspace.storage.base import Store
-from holdspace.storage.models import (
+from holdspace.records import (
     Bar,
     Invite,
     ModerationEntry,
@@ -26,6 +25,7 @@ from holdspace.storage.models import (
     WeeklyRule,
     new_id,
 )
+from holdspace.storage.base import Store
 
 T0 = 1_800_000_000.0
 HOUR = 3600.0

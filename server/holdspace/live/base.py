@@ -80,6 +80,7 @@ class Subscriber(Protocol):
 
 Encoder = Callable[[Event], str]
 NoticeEncoder = Callable[[Notice], str]
+ServiceEncoder = Callable[[bool], str]  # the frame telling everyone the backend is (un)available
 Step = Callable[[RoomState], Transition]
 
 

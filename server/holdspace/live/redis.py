@@ -74,12 +74,12 @@ from holdspace.live.base import (
     Encoder,
     HubStats,
     NoticeEncoder,
+    ServiceEncoder,
     Step,
     Subscriber,
     merge,
 )
 from holdspace.live.pipelined import PipelinedScript
-from holdspace.protocol import encode
 
 log = logging.getLogger("holdspace.hub")
 
@@ -210,15 +210,6 @@ FOLLOWERS_TTL_MS = 24 * 3600 * 1000
 
 MAX_ATTEMPTS = 50  # compare-and-set retries before a command is refused as unavailable
 
-# Told to everyone connected here when the hub loses Redis, and when it is back.
-UNAVAILABLE = encode(
-    "service",
-    available=False,
-    message="We're having connection trouble: messages may be delayed. Anything you "
-    "send that doesn't go through gets an error, so nothing is silently lost.",
-)
-AVAILABLE = encode("service", available=True, message="Everything is back to normal.")
-
 
 class _Deaf(Exception):
     """The pub/sub connection stopped answering the probe."""
@@ -300,6 +291,7 @@ class RedisHub:
         listener: Redis,
         encode: Encoder,
         encode_notice: NoticeEncoder,
+        encode_service: ServiceEncoder,
         *,
         prefix: str = "hs:",
         tuning: HubTuning | None = None,
@@ -312,6 +304,7 @@ class RedisHub:
         self._listener_client = listener
         self._encode = encode
         self._encode_notice = encode_notice
+        self._encode_service = encode_service  # what everyone is told in an outage, and after
         self._p = prefix
         self.tuning = tuning or HubTuning()
         self.worker_id = secrets.token_hex(4)
@@ -340,6 +333,7 @@ class RedisHub:
         url: str,
         encode: Encoder,
         encode_notice: NoticeEncoder,
+        encode_service: ServiceEncoder,
         *,
         prefix: str = "hs:",
         tuning: HubTuning | None = None,
@@ -375,7 +369,10 @@ class RedisHub:
             socket_connect_timeout=timeout,
             retry=Retry(NoBackoff(), 0),
         )
-        hub = cls(client, writer, listener, encode, encode_notice, prefix=prefix, tuning=tuning)
+        hub = cls(
+            client, writer, listener, encode, encode_notice, encode_service,
+            prefix=prefix, tuning=tuning,
+        )  # fmt: skip
         try:
             await client.ping()
             await hub._start()
@@ -708,7 +705,7 @@ class RedisHub:
                 self.stats.reconnects += 1
                 reason = "deaf" if isinstance(error, _Deaf) else type(error).__name__
                 log.warning("hub subscriber lost", extra={"reason": reason})
-                self._tell_all(UNAVAILABLE, outage=True)
+                self._tell_all(self._encode_service(False), outage=True)
                 await self._drop_pubsub()
                 await asyncio.sleep(pause)
                 pause = min(pause * 2, 2.0)
@@ -755,7 +752,7 @@ class RedisHub:
         self._probe_ok = True
         self._connected.set()
         if self._outage:
-            self._tell_all(AVAILABLE, outage=False)
+            self._tell_all(self._encode_service(True), outage=False)
         log.info("hub subscriber ready", extra={"sessions": len(self._by_name)})
 
     async def _route(self, message: dict[str, Any]) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from holdspace.storage.models import Bar, Invite, ModerationEntry, Role, Room, User
+from holdspace.records import Bar, Invite, ModerationEntry, Role, Room, User
 
 
 class Store(Protocol):

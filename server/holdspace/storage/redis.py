@@ -52,8 +52,7 @@ from redis.commands.core import AsyncScript
 from redis.exceptions import RedisError
 
 from holdspace.errors import Conflict, NotFound, Unavailable
-from holdspace.schedule import schedule_from_json, schedule_to_json
-from holdspace.storage.models import (
+from holdspace.records import (
     Bar,
     Invite,
     ModerationEntry,
@@ -64,6 +63,7 @@ from holdspace.storage.models import (
     parse_role,
     parse_visibility,
 )
+from holdspace.schedule import schedule_from_json, schedule_to_json
 
 # -- scripts: each one touches the keys of one room (or one user) only ----------
 

@@ -22,8 +22,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from holdspace.errors import Conflict, NotFound
-from holdspace.schedule import schedule_from_json, schedule_to_json
-from holdspace.storage.models import (
+from holdspace.records import (
     Bar,
     Invite,
     ModerationEntry,
@@ -34,6 +33,7 @@ from holdspace.storage.models import (
     parse_role,
     parse_visibility,
 )
+from holdspace.schedule import schedule_from_json, schedule_to_json
 
 T = TypeVar("T")
 

@@ -20,9 +20,9 @@ from holdspace.accounts import Accounts
 from holdspace.clock import iso
 from holdspace.core.links import linkify
 from holdspace.errors import ClientError, Code, Forbidden, InvalidInput, NotAuthenticated
+from holdspace.records import Bar, Invite, Room, User
 from holdspace.rooms import Rooms
 from holdspace.settings import Settings
-from holdspace.storage.models import Bar, Invite, Room, User
 from holdspace.web.refusals import error_response
 from holdspace.web.services import Services
 from holdspace.web.ws import COOKIE

@@ -27,9 +27,9 @@ from holdspace.accounts import Accounts
 from holdspace.core import commands as c
 from holdspace.errors import ClientError, Code, InvalidInput, Rejected, Unavailable, unavailable
 from holdspace.metrics import EdgeStats
+from holdspace.records import User
 from holdspace.rooms import Rooms, Seat
 from holdspace.settings import Settings
-from holdspace.storage.models import User
 from holdspace.web.access import request_id
 from holdspace.web.connection import Connection, Lost, Overflow
 from holdspace.web.refusals import error_response
