@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import logging
+import secrets
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -32,10 +33,23 @@ def logs() -> Iterator[LogCapture]:
         root.setLevel(old_level)
 
 
+BACKENDS = ["embedded", "redis"]
+
+
 @pytest.fixture
-def server(tmp_path: Path, clock: ManualClock, logs: LogCapture) -> Iterator[LiveServer]:
-    live = LiveServer(tmp_path / "data", clock)
+def server(
+    request: pytest.FixtureRequest, tmp_path: Path, clock: ManualClock, logs: LogCapture
+) -> Iterator[LiveServer]:
+    """A real server on the embedded backend — or, where a module parametrizes it with
+    ``BACKENDS`` (``indirect=True``), on a real Redis too, in a keyspace of its own."""
+    backend = getattr(request, "param", "embedded")
+    overrides: dict[str, str] = {}
+    if backend == "redis":
+        redis: RedisServer = request.getfixturevalue("redis_server")
+        overrides = {"redis_url": redis.url, "redis_prefix": f"hs:t{secrets.token_hex(4)}:"}
+    live = LiveServer(tmp_path / "data", clock, **overrides)
     live.start()
+    assert type(live.services.rooms.hub).__name__ == ("RedisHub" if overrides else "MemoryHub")
     try:
         yield live
     finally:

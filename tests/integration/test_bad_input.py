@@ -9,9 +9,13 @@ import pytest
 
 from holdspace.protocol import MAX_FRAME_BYTES, TRANSPORT_MAX_BYTES
 from holdspace_client import Client, CommandError
+from tests.conftest import BACKENDS
 from tests.live import Community, LiveServer
 
-pytestmark = pytest.mark.integration
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.parametrize("server", BACKENDS, indirect=True),  # embedded, and on Redis
+]
 
 
 async def joined_pair(community: Community) -> tuple[Client, Client, str]:

@@ -7,11 +7,16 @@ from pathlib import Path
 
 import httpx
 import pytest
+from redis.asyncio import Redis
 
 from holdspace.web.ws import COOKIE
+from tests.conftest import BACKENDS
 from tests.live import Community, LiveServer, LogCapture
 
-pytestmark = pytest.mark.integration
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.parametrize("server", BACKENDS, indirect=True),  # embedded, and on Redis
+]
 
 TEXT = "sentinel-7f3a: my brother's name is Dorian and I miss him"
 PASSWORD = "sentinel-pw-9b2c-horse-staple"
@@ -27,6 +32,37 @@ def every_row(db: Path) -> str:
     """Every value of every table, as text."""
     with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
         return "\n".join(conn.iterdump())
+
+
+async def every_key(url: str, prefix: str) -> str:
+    """Every key of this server's keyspace in Redis with its whole value, read by type
+    (``DUMP`` would compress long values and hide what is in them), as text."""
+    redis = Redis.from_url(url, decode_responses=True)
+    lines: list[str] = []
+    try:
+        async for key in redis.scan_iter(match=f"{prefix}*", count=500):
+            name: str = key.decode() if isinstance(key, bytes) else str(key)
+            found = await redis.type(key)
+            kind: str = found.decode() if isinstance(found, bytes) else str(found)
+            value: object
+            if kind == "string":
+                value = await redis.get(key)
+            elif kind == "hash":
+                value = await redis.hgetall(key)
+            elif kind == "list":
+                value = await redis.lrange(key, 0, -1)
+            elif kind == "set":
+                value = await redis.smembers(key)
+            elif kind == "zset":
+                value = await redis.zrange(key, 0, -1, withscores=True)
+            elif kind == "stream":
+                value = await redis.xrange(key)
+            else:
+                raise AssertionError(f"{name}: a {kind} the scan can't read")
+            lines.append(name + " " + str(value))
+    finally:
+        await redis.aclose()
+    return "\n".join(lines)
 
 
 async def test_nothing_said_or_secret_reaches_disk_or_logs(
@@ -66,11 +102,14 @@ async def test_nothing_said_or_secret_reaches_disk_or_logs(
 
     secrets = {"text": TEXT, "password": PASSWORD, "cookie": cookie_token, "bearer": bearer}
     files = disk_contents(Path(server.settings.data_dir))
-    assert any(name.endswith(".sqlite3") for name in files)
     for name, data in files.items():
         for what, value in secrets.items():
             assert value.encode() not in data, f"{what} found in {name}"
-    rows = every_row(server.settings.database_path)
+    if server.settings.redis_url is None:
+        assert any(name.endswith(".sqlite3") for name in files)
+        rows = every_row(server.settings.database_path)
+    else:  # the durable records, and whatever of the session was left: ending drops it whole
+        rows = await every_key(server.settings.redis_url, server.settings.redis_prefix)
     assert "dana" in rows  # the scan reads real data
     assert REASON in rows  # the moderation record keeps the why, by design
     log_text = logs.text()

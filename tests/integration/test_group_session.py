@@ -11,9 +11,13 @@ from typing import Any
 import pytest
 
 from holdspace_client import Client, CommandError
+from tests.conftest import BACKENDS
 from tests.live import Community, LiveServer
 
-pytestmark = pytest.mark.integration
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.parametrize("server", BACKENDS, indirect=True),  # embedded, and on Redis
+]
 
 
 def is_(kind: str, **fields: Any) -> Any:

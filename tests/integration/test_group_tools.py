@@ -5,9 +5,13 @@ from __future__ import annotations
 import pytest
 
 from holdspace_client import Client, CommandError
+from tests.conftest import BACKENDS
 from tests.live import Community, LiveServer
 
-pytestmark = pytest.mark.integration
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.parametrize("server", BACKENDS, indirect=True),  # embedded, and on Redis
+]
 
 
 async def gathered(community: Community, *members: str, **room_spec: object) -> tuple[

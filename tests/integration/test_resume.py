@@ -9,9 +9,13 @@ import pytest
 
 from holdspace.clock import ManualClock
 from holdspace_client import Client
+from tests.conftest import BACKENDS
 from tests.live import Community, LiveServer, LogCapture
 
-pytestmark = pytest.mark.integration
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.parametrize("server", BACKENDS, indirect=True),  # embedded, and on Redis
+]
 
 
 @pytest.fixture

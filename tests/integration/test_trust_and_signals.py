@@ -9,9 +9,13 @@ import httpx
 import pytest
 
 from holdspace_client import Client, CommandError
+from tests.conftest import BACKENDS
 from tests.live import Community, LiveServer, bearer
 
-pytestmark = pytest.mark.integration
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.parametrize("server", BACKENDS, indirect=True),  # embedded, and on Redis
+]
 
 
 async def refusal(client: Client, kind: str, **fields: Any) -> CommandError:
