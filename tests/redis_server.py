@@ -11,6 +11,7 @@ only a test does (killing clients, reading every key, flushing scripts).
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import signal
@@ -20,6 +21,9 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
+
+from redis.asyncio import Redis
 
 DEPLOY_ACL = Path(__file__).resolve().parents[1] / "deploy" / "redis" / "users.acl"
 APP_PASSWORD = "app-password"  # a throwaway test server's
@@ -129,3 +133,30 @@ class RedisServer:
         if self.process.stdout is not None and not self.process.stdout.closed:
             self.process.stdout.close()
         self._drainer = None
+
+
+async def everything_in(redis: Redis, match: str = "*") -> str:
+    """Every key (matching ``match``) and its whole value, read by type, as one text: what
+    a privacy check searches. (``DUMP`` would compress long values and hide what is in
+    them.) ``redis`` must decode responses."""
+    parts: list[str] = []
+    async for key in redis.scan_iter(match=match, count=500):
+        parts.append(key)
+        kind = await redis.type(key)
+        value: Any
+        if kind == "string":
+            value = await redis.get(key)
+        elif kind == "hash":
+            value = await redis.hgetall(key)
+        elif kind == "list":
+            value = await redis.lrange(key, 0, -1)
+        elif kind == "set":
+            value = sorted(await redis.smembers(key))
+        elif kind == "zset":
+            value = await redis.zrange(key, 0, -1)
+        elif kind == "stream":
+            value = await redis.xrange(key)
+        else:
+            raise AssertionError(f"unexpected type {kind!r} of {key!r}")
+        parts.append(json.dumps(value, ensure_ascii=False))
+    return "\n".join(parts)

@@ -12,6 +12,7 @@ from redis.asyncio import Redis
 from holdspace.web.ws import COOKIE
 from tests.conftest import BACKENDS
 from tests.live import Community, LiveServer, LogCapture
+from tests.redis_server import everything_in
 
 pytestmark = [
     pytest.mark.integration,
@@ -35,34 +36,12 @@ def every_row(db: Path) -> str:
 
 
 async def every_key(url: str, prefix: str) -> str:
-    """Every key of this server's keyspace in Redis with its whole value, read by type
-    (``DUMP`` would compress long values and hide what is in them), as text."""
+    """Every key of this server's keyspace in Redis, with its whole value, as text."""
     redis = Redis.from_url(url, decode_responses=True)
-    lines: list[str] = []
     try:
-        async for key in redis.scan_iter(match=f"{prefix}*", count=500):
-            name: str = key.decode() if isinstance(key, bytes) else str(key)
-            found = await redis.type(key)
-            kind: str = found.decode() if isinstance(found, bytes) else str(found)
-            value: object
-            if kind == "string":
-                value = await redis.get(key)
-            elif kind == "hash":
-                value = await redis.hgetall(key)
-            elif kind == "list":
-                value = await redis.lrange(key, 0, -1)
-            elif kind == "set":
-                value = await redis.smembers(key)
-            elif kind == "zset":
-                value = await redis.zrange(key, 0, -1, withscores=True)
-            elif kind == "stream":
-                value = await redis.xrange(key)
-            else:
-                raise AssertionError(f"{name}: a {kind} the scan can't read")
-            lines.append(name + " " + str(value))
+        return await everything_in(redis, f"{prefix}*")
     finally:
         await redis.aclose()
-    return "\n".join(lines)
 
 
 async def test_nothing_said_or_secret_reaches_disk_or_logs(

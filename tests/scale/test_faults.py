@@ -8,7 +8,6 @@ import json
 import socket
 import time
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -18,7 +17,7 @@ from redis.asyncio import Redis
 from holdspace_client import Client, CommandError
 from tests.cluster import Cluster
 from tests.processes import eventually
-from tests.redis_server import RedisServer
+from tests.redis_server import RedisServer, everything_in
 from tests.scale.test_workers import assert_one_history, is_, refused, seated, two_in_a_room
 
 pytestmark = pytest.mark.integration
@@ -229,31 +228,6 @@ async def test_a_member_who_stops_reading_is_cut_off_and_released(
         await cluster.close()
 
 
-async def _everything_in(redis: Redis) -> str:
-    """Every key and every value Redis holds, as one text."""
-    parts: list[str] = []
-    async for key in redis.scan_iter(count=500):
-        parts.append(key)
-        kind = await redis.type(key)
-        value: Any
-        if kind == "string":
-            value = await redis.get(key)
-        elif kind == "hash":
-            value = await redis.hgetall(key)
-        elif kind == "list":
-            value = await redis.lrange(key, 0, -1)
-        elif kind == "set":
-            value = sorted(await redis.smembers(key))
-        elif kind == "zset":
-            value = await redis.zrange(key, 0, -1)
-        elif kind == "stream":
-            value = await redis.xrange(key)
-        else:
-            raise AssertionError(f"unexpected type {kind!r} of {key!r}")
-        parts.append(json.dumps(value, ensure_ascii=False))
-    return "\n".join(parts)
-
-
 async def test_nothing_said_stays_in_redis_after_the_session(tmp_path: Path) -> None:
     """While a session runs its words live in Redis; once it ends, no key, no value and —
     after a rewrite — no byte of the append-only file holds them."""
@@ -269,13 +243,13 @@ async def test_nothing_said_stays_in_redis_after_the_session(tmp_path: Path) -> 
         taken_back = await kim.post("SENTINEL-taken-back")
         await robin.request("redact", message=taken_back)
         await kim.wait_for(is_("redacted", message=taken_back), timeout=10)
-        live = await _everything_in(redis)
+        live = await everything_in(redis)
         assert secret in live  # the scan can see words while the session holds them
         assert "SENTINEL-taken-back" not in live  # a redaction rewrites the log too
 
         await robin.request("end_session")
         await kim.wait_for("session_ended", timeout=10)
-        assert "SENTINEL" not in await _everything_in(redis)
+        assert "SENTINEL" not in await everything_in(redis)
 
         await redis.bgrewriteaof()
         async with asyncio.timeout(30):

@@ -19,7 +19,7 @@ export class Messages {
     this.empty = h("li", { class: "empty" },
       h("p", {}, "Nothing has been said yet."),
       h("p", {}, "Listening is taking part. When you're ready, you're welcome to share."));
-    this.newer = h("button", { type: "button", class: "newer small", hidden: true, onclick: () => this.scrollDown(true) },
+    this.newer = h("button", { type: "button", class: "newer small", hidden: true, onclick: () => this.scrollDown() },
       "New messages ↓");
     this.scroller = h("div", { class: "scroller" }, this.list);
     this.scroller.addEventListener("scroll", () => {
@@ -49,7 +49,7 @@ export class Messages {
     replace(this.list);
     for (const msg of this.model.messages) this.list.append(this.item(msg));
     this.showEmpty();
-    this.scrollDown(true);
+    this.scrollDown();
   }
 
   showEmpty() {
@@ -64,7 +64,7 @@ export class Messages {
     this.list.append(this.item(msg));
     this.showEmpty();
     const mine = msg.user_id === this.model.you.user_id;
-    if (near || mine) this.scrollDown(true);
+    if (near || mine) this.scrollDown();
     else this.newer.hidden = false;
   }
 
@@ -73,7 +73,7 @@ export class Messages {
     const near = this.nearBottom();
     this.list.append(h("li", { class: "note" }, h("p", {}, text)));
     this.showEmpty();
-    if (near) this.scrollDown(true);
+    if (near) this.scrollDown();
   }
 
   update(id) {

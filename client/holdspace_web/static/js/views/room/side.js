@@ -4,7 +4,7 @@
 // the room's header on a phone.
 import { ask, avatar, field, h, rebuild, show, time } from "../../dom.js";
 import { pref, setPref } from "../../prefs.js";
-import { OUTCOMES, kindName, roleLabel } from "./words.js";
+import { KINDS, OUTCOMES, kindName, roleLabel } from "./words.js";
 
 export class Side {
   constructor(view) {
@@ -229,7 +229,7 @@ export class Side {
   }
 
   async startRound() {
-    const kind = h("select", { name: "kind" }, [["check_in", "Check-in"], ["check_out", "Check-out"], ["custom", "Round"]].map(([v, l]) => h("option", { value: v }, l)));
+    const kind = h("select", { name: "kind" }, Object.entries(KINDS).map(([v, l]) => h("option", { value: v }, l)));
     const order = h("select", { name: "order" }, [["arrival", "In order of arrival"], ["quietest", "Quietest first"]].map(([v, l]) => h("option", { value: v }, l)));
     const data = await ask("Start a round", [
       h("p", {}, "The talking piece goes to everyone sharing, one at a time. Listeners are never called on."),
