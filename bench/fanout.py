@@ -280,8 +280,6 @@ async def seed(env: dict[str, str], plan: Plan) -> list[dict[str, Any]]:
     from holdspace.accounts import Accounts
     from holdspace.auth.passwords import PasswordService
     from holdspace.clock import SystemClock
-    from holdspace.live.memory import MemoryHub
-    from holdspace.protocol import encode_event, encode_notice
     from holdspace.rooms import Rooms
     from holdspace.settings import Settings
     from holdspace.storage.base import Store
@@ -299,7 +297,7 @@ async def seed(env: dict[str, str], plan: Plan) -> list[dict[str, Any]]:
     clock = SystemClock()
     try:
         accounts = Accounts(store, passwords, clock, token_ttl_seconds=86400)
-        rooms_service = Rooms(store, MemoryHub(encode_event, encode_notice), clock, settings)
+        rooms_service = Rooms(store, clock, settings)
         fac = await accounts.create("bench-fac", PASSWORD, "Facilitator", "facilitator")
         _, fac_token = await accounts.login("bench-fac", PASSWORD, "127.0.0.1")
         start = datetime.datetime.now(datetime.UTC) - datetime.timedelta(minutes=5)

@@ -14,8 +14,6 @@ from typing import Any
 from holdspace.accounts import Accounts
 from holdspace.auth.passwords import PasswordService
 from holdspace.clock import SystemClock
-from holdspace.live.memory import MemoryHub
-from holdspace.protocol import encode_event, encode_notice
 from holdspace.records import Room, User
 from holdspace.rooms import Rooms
 from holdspace.settings import Settings
@@ -72,9 +70,7 @@ class Cluster:
 
     async def room(self, owner: str, members: list[str], **spec: Any) -> Room:
         assert self._store is not None
-        rooms = Rooms(
-            self._store, MemoryHub(encode_event, encode_notice), SystemClock(), Settings()
-        )
+        rooms = Rooms(self._store, SystemClock(), Settings())
         body: dict[str, Any] = {
             "name": "Thursday evening circle",
             "schedule": open_now_schedule(time.time()),

@@ -49,7 +49,7 @@ def server(
         overrides = {"redis_url": redis.url, "redis_prefix": f"hs:t{secrets.token_hex(4)}:"}
     live = LiveServer(tmp_path / "data", clock, **overrides)
     live.start()
-    assert type(live.services.rooms.hub).__name__ == ("RedisHub" if overrides else "MemoryHub")
+    assert type(live.services.sessions.hub).__name__ == ("RedisHub" if overrides else "MemoryHub")
     try:
         yield live
     finally:

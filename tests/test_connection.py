@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from holdspace.live.base import Delivery
-from holdspace.web.connection import Connection, Overflow
+from holdspace.live.connection import Connection, Overflow
 
 
 class Socket:

@@ -15,6 +15,7 @@ import pytest
 
 from holdspace import protocol as p
 from holdspace.core import commands as c
+from holdspace.core import events as e
 from holdspace.core.events import EVENT_TYPES
 from holdspace.core.room import apply
 from holdspace.core.state import RoomConfig, RoomState
@@ -33,7 +34,7 @@ DIRECT_FRAMES = frozenset({"hello", "snapshot", "resync", "reply", "error", "pon
 NOTICES = frozenset(
     {
         "whisper", "arrival", "arrival_left", "admitted", "declined", "removed", "session_over",
-        "turn_outcome", "session_summary",
+        "turn_outcome", "session_summary", "post_state",
     }
 )  # fmt: skip
 # Close codes sent outside CloseCode: 1011 by ws.py (internal error) and uvicorn (keepalive).
@@ -185,29 +186,16 @@ def direct_frames() -> frozenset[str]:
     return frozenset(kinds)
 
 
-@cache
 def notice_kinds() -> frozenset[str]:
-    """Every kind a ``Notice(...)`` is built with anywhere in the server (directly, or
-    through facilitation's ``_send_off``)."""
-    kinds: set[str] = set()
-    for _, tree in modules():
-        for node in ast.walk(tree):
-            if not isinstance(node, ast.Call):
-                continue
-            func = node.func
-            name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
-            if name == "_send_off" and len(node.args) >= 4:  # facilitation's farewells
-                kinds |= _kinds(node.args[3], tree)
-            if name != "Notice":
-                continue
-            if len(node.args) >= 2:
-                kinds |= _kinds(node.args[1], tree)
-            kinds |= {
-                value
-                for keyword in node.keywords
-                if keyword.arg == "kind" and (value := string_constant(keyword.value)) is not None
-            }
-    return frozenset(kinds)
+    """Every kind of notice the core can send: one class each in ``core.events``."""
+    found: set[str] = set()
+    pending = list(e.Notice.__subclasses__())
+    while pending:
+        cls = pending.pop()
+        pending += cls.__subclasses__()
+        if "type" in vars(cls):
+            found.add(cls.type)
+    return frozenset(found)
 
 
 @cache
@@ -243,7 +231,7 @@ def notice_fields() -> dict[str, frozenset[str]]:
         t = apply(state, actor, command, 60.0)
         assert t.error is None, t.error
         for notice in t.notices:
-            found.setdefault(notice.kind, frozenset(json.loads(p.encode_notice(notice))))
+            found.setdefault(notice.type, frozenset(json.loads(p.encode_notice(notice))))
     return found
 
 

@@ -31,6 +31,7 @@ from holdspace.live.redis import HubTuning, RedisHub
 from holdspace.protocol import encode_event, encode_notice, encode_service
 from holdspace.rooms import Rooms
 from holdspace.seed import seed_demo
+from holdspace.sessions import LiveSessions
 from holdspace.settings import Settings
 from holdspace.storage.base import Store
 from holdspace.storage.redis import RedisStore
@@ -66,12 +67,13 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
             token_ttl_seconds=settings.token_ttl_hours * 3600,
             registration_open=settings.registration_open,
         )
-        rooms = Rooms(store, hub, clock, settings)
-        services.fill(accounts, rooms)
+        rooms = Rooms(store, clock, settings)
+        sessions = LiveSessions(rooms, store, hub, clock, settings)
+        services.fill(accounts, rooms, sessions)
         if settings.demo:
             app.state.demo_seeded = await seed_demo(accounts, rooms, settings.data_dir)
         stopping = asyncio.Event()
-        ticker = asyncio.create_task(_tick(rooms, settings.tick_seconds, stopping))
+        ticker = asyncio.create_task(_tick(sessions, settings.tick_seconds, stopping))
         if settings.gc_tuning:
             tune_garbage_collector()
         backend = "redis" if settings.redis_url else "embedded"
@@ -98,7 +100,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
 
     async def readyz(request: Request) -> Response:
         """This worker can take sessions: its backend answers and its subscriber hears."""
-        ready = services.ready and services.rooms.hub.ready
+        ready = services.ready and services.sessions.hub.ready
         return JSONResponse({"ready": ready}, status_code=200 if ready else 503)
 
     async def web_app(request: Request) -> Response:
@@ -115,7 +117,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
         return error_response(unavailable())
 
     collector = metrics.Collector(
-        lambda: services.rooms.hub if services.ready else None,
+        lambda: services.sessions.hub if services.ready else None,
         endpoint.stats,
         lambda: endpoint.open,
     )
@@ -178,7 +180,7 @@ async def _backends(settings: Settings) -> tuple[Store, LiveHub]:
     return store, hub
 
 
-async def _tick(rooms: Rooms, every: float, stopping: asyncio.Event) -> None:
+async def _tick(sessions: LiveSessions, every: float, stopping: asyncio.Event) -> None:
     """Let time act on live sessions; a failure is logged and the next tick tries again.
 
     ``stopping`` ends the loop even if a cancellation is swallowed on the way (a socket
@@ -186,7 +188,7 @@ async def _tick(rooms: Rooms, every: float, stopping: asyncio.Event) -> None:
     while not stopping.is_set():
         await asyncio.sleep(every)
         try:
-            await rooms.tick()
+            await sessions.tick()
         except Unavailable:
             log.debug("tick deferred: backend unavailable")
         except Exception:

@@ -310,8 +310,8 @@ def encode_service(available: bool) -> str:
 
 
 def encode_notice(notice: Notice) -> str:
-    """A notice's frame: its kind is the frame type, its data the body."""
-    return encode(notice.kind, **notice.data)
+    """A notice's frame: its type, and its body."""
+    return encode(notice.type, **notice.body())
 
 
 def error_frame(error: ClientError, frame_id: Any = None) -> str:

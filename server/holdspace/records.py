@@ -34,6 +34,17 @@ def new_id(prefix: str) -> str:
     return f"{prefix}_{secrets.token_hex(8)}"
 
 
+def session_key(room_id: str, starts_at: float) -> str:
+    """Names one session of a room: its id and when it starts (whole seconds)."""
+    return f"{room_id}:{int(starts_at)}"
+
+
+def split_session_key(key: str) -> tuple[str, str]:
+    """A session key's room id and start, as :func:`session_key` joined them."""
+    room_id, _, starts = key.partition(":")
+    return room_id, starts
+
+
 @dataclass(frozen=True, slots=True)
 class User:
     id: str

@@ -1,15 +1,13 @@
-"""Rooms: managing them (durable) and running their live sessions (through the hub).
+"""Rooms, durably: creating and changing them, invites, bars, and who may enter when.
 
 This is where access is decided — who may see, manage or enter a room, and
-whether a session is open now — using durable records. What happens *inside* a
-session is decided by the pure core; this module only feeds it commands,
-persists the effects it asks for, and never looks at message text.
+whether a session is open now — using durable records. A session's live life
+belongs to :mod:`holdspace.sessions`; what happens inside it, to the pure core.
 """
 
 from __future__ import annotations
 
 import logging
-import secrets
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -18,14 +16,9 @@ from zoneinfo import ZoneInfo
 from holdspace.auth.tokens import hash_invite_code, new_invite_code, normalize_invite_code
 from holdspace.clock import Clock
 from holdspace.core import commands as c
-from holdspace.core.events import BarMember, RecordAgreement, RecordModeration
 from holdspace.core.links import linkify
-from holdspace.core.room import Transition, apply
-from holdspace.core.state import Rate, RoomConfig, RoomState
 from holdspace.core.text import clean_block, clean_short
-from holdspace.core.views import snapshot
 from holdspace.errors import Code, Forbidden, InvalidInput, NotFound, Rejected
-from holdspace.live.base import LiveHub
 from holdspace.names import imitation_refusal, reserved_refusal
 from holdspace.records import Bar, Invite, ModerationEntry, Room, User, new_id
 from holdspace.schedule import (
@@ -77,13 +70,10 @@ def when(ts: float, tz: str) -> str:
 
 
 class Rooms:
-    def __init__(self, store: Store, hub: LiveHub, clock: Clock, settings: Settings) -> None:
+    def __init__(self, store: Store, clock: Clock, settings: Settings) -> None:
         self.store = store
-        self.hub = hub
         self.clock = clock
         self.settings = settings
-        # Departures that met an outage, applied once the backend answers again.
-        self._deferred: list[tuple[str, str, str, c.Command]] = []
 
     # -- management ---------------------------------------------------------
 
@@ -111,24 +101,7 @@ class Rooms:
         room = replace(room, **fields)
         await self.store.update_room(room)
         await self._record(room.id, actor.id, "room_updated", detail={"fields": ",".join(spec)})
-        if "waiting_room" in fields:
-            await self._reconfigure_live(room, actor)
         return room
-
-    async def _reconfigure_live(self, room: Room, actor: User) -> None:
-        """The waiting room applies to a session that is already live, from now on; every
-        other setting applies from the next session."""
-        window = current_session(room, self.clock.now())
-        if window is None:
-            return
-        cmd = c.Reconfigure(waiting_room=room.waiting_room)
-
-        def step(state: RoomState) -> Transition:
-            return apply(state, actor.id, cmd, self.clock.now())
-
-        t = await self.hub.transact(window.key, step)  # None: the session isn't live
-        if t is not None:
-            await self._persist(room.id, window.key, t)
 
     async def _room_fields(self, spec: dict[str, Any], *, partial: bool) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -361,7 +334,7 @@ class Rooms:
             raise NotFound("That person isn't barred from this group.")
         await self._record(room.id, actor.id, "unbar", target_id=user_id)
 
-    # -- live sessions --------------------------------------------------------
+    # -- entering ---------------------------------------------------------------
 
     async def seat(self, user: User, room_id: str) -> Seat:
         """Decide whether ``user`` may enter ``room_id`` now, and as what."""
@@ -369,7 +342,7 @@ class Rooms:
         role = room_role(room, user)
         if role is None:
             if await self.store.is_barred(room.id, user.id):
-                raise Rejected(BARRED, code=Code.BARRED)
+                raise Forbidden(BARRED, code=Code.BARRED)
             await self._check_name(room, user)
             if room.visibility == "open":
                 await self.store.enrol(room.id, user.id, self.clock.now())
@@ -418,129 +391,6 @@ class Rooms:
                 names[facilitator_id] = facilitator.display_name
         return names
 
-    def _create(self, seat: Seat) -> RoomState:
-        config = RoomConfig(
-            room_id=seat.room.id,
-            session_key=seat.window.key,
-            name=seat.room.name,
-            capacity=seat.room.capacity,
-            starts_at=seat.window.starts_at,
-            ends_at=seat.window.ends_at,
-            grace_seconds=self.settings.grace_seconds,
-            guidelines=seat.room.guidelines,
-            crisis_resources=seat.room.crisis_resources or self.settings.crisis_resources,
-            waiting_room=seat.room.waiting_room,
-            show_passes=seat.room.show_passes,
-            post_rate=Rate(self.settings.post_burst, self.settings.posts_per_minute / 60),
-        )
-        return RoomState(config=config, epoch=secrets.token_hex(8))
-
-    async def enter(
-        self, seat: Seat, user: User, conn: str
-    ) -> tuple[Transition, dict[str, Any] | None]:
-        """Join (or rejoin) the session; return the transition and the joiner's snapshot."""
-        agreed = seat.role != "member" or await self.store.has_agreed(
-            seat.room.id, seat.window.key, user.id
-        )
-        join = c.Join(conn=conn, name=user.display_name, role=seat.role, agreed=agreed)
-        view: dict[str, Any] | None = None
-
-        def step(state: RoomState) -> Transition:
-            nonlocal view
-            now = self.clock.now()
-            t = apply(state, user.id, join, now)
-            # Someone waiting outside sees nothing of the room until let in.
-            view = None if t.error or "waiting" in t.reply else snapshot(state, user.id, now)
-            return t
-
-        t = await self.hub.transact(seat.window.key, step, lambda: self._create(seat))
-        assert t is not None  # create was given, so a state exists
-        await self._persist(seat.room.id, seat.window.key, t)
-        return t, view
-
-    async def resnapshot(self, key: str, user_id: str) -> dict[str, Any] | None:
-        view: dict[str, Any] | None = None
-
-        def step(state: RoomState) -> Transition:
-            nonlocal view
-            view = snapshot(state, user_id, self.clock.now())
-            return Transition()
-
-        await self.hub.transact(key, step)
-        return view
-
-    async def command(self, room_id: str, key: str, user_id: str, cmd: c.Command) -> Transition:
-        """Run one command; a refusal comes back as ``Transition.error``."""
-
-        def step(state: RoomState) -> Transition:
-            return apply(state, user_id, cmd, self.clock.now())
-
-        t = await self.hub.transact(key, step)
-        if t is None:
-            t = Transition(error=Rejected("This session has ended.", code=Code.SESSION_ENDED))
-        await self._persist(room_id, key, t)
-        return t
-
-    def later(self, room_id: str, key: str, user_id: str, cmd: c.Command) -> None:
-        """Apply a departure (a leave or a dropped connection) on a later tick."""
-        self._deferred.append((room_id, key, user_id, cmd))
-
-    async def tick(self) -> None:
-        """Let time act on every live session (start, expiries, held seats, scheduled end),
-        and let go of connections whose worker has died."""
-        while self._deferred:
-            await self.command(*self._deferred[0])
-            self._deferred.pop(0)
-        sessions = await self.hub.live_sessions()
-        if not sessions:
-            return
-        alive = await self.hub.live_workers()
-        for key in sessions:
-            t = await self.hub.transact(key, lambda s: self._time_passes(s, alive))
-            if t is not None and (t.effects or t.ended):
-                await self._persist(key.split(":", 1)[0], key, t)
-
-    def _time_passes(self, state: RoomState, alive: frozenset[str] | None) -> Transition:
-        now = self.clock.now()
-        t = apply(state, None, c.Tick(), now)
-        if alive is None or t.ended:
-            return t
-        for user_id, conns in _connections(state):
-            for conn in conns:
-                worker, dot, _ = conn.partition(".")
-                if dot and worker not in alive:
-                    gone = apply(state, user_id, c.Disconnect(conn), now)
-                    t.events += gone.events
-                    t.effects += gone.effects
-                    t.notices += gone.notices
-        return t
-
-    async def _persist(self, room_id: str, key: str, t: Transition) -> None:
-        now = self.clock.now()
-        if t.ended:
-            await self.store.end_session(room_id, key, now)
-            log.info("session ended", extra={"room_id": room_id, "session": key})
-        for effect in t.effects:
-            if isinstance(effect, RecordAgreement):
-                await self.store.record_agreement(room_id, key, effect.user_id, now)
-            elif isinstance(effect, BarMember):
-                await self.store.bar(
-                    room_id, effect.user_id, by=effect.by, reason=effect.reason, now=now
-                )
-            elif isinstance(effect, RecordModeration):
-                await self.store.append_moderation(
-                    ModerationEntry(
-                        room_id=room_id,
-                        at=now,
-                        actor_id=effect.actor_id,
-                        action=effect.action,
-                        target_id=effect.target_id,
-                        session_key=key,
-                        reason=effect.reason,
-                        detail=dict(effect.detail or {}),
-                    )
-                )
-
     async def _record(
         self,
         room_id: str,
@@ -562,9 +412,3 @@ class Rooms:
                 detail=detail or {},
             )
         )
-
-
-def _connections(state: RoomState) -> list[tuple[str, list[str]]]:
-    """Everyone's open connections, inside and at the door."""
-    people = [(p.user_id, sorted(p.conns)) for p in state.participants.values()]
-    return people + [(w.user_id, sorted(w.conns)) for w in state.waiting.values()]

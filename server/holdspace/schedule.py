@@ -29,7 +29,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from holdspace.errors import InvalidInput
-from holdspace.records import OneOff, Room, Schedule, WeeklyRule
+from holdspace.records import OneOff, Room, Schedule, WeeklyRule, session_key
 
 MIN_DURATION_MINUTES = 5
 MAX_DURATION_MINUTES = 720
@@ -59,7 +59,7 @@ class SessionWindow:
     @property
     def key(self) -> str:
         """Names one session of a room, e.g. for the agreement members affirm per session."""
-        return f"{self.room_id}:{int(self.starts_at)}"
+        return session_key(self.room_id, self.starts_at)
 
 
 # -- time zones and local times ------------------------------------------------

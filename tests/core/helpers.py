@@ -68,3 +68,8 @@ class Room:
 
     def types(self, t: Transition) -> list[str]:
         return [ev.type for ev in t.events]
+
+
+def private(t: Transition) -> list[e.Notice]:
+    """A step's notices but the composers' ``post_state``s (tests of those look at them)."""
+    return [n for n in t.notices if not isinstance(n, e.PostState)]

@@ -52,8 +52,8 @@ def test_removal_is_quiet_final_for_the_session_and_can_bar(room: Room) -> None:
     assert isinstance(left, e.Left)
     assert left.reason == "removed"
     [notice] = t.notices
-    assert (notice.to, notice.kind, notice.gate) == (("lee",), "removed", True)
-    assert "step out" in notice.data["message"]
+    assert (notice.to, notice.type, notice.gate) == (("lee",), "removed", True)
+    assert "step out" in notice.body()["message"]
     assert e.BarMember("lee", "keeper", "abusive messages") in t.effects
     assert room.refused("lee", c.Join("lee-2", "Lee", "member")) == "removed"
     assert room.refused("sam", c.Remove("keeper")) == "forbidden"
@@ -94,19 +94,19 @@ def test_the_waiting_room_admits_or_declines() -> None:
     t = room.ok("amy", c.Join("amy-conn", "Amy", "member"))
     assert t.reply["waiting"] == "waiting_room"
     [arrival] = t.notices
-    assert (arrival.to, arrival.kind) == (("keeper",), "arrival")
+    assert (arrival.to, arrival.type) == (("keeper",), "arrival")
     assert snapshot(room.state, "keeper", room.now)["waiting"][0]["name"] == "Amy"
     t = room.ok("keeper", c.Admit("amy"))
     [joined] = t.events
     assert isinstance(joined, e.Joined)
     [admitted] = t.notices
-    assert (admitted.kind, admitted.gate, admitted.seq) == ("admitted", False, joined.seq)
+    assert (admitted.type, admitted.gate, admitted.seq) == ("admitted", False, joined.seq)
     room.ok("amy", c.Disconnect("amy-conn"))
     room.ok("amy", c.Join("amy-2", "Amy", "member"))  # admitted once is enough
     room.ok("bo", c.Join("bo-conn", "Bo", "member"))
     t = room.ok("keeper", c.Decline("bo"))
     [declined] = t.notices
-    assert (declined.to, declined.kind, declined.gate) == (("bo",), "declined", True)
+    assert (declined.to, declined.type, declined.gate) == (("bo",), "declined", True)
     assert "bo" not in room.state.waiting
 
 
@@ -118,7 +118,7 @@ def test_whispers_reach_only_facilitators_and_leave_no_trace_in_the_room(room: R
     assert room.state.seq == before
     [note] = t.notices
     assert note.to == ("keeper",)
-    assert note.data["text"] == "I need a moment"
+    assert note.body()["text"] == "I need a moment"
     assert t.reply["facilitators_present"] is True
     assert snapshot(room.state, "keeper", room.now)["whispers"][0]["text"] == "I need a moment"
     assert snapshot(room.state, "sam", room.now)["whispers"] == []  # not even a count
@@ -209,13 +209,13 @@ def test_people_waiting_outside_hear_when_it_ends_or_leave() -> None:
     room = Room(RoomState(config=replace(config(capacity=8), waiting_room=True), epoch="e1"))
     room.ok("amy", c.Join("amy-conn", "Amy", "member"))
     [gone] = room.ok("amy", c.Disconnect("amy-conn")).notices
-    assert (gone.to, gone.kind, gone.data) == (("keeper",), "arrival_left", {"user_id": "amy"})
+    assert (gone.to, gone.type, gone.body()) == (("keeper",), "arrival_left", {"user_id": "amy"})
     room.ok("bob", c.Join("bob-conn", "Bob", "member"))
     assert room.ok("bob", c.Crisis()).reply["crisis_resources"] == ""  # even from outside
     t = room.ok("keeper", c.EndSession())
     [over, summary] = t.notices
-    assert (over.to, over.kind, over.gate) == (("bob",), "session_over", True)
-    assert (summary.to, summary.kind) == (("keeper",), "session_summary")
+    assert (over.to, over.type, over.gate) == (("bob",), "session_over", True)
+    assert (summary.to, summary.type) == (("keeper",), "session_summary")
 
 
 def test_names_outlive_presence(room: Room) -> None:
@@ -257,7 +257,7 @@ def test_i_need_a_moment_needs_no_words(room: Room) -> None:
     """A whisper without text still reaches the facilitators: asking never needs a sentence."""
     for words in (None, "   ", "\u200b\u202e"):
         [note] = room.ok("lee", c.Whisper(words)).notices
-        assert (note.kind, note.data["text"], note.data["by"]) == ("whisper", None, None)
+        assert (note.type, note.body()["text"], note.body()["by"]) == ("whisper", None, None)
 
 
 def test_whispers_never_wait_behind_posts(room: Room) -> None:
@@ -277,8 +277,8 @@ def test_a_facilitator_answers_a_whisper_privately(room: Room) -> None:
     assert t.events == []
     assert room.state.seq == before
     [reply] = t.notices
-    assert (set(reply.to), reply.kind) == ({"lee", "keeper", "co"}, "whisper")
-    assert (reply.data["user_id"], reply.data["by"], reply.data["by_name"]) == (
+    assert (set(reply.to), reply.type) == ({"lee", "keeper", "co"}, "whisper")
+    assert (reply.body()["user_id"], reply.body()["by"], reply.body()["by_name"]) == (
         "lee", "keeper", "Keeper",
     )  # fmt: skip
     thread = snapshot(room.state, "lee", room.now)["whispers"]
@@ -312,7 +312,7 @@ def test_turning_the_waiting_room_off_lets_in_whoever_fits(room: Room) -> None:
     room.ok("bob", c.Join("bob-conn", "Bob", "member"))
     t = room.ok("keeper", c.SetWaitingRoom(False))
     assert room.types(t) == ["waiting_room", "joined"]
-    assert [n.kind for n in t.notices] == ["admitted"]
+    assert [n.type for n in t.notices] == ["admitted"]
     assert "amy" in room.state.participants
     assert list(room.state.waiting) == ["bob"]
 
@@ -337,10 +337,10 @@ def test_the_end_of_session_summary_counts_and_never_quotes(room: Room) -> None:
     room.ok("keeper", c.Remove("amy"))
     t = room.ok("keeper", c.EndSession())
     [summary] = t.notices
-    assert (summary.to, summary.kind) == (("keeper",), "session_summary")
+    assert (summary.to, summary.type) == (("keeper",), "session_summary")
     counts = {"members": 3, "rounds": 1, "shares": 0, "passes": 1, "messages": 1,
               "whispers": 1, "removals": 1}  # fmt: skip
-    assert summary.data == {
+    assert summary.body() == {
         **counts,
         "came": [
             {"user_id": "keeper", "name": "Keeper", "role": "facilitator"},
@@ -349,6 +349,6 @@ def test_the_end_of_session_summary_counts_and_never_quotes(room: Room) -> None:
             {"user_id": "amy", "name": "Amy", "role": "member"},
         ],
     }
-    assert "private" not in repr(summary.data)
+    assert "private" not in repr(summary.body())
     [ended] = [fx for fx in t.effects if isinstance(fx, e.RecordModeration)]
     assert (ended.action, ended.detail) == ("session_ended", counts)

@@ -9,7 +9,8 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 from holdspace.core import codec
 from holdspace.core import commands as c
 from holdspace.core import events as e
-from holdspace.core.room import apply
+from holdspace.core.policy import post_block, post_state
+from holdspace.core.room import Transition, apply
 from holdspace.core.state import RoomState
 from tests.core.helpers import T0, config
 
@@ -29,6 +30,7 @@ class RoomMachine(RuleBasedStateMachine):
         self.now = T0 - 120
         self.last_seq = 0
         self.conns = 0
+        self.told: dict[str, str | None] = {}  # what each member's composer was last told
 
     def run(self, actor: str | None, cmd: c.Command) -> None:
         before = {seq: codec.message_json(m) for seq, m in self.state.messages.items()}
@@ -72,6 +74,21 @@ class RoomMachine(RuleBasedStateMachine):
             assert all(n.to == self.state.staff_ids() for n in t.notices)
         if t.error is not None:
             assert t.error.code  # refusals always carry a stable code
+        self.follow_post_states(t)
+
+    def follow_post_states(self, t: Transition) -> None:
+        """What a client knows of its composer: the snapshot's ``post`` when it arrives,
+        then each ``post_state`` notice."""
+        for n in t.notices:
+            if isinstance(n, e.PostState):
+                [user] = n.to
+                assert user in self.told, "a newcomer's snapshot says it, not a notice"
+                self.told[user] = n.code
+        present = self.state.participants
+        self.told = {u: code for u, code in self.told.items() if u in present}
+        for user, p in present.items():
+            if user not in self.told:
+                self.told[user] = post_state(self.state, p, self.now)["code"]
 
     @staticmethod
     def role(user: str) -> c.RoomRole:
@@ -201,6 +218,15 @@ class RoomMachine(RuleBasedStateMachine):
     def time_passes(self, seconds: float) -> None:
         self.now += seconds
         self.run(None, c.Tick())
+
+    @invariant()
+    def every_composer_says_what_a_post_would_meet(self) -> None:
+        """The reason each member was told they can't post is the room's rule right now."""
+        if self.state.phase == "ended":
+            return
+        for user, p in self.state.participants.items():
+            block = post_block(self.state, p, self.now)
+            assert self.told[user] == (None if block is None else block.value)
 
     @invariant()
     def never_more_members_than_capacity(self) -> None:

@@ -8,7 +8,7 @@ from holdspace.core import commands as c
 from holdspace.core import events as e
 from holdspace.core.state import RoomState
 from holdspace.core.views import snapshot
-from tests.core.helpers import Room, config
+from tests.core.helpers import Room, config, private
 
 
 def circle(*, show_passes: bool = False) -> Room:
@@ -145,15 +145,15 @@ def test_late_arrivals_wait_at_the_door_until_the_share_ends(room: Room) -> None
     assert t.reply["waiting"] == "door"
     assert t.events == []
     [arrival] = t.notices
-    assert (arrival.kind, arrival.to) == ("arrival", ("keeper",))
+    assert (arrival.type, arrival.to) == ("arrival", ("keeper",))
     assert "dee" not in room.state.participants
     t = room.ok("ana", c.Done())
     kinds = [ev.type for ev in t.events]
     assert kinds == ["turn_ended", "joined", "turn"]
-    [admitted] = t.notices
-    assert (admitted.to, admitted.kind, admitted.gate) == (("dee",), "admitted", False)
+    [admitted] = private(t)
+    assert (admitted.to, admitted.type, admitted.gate) == (("dee",), "admitted", False)
     assert admitted.seq == t.events[1].seq  # opens right after her own arrival
-    assert admitted.data["you"]["mode"] == "listener"
+    assert admitted.body()["you"]["mode"] == "listener"
     assert room.state.participants["dee"].mode == "listener"
 
 
@@ -249,9 +249,9 @@ def test_passing_costs_nothing_the_room_hears_only_that_the_piece_moved_on(room:
     ended = t.events[0]
     assert isinstance(ended, e.TurnEnded)
     assert (ended.user_id, ended.outcome) == ("ana", "moved_on")
-    [told] = t.notices
-    assert (told.to, told.kind) == (("keeper",), "turn_outcome")
-    assert told.data == {"user_id": "ana", "outcome": "passed", "second_chance": False}
+    [told] = private(t)
+    assert (told.to, told.type) == (("keeper",), "turn_outcome")
+    assert told.body() == {"user_id": "ana", "outcome": "passed", "second_chance": False}
     outcomes = {
         viewer: snapshot(room.state, viewer, room.now)["round"]["outcomes"]
         for viewer in ("keeper", "ana", "ben")
@@ -277,7 +277,7 @@ def test_passing_costs_nothing_the_room_hears_only_that_the_piece_moved_on(room:
 def test_a_shared_turn_needs_no_private_notice(room: Room) -> None:
     """Done is what the room hears anyway: nothing extra goes to the facilitators."""
     room.ok("keeper", c.StartRound())
-    assert room.ok("ana", c.Done()).notices == []
+    assert private(room.ok("ana", c.Done())) == []
 
 
 def test_starting_a_round_counts_for_the_summary(room: Room) -> None:

@@ -217,9 +217,25 @@ def with_notices(state: RoomState) -> Transition:
     for i in range(3):
         emit(state, t, e.MessagePosted, T0 + 1, user_id="fac", name="Fac", text=f"m{i}")
     t.notices = [
-        e.Notice(("fac",), "whisper", {"n": "after the last"}, seq=first + 2),
-        e.Notice(("amy",), "removed", {"n": "after the first"}, gate=True, seq=first),
-        e.Notice(("fac",), "arrival", {"n": "placed nowhere"}),
+        e.WhisperSent(
+            to=("fac",),
+            seq=first + 2,
+            id="w1",
+            user_id="amy",
+            name="Amy",
+            text="after the last",
+            at=T0 + 1,
+            by=None,
+            by_name=None,
+        ),
+        e.Removed(
+            to=("amy",),
+            seq=first,
+            message="after the first",
+            crisis_resources="",
+            crisis_resources_html="",
+        ),
+        e.ArrivalLeft(to=("fac",), user_id="placed nowhere"),
     ]
     return t
 
@@ -231,7 +247,7 @@ def expected_order(first: int) -> list[tuple[int, str, frozenset[str] | None, bo
         (first + 1, "message", None, None),
         (first + 2, "message", None, None),
         (first + 2, "whisper", frozenset({"fac"}), None),
-        (first + 2, "arrival", frozenset({"fac"}), None),
+        (first + 2, "arrival_left", frozenset({"fac"}), None),
     ]
 
 

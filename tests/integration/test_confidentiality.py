@@ -77,7 +77,7 @@ async def test_nothing_said_or_secret_reaches_disk_or_logs(
     await fac.request("end_session")
     ended = await dana.wait_for("session_ended")
     assert ended["by"] is not None
-    assert await server.call(server.services.rooms.hub.live_sessions()) == []
+    assert await server.call(server.services.sessions.hub.live_sessions()) == []
 
     secrets = {"text": TEXT, "password": PASSWORD, "cookie": cookie_token, "bearer": bearer}
     files = disk_contents(Path(server.settings.data_dir))

@@ -47,5 +47,5 @@ async def test_lobby_opens_the_session_starts_and_ends_on_time(
     with pytest.raises(CommandError) as refused:
         await sam.join(room.id)
     assert refused.value.code == "no_session"
-    assert await server.call(server.services.rooms.hub.live_sessions()) == []
+    assert await server.call(server.services.sessions.hub.live_sessions()) == []
     assert sam.close_code is None  # the socket stays open, in no room

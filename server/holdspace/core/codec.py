@@ -23,6 +23,7 @@ from typing import Any
 import orjson
 
 from holdspace.core.state import (
+    UNTOLD,
     Bucket,
     MessageRecord,
     Participant,
@@ -101,6 +102,7 @@ def core_json(state: RoomState) -> str:
                 "mode": p.mode, "conns": sorted(p.conns), "away_since": p.away_since,
                 "muted_until": _float(p.muted_until), "posts": _bucket(p.posts),
                 "reacts": _bucket(p.reacts), "notes": _bucket(p.notes),
+                "post_told": p.post_told,
             }
             for p in state.participants.values()
         ],
@@ -164,6 +166,7 @@ def from_parts(parts: Mapping[str, str]) -> RoomState:
             mode=p["mode"], conns=set(p["conns"]), away_since=p["away_since"],
             muted_until=_unfloat(p["muted_until"]), posts=_unbucket(p["posts"]),
             reacts=_unbucket(p["reacts"]), notes=_unbucket(p.get("notes")),
+            post_told=p.get("post_told", UNTOLD),
         )  # fmt: skip
     state.agreed = set(d["agreed"])
     records = []

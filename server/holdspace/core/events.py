@@ -7,7 +7,7 @@ recipients.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any, ClassVar, Literal
 
 LeaveReason = Literal["left", "timed_out", "removed"]
@@ -325,19 +325,143 @@ class BarMember:
 Effect = RecordModeration | RecordAgreement | BarMember
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Notice:
     """A frame for particular people, outside the room's sequence: never numbered, never
     replayed. Whatever it says can also be rebuilt from state (the snapshot), so a
     notice lost to a dropped connection loses nothing.
 
-    ``gate``: True shuts the recipients' connections off from room events (removed,
-    held at the door); False opens them again after ``seq`` (admitted, with their
-    snapshot in ``data``).
+    ``to`` are its recipients; ``seq`` the room event it follows (None: after the
+    step's last). ``gate``: True shuts the recipients' connections off from room events
+    (removed, held at the door); False opens them again after ``seq`` (admitted, with
+    their snapshot). The wire layer writes one frame of ``type`` with :meth:`body`.
     """
 
+    type: ClassVar[str]
+    gate: ClassVar[bool | None] = None
     to: tuple[str, ...]
-    kind: str
-    data: dict[str, Any]
-    gate: bool | None = None
     seq: int | None = None
+
+    def body(self) -> dict[str, Any]:
+        """The frame's fields: everything but the addressing."""
+        return {name: getattr(self, name) for name in _notice_fields(type(self))}
+
+
+_NOTICE_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _notice_fields(cls: type) -> tuple[str, ...]:
+    names = _NOTICE_FIELDS.get(cls)
+    if names is None:
+        names = tuple(f.name for f in fields(cls) if f.name not in ("to", "seq"))
+        _NOTICE_FIELDS[cls] = names
+    return names
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Arrival(Notice):
+    """To facilitators: someone is at the door (a waiting room, or mid-share)."""
+
+    type: ClassVar[str] = "arrival"
+    user_id: str
+    name: str
+    place: str
+    since: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ArrivalLeft(Notice):
+    """To facilitators: someone waiting at the door has gone."""
+
+    type: ClassVar[str] = "arrival_left"
+    user_id: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WhisperSent(Notice):
+    """A whisper or a facilitator's reply, to its thread's member and the facilitators."""
+
+    type: ClassVar[str] = "whisper"
+    id: str
+    user_id: str
+    name: str
+    text: str | None
+    at: float
+    by: str | None
+    by_name: str | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TurnOutcome(Notice):
+    """To facilitators: what a turn really ended with, when the room was told less."""
+
+    type: ClassVar[str] = "turn_outcome"
+    user_id: str
+    outcome: str
+    second_chance: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Admitted(Notice):
+    """To someone let in from the door: their snapshot, as of ``seq``."""
+
+    type: ClassVar[str] = "admitted"
+    gate: ClassVar[bool | None] = False
+    snapshot: dict[str, Any]
+
+    def body(self) -> dict[str, Any]:
+        return self.snapshot
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SentOff(Notice):
+    """To someone who won't be in the room: kind words and where to turn."""
+
+    gate: ClassVar[bool | None] = True
+    message: str
+    crisis_resources: str
+    crisis_resources_html: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Removed(SentOff):
+    type: ClassVar[str] = "removed"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Declined(SentOff):
+    type: ClassVar[str] = "declined"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SessionOver(Notice):
+    """To those still waiting at the door when the session ends."""
+
+    type: ClassVar[str] = "session_over"
+    gate: ClassVar[bool | None] = True
+    message: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SessionSummary(Notice):
+    """To facilitators as the session ends: how it went, in counts only, and who came."""
+
+    type: ClassVar[str] = "session_summary"
+    members: int
+    rounds: int
+    shares: int
+    passes: int
+    messages: int
+    whispers: int
+    removals: int
+    came: list[dict[str, str]]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PostState(Notice):
+    """To one person: why they can't post now (a code and its words), or nulls when they
+    can — sent whenever it changes, so no client re-derives the room's rules."""
+
+    type: ClassVar[str] = "post_state"
+    code: str | None
+    message: str | None

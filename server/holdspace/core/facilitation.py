@@ -94,16 +94,14 @@ def end(state: RoomState, t: Transition, by: str | None, now: float) -> None:
     emit(state, t, e.SessionEnded, now, by=by)
     if state.waiting:  # they see no room events, so tell them directly
         t.notices.append(
-            e.Notice(tuple(state.waiting), "session_over",
-                     {"message": "This session has ended. Thank you for coming."},
-                     gate=True, seq=state.seq)
+            e.SessionOver(to=tuple(state.waiting), seq=state.seq,
+                          message="This session has ended. Thank you for coming.")
         )  # fmt: skip
     counts = summary_counts(state)
     staff = state.staff_ids()
     if staff:
         t.notices.append(
-            e.Notice(staff, "session_summary", {**counts, "came": attendance(state)},
-                     seq=state.seq)
+            e.SessionSummary(to=staff, seq=state.seq, came=attendance(state), **counts)
         )  # fmt: skip
     record(t, "session_ended", by, None, None, **counts)
     t.ended = True
@@ -180,12 +178,11 @@ def _send_off(state: RoomState, t: Transition, user_id: str, kind: str) -> None:
     """Tell someone kindly they won't be in the room, with where to turn, and shut their
     connections off from room events from this point."""
     resources = state.config.crisis_resources
-    data = {
-        "message": FAREWELLS[kind],
-        "crisis_resources": resources,
-        "crisis_resources_html": linkify(resources),
-    }
-    t.notices.append(e.Notice((user_id,), kind, data, gate=True, seq=state.seq))
+    notice = e.Removed if kind == "removed" else e.Declined
+    t.notices.append(
+        notice(to=(user_id,), seq=state.seq, message=FAREWELLS[kind],
+               crisis_resources=resources, crisis_resources_html=linkify(resources))
+    )  # fmt: skip
 
 
 def lock(state: RoomState, t: Transition, p: Participant, cmd: c.Lock, now: float) -> None:

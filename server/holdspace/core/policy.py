@@ -19,49 +19,72 @@ def moderate_refusal(actor: Participant) -> Rejected | None:
     return None
 
 
-def post_refusal(state: RoomState, actor: Participant, now: float) -> Rejected | None:
-    """Why ``actor`` may not post right now (rate limits are checked separately)."""
+def post_block(state: RoomState, actor: Participant, now: float) -> Code | None:
+    """Why ``actor`` can't post now, as a code, for as long as the room stays as it is: what
+    their composer says. Slow mode and rate limits are not in it — they follow a post, and
+    come back as its refusal with the wait."""
     if state.phase == "ended":
-        return Rejected("This session has ended.", code=Code.SESSION_ENDED)
+        return Code.SESSION_ENDED
     if actor.staff:
         return None
     if actor.user_id not in state.agreed:
-        return Rejected(
-            "Please read and affirm the group agreement before you share.",
-            code=Code.AGREEMENT_REQUIRED,
-        )
+        return Code.AGREEMENT_REQUIRED
     if actor.mode == "listener":
-        return Rejected(
-            "You're listening right now. Choose to share when you're ready.", code=Code.LISTENING
-        )
+        return Code.LISTENING
     if actor.muted(now):
-        return Rejected("A facilitator has paused your messages for now.", code=Code.MUTED)
+        return Code.MUTED
     if state.phase == "lobby":
-        return Rejected(
-            "The group hasn't started yet. You can post once it begins.", code=Code.NOT_STARTED
-        )
+        return Code.NOT_STARTED
     if state.pause is not None:
-        if state.pause.reason == "no_facilitator":
-            return Rejected("The group is paused until a facilitator is back.", code=Code.PAUSED)
-        return Rejected(
-            "The group is paused. Only facilitators can post until it resumes.", code=Code.PAUSED
-        )
+        return Code.PAUSED
     holder = state.round.holder if state.round else None
     if holder is not None and holder != actor.user_id:
-        return Rejected(
-            f"It's {_name(state, holder)}'s turn to share. You can still react, and your turn "
-            "will come.",
-            code=Code.NOT_YOUR_TURN,
-        )
+        return Code.NOT_YOUR_TURN
     if state.floor is not None and state.floor != actor.user_id:
+        return Code.NOT_YOUR_TURN
+    return None
+
+
+def block_refusal(state: RoomState, code: Code) -> Rejected:
+    """The refusal for a :func:`post_block` code, in the words a member would want."""
+    if code is Code.NOT_YOUR_TURN:
+        if state.round is not None and state.round.holder is not None:
+            return Rejected(
+                f"It's {_name(state, state.round.holder)}'s turn to share. You can still "
+                "react, and your turn will come.",
+                code=code,
+            )
         return Rejected(
-            f"It's {_name(state, state.floor)}'s turn to speak: a facilitator gave them the "
-            "floor. You can still react, and raise your hand to speak next.",
-            code=Code.NOT_YOUR_TURN,
+            f"It's {_name(state, state.floor or '')}'s turn to speak: a facilitator gave them "
+            "the floor. You can still react, and raise your hand to speak next.",
+            code=code,
         )
+    if code is Code.PAUSED and state.pause is not None and state.pause.reason != "no_facilitator":
+        return Rejected(
+            "The group is paused. Only facilitators can post until it resumes.", code=code
+        )
+    return Rejected(_BLOCKS[code], code=code)
+
+
+_BLOCKS = {
+    Code.SESSION_ENDED: "This session has ended.",
+    Code.AGREEMENT_REQUIRED: "Please read and affirm the group agreement before you share.",
+    Code.LISTENING: "You're listening right now. Choose to share when you're ready.",
+    Code.MUTED: "A facilitator has paused your messages for now.",
+    Code.NOT_STARTED: "The group hasn't started yet. You can post once it begins.",
+    Code.PAUSED: "The group is paused until a facilitator is back.",
+}
+
+
+def post_refusal(state: RoomState, actor: Participant, now: float) -> Rejected | None:
+    """Why ``actor`` may not post right now (rate limits are checked separately)."""
+    code = post_block(state, actor, now)
+    if code is not None:
+        return block_refusal(state, code)
     stats = state.stats.get(actor.user_id)
     if (
         state.slow_mode
+        and not actor.staff
         and stats
         and stats.last_post_at is not None
         and stats.last_post_at >= state.slow_mode_since
@@ -75,6 +98,14 @@ def post_refusal(state: RoomState, actor: Participant, now: float) -> Rejected |
                 retry_after=seconds,
             )
     return None
+
+
+def post_state(state: RoomState, actor: Participant, now: float) -> dict[str, str | None]:
+    """What a member's composer shows: the block's code and words, or nulls."""
+    code = post_block(state, actor, now)
+    if code is None:
+        return {"code": None, "message": None}
+    return {"code": code.value, "message": block_refusal(state, code).message}
 
 
 def _name(state: RoomState, user_id: str) -> str:

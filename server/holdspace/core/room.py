@@ -24,7 +24,8 @@ from holdspace.core import commands as c
 from holdspace.core import events as e
 from holdspace.core import facilitation as f
 from holdspace.core import floor, rounds, speech
-from holdspace.core.state import Participant, RoomState, Waiting
+from holdspace.core.policy import post_block, post_state
+from holdspace.core.state import UNTOLD, Participant, RoomState, Waiting
 from holdspace.core.text import clean_name
 from holdspace.core.transition import Transition, emit, view
 from holdspace.errors import ClientError, Code, InvalidInput, Rejected
@@ -46,7 +47,24 @@ def apply(state: RoomState, actor_id: str | None, cmd: c.Command, now: float) ->
         except ClientError as refusal:
             t.error = refusal
     f.keep_watch(state, t, now)
+    _tell_post_states(state, t, now)
     return t
+
+
+def _tell_post_states(state: RoomState, t: Transition, now: float) -> None:
+    """Tell each member whose reason not to post changed (a pause, a turn moving on, a
+    mute running out…): their composer follows the room's rules without restating them."""
+    if state.phase == "ended":
+        return
+    for p in state.participants.values():
+        code = post_block(state, p, now)
+        told = None if code is None else code.value
+        if told != p.post_told:
+            if p.post_told != UNTOLD:  # a newcomer's snapshot says it
+                t.notices.append(
+                    e.PostState(to=(p.user_id,), seq=state.seq, **post_state(state, p, now))
+                )
+            p.post_told = told
 
 
 def _dispatch(
@@ -164,7 +182,7 @@ def _wait(state: RoomState, t: Transition, waiting: Waiting) -> None:
     t.reply["message"] = WAITING_MESSAGES[waiting.place]
     staff = state.staff_ids()
     if staff:
-        t.notices.append(e.Notice(staff, "arrival", waiting_data(waiting), seq=state.seq))
+        t.notices.append(e.Arrival(to=staff, seq=state.seq, **waiting_data(waiting)))
 
 
 WAITING_MESSAGES = {
@@ -187,7 +205,7 @@ def _step_away_from_door(
         del state.waiting[user_id]
         staff = state.staff_ids()
         if staff:  # so nobody tries to admit someone who has gone
-            t.notices.append(e.Notice(staff, "arrival_left", {"user_id": user_id}, seq=state.seq))
+            t.notices.append(e.ArrivalLeft(to=staff, seq=state.seq, user_id=user_id))
 
 
 def _disconnect(state: RoomState, t: Transition, p: Participant, conn: str, now: float) -> None:

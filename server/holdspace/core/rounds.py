@@ -142,9 +142,8 @@ def _turn_ended(state: RoomState, t: Transition, holder: str, outcome: str, now:
     staff = state.staff_ids()
     if said != outcome and staff:
         t.notices.append(
-            e.Notice(staff, "turn_outcome",
-                     {"user_id": holder, "outcome": outcome, "second_chance": r.second_chance},
-                     seq=state.seq)
+            e.TurnOutcome(to=staff, seq=state.seq, user_id=holder, outcome=outcome,
+                          second_chance=r.second_chance)
         )  # fmt: skip
 
 
@@ -267,5 +266,5 @@ def admit(
     state.participants[user_id] = p
     emit(state, t, e.Joined, now, participant=view(state, p))
     t.notices.append(
-        e.Notice((user_id,), "admitted", snapshot(state, user_id, now), gate=False, seq=state.seq)
+        e.Admitted(to=(user_id,), seq=state.seq, snapshot=snapshot(state, user_id, now))
     )

@@ -125,7 +125,7 @@ def whisper(state: RoomState, t: Transition, p: Participant, cmd: c.Whisper, now
     note = _note(state, p, p.user_id, p.name, text, now, reply=False)
     staff = state.staff_ids()
     if staff:
-        t.notices.append(e.Notice(staff, "whisper", whisper_data(note)))
+        t.notices.append(e.WhisperSent(to=staff, **whisper_data(note)))
     t.reply["whisper"] = note.id
     t.reply["facilitators_present"] = state.keeper_present()
 
@@ -154,7 +154,7 @@ def whisper_reply(
         raise NotFound("That member isn't here any more.", code=Code.NO_SUCH_PARTICIPANT)
     text = clean_message(cmd.text, limit=MAX_WHISPER_CHARS)
     note = _note(state, p, member.user_id, member.name, text, now, reply=True)
-    t.notices.append(e.Notice((member.user_id, *state.staff_ids()), "whisper", whisper_data(note)))
+    t.notices.append(e.WhisperSent(to=(member.user_id, *state.staff_ids()), **whisper_data(note)))
     t.reply["whisper"] = note.id
 
 

@@ -62,6 +62,9 @@ class Bucket:
         return (1 - self.tokens) / rate.per_second
 
 
+UNTOLD = "?"  # see Participant.post_told
+
+
 @dataclass(slots=True)
 class Participant:
     user_id: str
@@ -75,6 +78,9 @@ class Participant:
     posts: Bucket | None = None
     reacts: Bucket | None = None
     notes: Bucket | None = None  # whispers: apart from posts, so posting never holds one back
+    # The post_block code this person was last told (None: may post); UNTOLD until their
+    # snapshot first says it.
+    post_told: str | None = UNTOLD
 
     @property
     def staff(self) -> bool:

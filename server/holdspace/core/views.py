@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from holdspace.core.links import linkify
+from holdspace.core.policy import post_state
 from holdspace.core.state import INDEFINITE, Participant, RoomState, Round, Whisper
 from holdspace.core.text import MAX_MESSAGE_CHARS, MAX_WHISPER_CHARS
 
@@ -127,6 +128,8 @@ def snapshot(state: RoomState, viewer_id: str, now: float) -> dict[str, Any]:
         "messages": messages,
         "limits": {"message": MAX_MESSAGE_CHARS, "whisper": MAX_WHISPER_CHARS},
         "you": participant_data(state, you, now) if you is not None else None,
+        # Why the viewer can't post now; kept current by ``post_state`` notices.
+        "post": post_state(state, you, now) if you is not None else None,
         # Facilitators see every member's thread; a member, their own.
         "whispers": [whisper_data(w) for w in state.whispers if staff or w.user_id == viewer_id],
     }

@@ -11,6 +11,7 @@ a Redis hub (many workers) — and both run through one contract test suite.
 from __future__ import annotations
 
 import bisect
+import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -18,6 +19,18 @@ from typing import Protocol
 from holdspace.core.events import Event, Notice
 from holdspace.core.room import Transition
 from holdspace.core.state import RoomState
+
+
+def connection_id(worker_id: str) -> str:
+    """A new connection's id: it starts with its worker's, so that when a worker dies its
+    connections can be swept from the rooms it served."""
+    return f"{worker_id}.{secrets.token_hex(6)}"
+
+
+def worker_of(conn_id: str) -> str | None:
+    """The worker a connection id names (None for an id no hub made)."""
+    worker, dot, _ = conn_id.partition(".")
+    return worker if dot else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -240,9 +240,10 @@ class Api:
 
     async def update_room(self, request: Request) -> Response:
         user = await self._user(request)
-        room = await self.rooms.update(
-            user, request.path_params["room_id"], await self._json(request)
-        )
+        spec = await self._json(request)
+        room = await self.rooms.update(user, request.path_params["room_id"], spec)
+        if "waiting_room" in spec:  # the one setting that applies to a live session at once
+            await self.services.sessions.reconfigure(room, user)
         return ok({"room": await self._describe(room, user)})
 
     async def sessions(self, request: Request) -> Response:

@@ -5,8 +5,9 @@ sign-in.
 Authentication happens on the upgrade (the session cookie, with ``Origin``
 checked against an exact allow-list *before* accepting — nothing in Starlette or
 uvicorn does this) or by an ``auth`` frame carrying a bearer token as the first
-frame. Tokens never travel in the URL. Everything after that is: parse, call
-:class:`holdspace.rooms.Rooms`, queue what comes back.
+frame. Tokens never travel in the URL. Everything after that is: parse, hand the
+command to :class:`holdspace.sessions.LiveSessions`, send what comes back. Nothing
+here touches the hub.
 """
 
 from __future__ import annotations
@@ -14,9 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import secrets
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -24,14 +23,13 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from holdspace import protocol as p
 from holdspace.accounts import Accounts
-from holdspace.core import commands as c
 from holdspace.errors import ClientError, Code, InvalidInput, Rejected, Unavailable, unavailable
+from holdspace.live.connection import Connection, Lost, Overflow
 from holdspace.metrics import EdgeStats
 from holdspace.records import User
-from holdspace.rooms import Rooms, Seat
+from holdspace.sessions import LiveSessions, Presence
 from holdspace.settings import Settings
 from holdspace.web.access import request_id
-from holdspace.web.connection import Connection, Lost, Overflow
 from holdspace.web.refusals import error_response
 from holdspace.web.services import Services
 
@@ -98,11 +96,6 @@ class SignedOut(Exception):
     """The socket's token is no longer valid."""
 
 
-@dataclass(slots=True)
-class _Joined:
-    seat: Seat
-
-
 class Endpoint:
     def __init__(self, services: Services, settings: Settings) -> None:
         self.services = services
@@ -121,8 +114,8 @@ class Endpoint:
         return self.services.accounts
 
     @property
-    def rooms(self) -> Rooms:
-        return self.services.rooms
+    def sessions(self) -> LiveSessions:
+        return self.services.sessions
 
     async def handle(self, websocket: WebSocket) -> None:
         origin = websocket.headers.get("origin")
@@ -204,24 +197,27 @@ class _Session:
     """One authenticated socket, in at most one room at a time."""
 
     def __init__(self, endpoint: Endpoint, websocket: WebSocket, user: User, token: str) -> None:
-        self.rooms = endpoint.rooms
+        self.sessions = endpoint.sessions
         self.stats = endpoint.stats
         self.accounts = endpoint.accounts
         self.websocket = websocket
-        self.user = user
         self._token = token
         settings = endpoint.settings
         self._task: asyncio.Task[Any] | None = None
         self._stopped: BaseException | None = None  # why run() was ended, if it was
         self.conn = Connection(
-            f"{self.rooms.hub.worker_id}.{secrets.token_hex(6)}",
+            self.sessions.new_connection_id(),
             user.id,
             frame_sender(websocket),
             max_frames=settings.send_queue_frames,
             max_bytes=settings.send_queue_bytes,
             on_stop=self._stop,  # overflow, lost track, or a failed send
         )
-        self.joined: _Joined | None = None
+        self.presence = Presence(user, self.conn)
+
+    @property
+    def user(self) -> User:
+        return self.presence.user
 
     async def run(self) -> None:
         """Receive and handle frames in this (the connection's) task until the socket
@@ -262,7 +258,7 @@ class _Session:
                 "disconnected",
                 extra={"conn": self.conn.id, "close_code": close[0] if close else None},
             )
-            await self._part(leaving=False)
+            await self.sessions.part(self.presence, leaving=False)
             if close is not None:
                 with contextlib.suppress(Exception):
                     async with asyncio.timeout(2):
@@ -299,7 +295,7 @@ class _Session:
         if user is None:
             log.info("signed out", extra={"conn": self.conn.id, "user_id": self.user.id})
             raise SignedOut
-        self.user = user  # a changed name or role applies from the next join
+        self.presence.user = user  # a changed name or role applies from the next join
 
     async def _receive(self) -> None:
         while True:
@@ -319,111 +315,36 @@ class _Session:
             except p.BadFrame as bad:
                 self._error(bad, bad.frame_id)
                 continue
-            try:
-                await self._handle(frame)
-            except ClientError as refusal:
-                if refusal.code is Code.RATE_LIMITED:
-                    self.stats.ws_rate_limited += 1
-                self._error(refusal, frame.id)
-            except Unavailable:
-                self.stats.ws_unavailable += 1
-                self._error(unavailable(), frame.id)
+            await self._handle(frame)
 
     def _error(self, error: ClientError, frame_id: Any) -> None:
         self.conn.send(p.error_frame(error, frame_id))
 
-    def _reply(self, frame_id: Any, **body: Any) -> None:
-        self.conn.send(p.encode("reply", id=frame_id, ok=True, **body))
-
     async def _handle(self, frame: p.Frame) -> None:
         cmd = frame.command
-        if self.conn.session_over and self.joined is not None:
-            await self._part(leaving=False)  # the session ended: this socket is in no room now
         if isinstance(cmd, p.Ping):
             self.conn.send(p.encode("pong", id=frame.id))
-        elif isinstance(cmd, p.Auth):
-            raise Rejected(
-                "You're already signed in on this connection.", code=Code.ALREADY_AUTHENTICATED
+            return
+        if isinstance(cmd, p.Auth):
+            self._error(
+                Rejected(
+                    "You're already signed in on this connection.",
+                    code=Code.ALREADY_AUTHENTICATED,
+                ),
+                frame.id,
             )
-        elif isinstance(cmd, p.JoinRoom):
-            await self._join(frame.id, cmd)
-        elif isinstance(cmd, c.Leave):
-            await self._part(leaving=True)
-            self._reply(frame.id)
-        elif self.joined is None and self.conn.session_over:
-            raise Rejected("This session has ended.", code=Code.SESSION_ENDED)
-        else:
-            if self.joined is None:
-                raise Rejected("Join a room first.", code=Code.NOT_JOINED)
-            seat = self.joined.seat
-            t = await self.rooms.command(seat.room.id, seat.window.key, self.user.id, cmd)
-            if t.error is not None:
-                raise t.error
-            self._reply(frame.id, **t.reply)
-
-    async def _join(self, frame_id: Any, cmd: p.JoinRoom) -> None:
-        if self.joined is not None:
-            raise Rejected("You're already in a room on this connection.", code=Code.ALREADY_JOINED)
-        await self._reauthenticate()
-        seat = await self.rooms.seat(self.user, cmd.room)
-        key = seat.window.key
-        # Subscribe and hold first, then read state: nothing can fall between the two.
-        self.conn.hold()
-        try:
-            await self.rooms.hub.subscribe(key, self.conn)
-        except BaseException:
-            self.conn.drop_held()
-            raise
-        try:
-            t, view = await self.rooms.enter(seat, self.user, self.conn.id)
-        except BaseException:
-            self.conn.drop_held()
-            await self.rooms.hub.unsubscribe(key, self.conn)
-            raise
-        if t.error is not None:
-            self.conn.drop_held()
-            await self.rooms.hub.unsubscribe(key, self.conn)
-            raise t.error
-        self.joined = _Joined(seat)
-        place = t.reply.get("waiting")
-        if place is not None:  # outside the door: no room events until let in
-            self.conn.gated = True
-            self.conn.release(0)
-            self._reply(frame_id, **t.reply)
-            log.info("waiting", extra={"conn": self.conn.id, "room_id": seat.room.id})
             return
-        assert view is not None  # a join that was not refused has a snapshot
-        log.info("joined", extra={"conn": self.conn.id, "room_id": seat.room.id, "role": seat.role})
-        resume = cmd.resume
-        if resume is not None and resume.session == key:
-            missed = await self.rooms.hub.since(key, resume.epoch, resume.seq)
-            if missed is not None:
-                self.conn.release(resume.seq, missed)
-                # Notices aren't replayed: whispers, who is waiting and the round's true
-                # outcomes (for facilitators) come with the answer instead.
-                private = {k: view[k] for k in ("whispers", "waiting", "round") if k in view}
-                self._reply(
-                    frame_id, resumed=True, seq=self.conn.seq, epoch=view["epoch"], **private
-                )
+        if isinstance(cmd, p.JoinRoom):
+            try:
+                await self._reauthenticate()  # a name or role changed since applies now
+            except Unavailable:
+                self.stats.ws_unavailable += 1
+                self._error(unavailable(), frame.id)
                 return
-        kind = "snapshot" if resume is None else "resync"
-        self.conn.send(p.encode(kind, id=frame_id, **view))
-        self.conn.release(view["seq"])
-
-    async def _part(self, *, leaving: bool) -> None:
-        joined, self.joined = self.joined, None
-        if joined is None:
-            if leaving:
-                raise Rejected("You're not in a room.", code=Code.NOT_JOINED)
-            return
-        key = joined.seat.window.key
-        await self.rooms.hub.unsubscribe(key, self.conn)
-        if self.conn.session_over:
-            return
-        cmd: c.Command = c.Leave(self.conn.id) if leaving else c.Disconnect(self.conn.id)
-        room_id = joined.seat.room.id
-        try:
-            await self.rooms.command(room_id, key, self.user.id, cmd)
-        except Unavailable:
-            self.rooms.later(room_id, key, self.user.id, cmd)  # an outage must not strand them
-        log.info("left" if leaving else "dropped", extra={"conn": self.conn.id})
+        answer = await self.sessions.handle(self.presence, frame)
+        if answer.refused is Code.RATE_LIMITED:
+            self.stats.ws_rate_limited += 1
+        elif answer.refused is Code.UNAVAILABLE:
+            self.stats.ws_unavailable += 1
+        if answer.frame is not None:
+            self.conn.send(answer.frame)
