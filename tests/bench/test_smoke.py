@@ -19,9 +19,12 @@ def test_a_tiny_benchmark_runs_end_to_end(target: str) -> None:
     result = run_target(target, plan)
     assert result["connections"] == 12
     assert result["errors"] == 0
-    [step] = result["steps"]
-    assert step["messages"] > 0
-    assert step["deliveries"] + step["lost"] == step["messages"] * 3  # everyone else, once
+    # A step that looked disturbed (a busy machine) is run once more, marked as a retry.
+    steps = result["steps"]
+    assert [s.get("retry", False) for s in steps] in ([False], [False, True])
+    for step in steps:
+        assert step["messages"] > 0
+        assert step["deliveries"] + step["lost"] == step["messages"] * 3  # everyone else, once
     assert result["resume_ms"]["count"] == 1
     assert result["rss_idle_kib_per_connection"] > 0
     text = report([result], plan)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
-from holdspace.core import codec
 from holdspace.core import commands as c
 from holdspace.core.state import RoomState
+from holdspace.live.redis import codec
 from tests.core.helpers import Room, config
 
 

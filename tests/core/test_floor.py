@@ -119,3 +119,22 @@ def test_muting_or_removing_the_holder_ends_the_floor(room: Room) -> None:
     room.ok("keeper", c.GiveFloor("ana"))
     assert "floor_ended" in room.types(room.ok("keeper", c.Remove("ana")))
     assert room.state.floor is None
+
+
+def test_the_floor_goes_to_the_first_hand_of_someone_connected(room: Room) -> None:
+    """A hand raised before a phone dropped stays queued, but the floor can't wait for it."""
+    room.ok("ana", c.RaiseHand())
+    room.ok("ben", c.RaiseHand())
+    room.ok("ana", c.Disconnect("ana-conn"))
+    t = room.ok("keeper", c.GiveFloor())
+    assert room.state.floor == "ben"
+    assert [ev.type for ev in t.events] == ["floor"]
+    assert room.state.hands == ["ana"]
+
+
+def test_nobody_away_is_given_the_floor(room: Room) -> None:
+    room.ok("ana", c.RaiseHand())
+    room.ok("ana", c.Disconnect("ana-conn"))
+    assert room.refused("keeper", c.GiveFloor()) == "no_hands"
+    assert room.refused("keeper", c.GiveFloor("ana")) == "not_present"
+    assert room.state.floor is None

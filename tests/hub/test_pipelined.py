@@ -15,7 +15,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeout
 
-from holdspace.live.pipelined import PipelinedScript
+from holdspace.live.redis.pipelined import PipelinedScript
 from tests.redis_server import RedisServer
 
 # Append ARGV[1] to a list and answer with its new length; refuse "boom".

@@ -13,7 +13,8 @@ from holdspace.core import commands as c
 from holdspace.core.room import apply
 from holdspace.core.state import RoomState
 from holdspace.live.base import Delivery
-from holdspace.live.redis import HubTuning, RedisHub, _Channel
+from holdspace.live.redis import HubTuning, RedisHub
+from holdspace.live.redis.following import Channel
 from holdspace.protocol import encode_event, encode_notice, encode_service
 from tests.core.helpers import T0, config
 from tests.hub.test_hub_contract import (
@@ -125,7 +126,7 @@ async def test_losing_the_room_state_makes_subscribers_rejoin(
     await watcher.until(2)
     admin = Redis.from_url(redis_server.admin_url, decode_responses=True)
     try:
-        keys = [k async for k in admin.scan_iter(match=f"{a._p}*live:*")]
+        keys = [k async for k in admin.scan_iter(match=f"{a.keys.prefix}*live:*")]
         assert keys
         await admin.delete(*keys)  # the data is gone...
         await admin.client_kill_filter(_type="pubsub")  # ...while the worker wasn't listening
@@ -162,11 +163,11 @@ async def test_redis_holds_exactly_the_state_with_only_changed_parts_written(
         assert t.error is None, t.error
         expected = apply(here, actor, cmd, T0 + 1)
         assert [ev.seq for ev in t.events] == [ev.seq for ev in expected.events]
-        stored = await a._read(a._state_key(KEY))
+        stored = await a.states.read(a.keys.state(KEY))
         assert stored.state == here
     admin = Redis.from_url(redis_server.admin_url, decode_responses=True)
     try:
-        fields = [str(f) for f in await admin.hkeys(a._state_key(KEY))]
+        fields = [str(f) for f in await admin.hkeys(a.keys.state(KEY))]
     finally:
         await admin.aclose()
     assert {f for f in fields if f.startswith("m:")} == {f"m:{s}" for s in here.messages}
@@ -223,7 +224,7 @@ async def test_steps_publish_only_when_someone_else_may_be_listening(
 
         # A subscriber outside the followers set still hears every step.
         older = a._listener_client.pubsub()
-        await older.subscribe(a._state_key(KEY))
+        await older.subscribe(a.keys.state(KEY))
         async with asyncio.timeout(5):
             while (await older.get_message(timeout=1)) is None:
                 pass  # the subscribe confirmation
@@ -237,7 +238,7 @@ async def test_steps_publish_only_when_someone_else_may_be_listening(
 
         # A worker that shuts down leaves the sessions it followed.
         await b.subscribe(KEY, on_b)
-        followers = a._followers_key(KEY)
+        followers = a.keys.followers(KEY)
         assert await admin.smembers(followers) == {a.worker_id, b.worker_id}
         await b.close()
         assert await admin.smembers(followers) == {a.worker_id}
@@ -259,14 +260,14 @@ async def test_own_steps_answered_while_the_position_is_read_are_not_lost(
     )
     try:
         await seat_facilitator(a)
-        name = a._state_key(KEY)
+        name = a.keys.state(KEY)
         epoch, last = await a._redis.hmget(name, ["epoch", "last"])  # the position, read...
         watcher = Watcher()
-        ch = _Channel(KEY, name, {watcher})
-        a._channels[KEY], a._by_name[name] = ch, ch
+        ch = Channel(KEY, name, {watcher})
+        a.following._channels[KEY], a.following._by_name[name] = ch, ch
         await a.transact(KEY, command("fac", c.Post("answered before the position")))
         assert watcher.got == []  # ...but known only now
-        await a._positioned(ch, epoch, last)
+        await a.following._positioned(ch, epoch, last)
         assert [d.seq for d in watcher.got] == [3]
     finally:
         await a.close()

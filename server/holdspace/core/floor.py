@@ -26,13 +26,26 @@ def give_floor(
             "A round is going on: the talking piece decides who speaks.", code=Code.ROUND_RUNNING
         )
     if cmd.target is None:
-        if not state.hands:
-            raise Rejected("No hands are raised.", code=Code.NO_HANDS)
-        user_id = state.hands[0]
+        # The first raised hand of someone here: a hand of someone whose phone dropped
+        # stays in the queue for when they are back, but the floor can't wait for them.
+        here = [u for u in state.hands if state.participants[u].conns]
+        if not here:
+            raise Rejected(
+                "No hands are raised by anyone connected right now."
+                if state.hands
+                else "No hands are raised.",
+                code=Code.NO_HANDS,
+            )
+        user_id = here[0]
     else:
         who = target(state, cmd.target)
         if who.staff:
             raise Rejected("Facilitators can speak at any time.", code=Code.INVALID)
+        if not who.conns:
+            raise Rejected(
+                f"{who.name} is away right now: their connection dropped.",
+                code=Code.NOT_PRESENT,
+            )
         user_id = who.user_id
     if state.floor == user_id:
         return

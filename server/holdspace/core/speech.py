@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 from holdspace.core import commands as c
 from holdspace.core import events as e
@@ -45,7 +46,6 @@ def post(state: RoomState, t: Transition, p: Participant, cmd: c.Post, now: floa
     state.messages[event.seq] = MessageRecord(
         event.seq, p.user_id, p.name, text, now, sensitive=cmd.sensitive, role=p.role
     )
-    t.touched.add(event.seq)
     while len(state.messages) > state.config.message_buffer:
         del state.messages[next(iter(state.messages))]
     stats = state.stats_of(p.user_id)
@@ -72,9 +72,8 @@ def react(state: RoomState, t: Transition, p: Participant, cmd: c.React, now: fl
     message = _message(state, cmd.message)
     if not p.staff:
         take(p, "reacts", state.config.react_rate, now)
-    who = message.reactions.setdefault(cmd.kind, set())
-    who.symmetric_difference_update({p.user_id})  # reacting again takes it back
-    t.touched.add(message.seq)
+    who = message.reactions.get(cmd.kind, frozenset()) ^ {p.user_id}  # again: takes it back
+    state.messages[message.seq] = replace(message, reactions={**message.reactions, cmd.kind: who})
     emit(state, t, e.ReactionCounted, now, message=message.seq, kind=cmd.kind, count=len(who))
     t.reply["reacted"] = p.user_id in who
 
@@ -103,9 +102,7 @@ def redact(state: RoomState, t: Transition, p: Participant, cmd: c.Redact, now: 
     require_staff(p)
     message = _message(state, cmd.message)
     reason = clean_short(cmd.reason, limit=200, field="reason")
-    message.text = None
-    message.reactions.clear()
-    t.touched.add(message.seq)
+    state.messages[message.seq] = replace(message, text=None, reactions={})
     t.replaced.append(
         e.MessagePosted(
             seq=message.seq, at=message.at, user_id=message.user_id, name=message.name,

@@ -8,6 +8,7 @@ event log only for the session's lifetime; nothing here is ever written to disk.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -105,15 +106,18 @@ class Stats:
     last_post_at: float | None = None  # for slow mode
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class MessageRecord:
+    """A recent message. Never changed in place — a reaction or a redaction puts a new
+    record in its seat — so what a step changed is what it replaced."""
+
     seq: int
     user_id: str
     name: str
     text: str | None  # None once redacted
     at: float
     sensitive: bool = False  # shown collapsed until opened
-    reactions: dict[str, set[str]] = field(default_factory=dict)  # kind -> who
+    reactions: Mapping[str, frozenset[str]] = field(default_factory=dict)  # kind -> who
     role: RoomRole = "member"  # the author's role, shown beside their name
 
 

@@ -16,9 +16,6 @@ class Transition:
     effects: list[e.Effect] = field(default_factory=list)
     notices: list[e.Notice] = field(default_factory=list)  # to particular people, unsequenced
     replaced: list[e.Event] = field(default_factory=list)  # log entries rewritten, by seq
-    # Recent messages posted or changed (by seq): a hub that stores them apart
-    # rewrites only these (see holdspace.core.codec).
-    touched: set[int] = field(default_factory=set)
     reply: dict[str, Any] = field(default_factory=dict)  # for the actor only
     ended: bool = False  # the session is over: drop its state and log
     error: ClientError | None = None  # the command was refused; nothing of it applied

@@ -1,10 +1,11 @@
-"""A live session's state as JSON parts and back, for hubs that keep it outside the process.
+"""A live session's state as JSON parts and back, for the Redis hub.
 
 The state is split so that a step rewrites only what it changed: the ``config``
 (fixed for the session), the ``core`` (who is here and what is going on: small,
 rewritten on most steps), the ``whispers`` (rewritten when one is added) and one
 part per recent message (``m:<seq>``, written when posted and again only when
-its reactions change or it is redacted — :attr:`Transition.touched`). Without
+its reactions change or it is redacted: the core then puts a new record in its
+seat, which :mod:`.state` notices by identity). Without
 the split, every post would re-encode and resend up to 200 messages.
 
 The shapes mirror :mod:`holdspace.core.state` field for field;
@@ -173,7 +174,7 @@ def from_parts(parts: Mapping[str, str]) -> RoomState:
     for name, text in parts.items():
         if name.startswith(MESSAGE):
             m = orjson.loads(text)
-            m["reactions"] = {k: set(v) for k, v in m["reactions"].items()}
+            m["reactions"] = {k: frozenset(v) for k, v in m["reactions"].items()}
             records.append(MessageRecord(**m))
     records.sort(key=lambda m: m.seq)  # oldest first, as the buffer drops them
     state.messages = {m.seq: m for m in records}

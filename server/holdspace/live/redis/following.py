@@ -1,0 +1,408 @@
+"""Following sessions: which this worker listens to, and delivering every event of
+them to its subscribers, in order, exactly once.
+
+Each worker subscribes only to sessions with local subscribers, and says so in the
+session's followers set before reading where the log stands. A worker hands its own
+events to its own subscribers when the write script answers
+(:meth:`Following.deliver_own`), so a step publishes only when someone else may be
+listening: another worker in the set, or a subscriber that set doesn't account for
+(a worker of an older version). With one worker, nothing goes through pub/sub at all.
+
+Each worker remembers the last log entry it delivered for each session, and catches
+up from the log whenever a message's ``prev`` isn't that entry, after a reconnect,
+and when its probe comes back and finds it behind. When the log can't prove
+continuity it says so (:meth:`Subscriber.lost`) rather than deliver a partial
+history.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from redis.asyncio import Redis
+from redis.asyncio.client import PubSub
+from redis.exceptions import RedisError
+
+from holdspace.clock import Clock
+from holdspace.errors import Unavailable
+from holdspace.live.base import Delivery, HubStats, ServiceEncoder, Subscriber
+from holdspace.live.redis.keys import Keys
+from holdspace.live.redis.liveness import Liveness
+from holdspace.live.redis.scripts import delivery
+
+log = logging.getLogger("holdspace.hub")
+
+# A followers set outlives a session that is never written to again by at most this.
+FOLLOWERS_TTL_MS = 24 * 3600 * 1000
+
+
+class Deaf(Exception):
+    """The pub/sub connection stopped answering the probe."""
+
+
+def entry_id(text: str) -> tuple[int, int]:
+    """A stream entry id as a comparable pair."""
+    ms, _, n = text.partition("-")
+    return int(ms), int(n or 0)
+
+
+@dataclass(slots=True)
+class Channel:
+    """One session this worker follows: who here wants it, and how far it got."""
+
+    key: str
+    name: str
+    subscribers: set[Subscriber] = field(default_factory=set)
+    last_id: str | None = None  # None until the position is read after subscribing
+    epoch: str | None = None
+    early: list[str] = field(default_factory=list)  # messages before the position was known
+    own_pending: bool = False  # our own steps answered before the position was known
+    ready: asyncio.Future[None] | None = None
+
+
+class Following:
+    def __init__(
+        self,
+        client: Redis,
+        listener: Redis,
+        keys: Keys,
+        worker_id: str,
+        liveness: Liveness,
+        encode_service: ServiceEncoder,
+        clock: Clock,
+        stats: HubStats,
+        *,
+        timeout: float,
+    ) -> None:
+        """``listener`` is a client that never retries on its own: every pub/sub
+        disconnect must be seen, and caught up after."""
+        self._redis = client
+        self._listener_client = listener
+        self._keys = keys
+        self._worker_id = worker_id
+        self._liveness = liveness
+        self._encode_service = encode_service  # what everyone is told in an outage, and after
+        self._clock = clock
+        self._stats = stats
+        self._timeout = timeout
+        self._probe_channel = keys.probe(worker_id)
+        self._channels: dict[str, Channel] = {}  # by session key
+        self._by_name: dict[str, Channel] = {}  # by channel name
+        self._pubsub: PubSub | None = None
+        self.listening = False  # the pub/sub connection is up and subscribed
+        self.deaf = False  # the probe found it deaf: the listener rebuilds it
+        self._outage = False  # subscribers were told of an outage
+        self.connected = asyncio.Event()
+        self._closing = False
+
+    @property
+    def followed(self) -> int:
+        return len(self._channels)
+
+    async def subscribe(self, key: str, subscriber: Subscriber) -> None:
+        ch = self._channels.get(key)
+        if ch is not None:
+            ch.subscribers.add(subscriber)
+            if ch.ready is not None:
+                await self._await_ready(ch, subscriber)
+            return
+        if not self.listening or self._pubsub is None:
+            raise Unavailable("the live hub is reconnecting")
+        ch = Channel(key, self._keys.state(key), {subscriber})
+        ch.ready = asyncio.get_running_loop().create_future()
+        self._channels[key] = ch
+        self._by_name[ch.name] = ch
+        try:
+            await self._pubsub.subscribe(ch.name)
+        except RedisError as error:
+            await self.unsubscribe(key, subscriber)
+            raise Unavailable("the live hub is reconnecting") from error
+        await self._await_ready(ch, subscriber)
+
+    async def _await_ready(self, ch: Channel, subscriber: Subscriber) -> None:
+        """Wait until the listener knows where this session's log stands."""
+        assert ch.ready is not None
+        try:
+            async with asyncio.timeout(self._timeout):
+                await asyncio.shield(ch.ready)
+        except TimeoutError:
+            await self.unsubscribe(ch.key, subscriber)
+            raise Unavailable("the live hub is reconnecting") from None
+
+    async def unsubscribe(self, key: str, subscriber: Subscriber) -> None:
+        ch = self._channels.get(key)
+        if ch is None:
+            return
+        ch.subscribers.discard(subscriber)
+        if ch.subscribers:
+            return
+        del self._channels[key]
+        self._by_name.pop(ch.name, None)
+        if ch.ready is not None and not ch.ready.done():
+            ch.ready.cancel()
+        if self.listening and self._pubsub is not None:
+            with contextlib.suppress(RedisError, OSError):
+                await self._pubsub.unsubscribe(ch.name)
+        with contextlib.suppress(RedisError, OSError):
+            # After unsubscribing: a step in between still publishes, to nobody.
+            await self._redis.srem(self._keys.followers(key), self._worker_id)
+
+    async def deliver_own(
+        self, key: str, epoch: str, prev: str, ids: Sequence[str], batch: list[Delivery]
+    ) -> None:
+        """Hand a command's own events to this worker's subscribers before it returns, so
+        the sender gets its events before its answer (a pub/sub copy, if the step was
+        published, is then dropped as already delivered). This is the only way they
+        arrive when no other worker follows the session: nothing is published then."""
+        ch = self._channels.get(key)
+        if ch is None:
+            return  # not followed here
+        if ch.last_id is None:
+            # The position is being read: it may or may not include these (the reply to
+            # that read and ours travel on different connections). Look once it is known.
+            ch.own_pending = True
+            return
+        if entry_id(ids[-1]) <= entry_id(ch.last_id):
+            return
+        if prev == ch.last_id and (ch.epoch is None or ch.epoch == epoch):
+            ch.epoch, ch.last_id = epoch, ids[-1]
+            self._deliver(ch, batch, ids[-1])
+        else:
+            await self._catch_up(ch)  # others' events came first, or a new epoch: read the log
+
+    async def listen(self) -> None:
+        """Own the pub/sub connection: (re)build it, catch up, then route messages."""
+        pause = 0.05
+        while not self._closing:
+            try:
+                await self._connect()
+                pause = 0.05
+                while not self._closing:
+                    assert self._pubsub is not None
+                    message = await self._pubsub.get_message(timeout=0.5)
+                    if self.deaf:
+                        raise Deaf
+                    if message is not None:
+                        await self._route(message)
+            except asyncio.CancelledError:
+                raise
+            except (RedisError, OSError, Deaf) as error:
+                self.listening = False
+                self._stats.reconnects += 1
+                reason = "deaf" if isinstance(error, Deaf) else type(error).__name__
+                log.warning("hub subscriber lost", extra={"reason": reason})
+                self._tell_all(self._encode_service(False), outage=True)
+                await self.drop_pubsub()
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 2.0)
+            except Exception:
+                self.listening = False
+                log.exception("hub listener failed")
+                await self.drop_pubsub()
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 2.0)
+
+    async def drop_pubsub(self) -> None:
+        pubsub, self._pubsub = self._pubsub, None
+        if pubsub is not None:
+            with contextlib.suppress(Exception):
+                await pubsub.aclose()  # type: ignore[no-untyped-call]
+
+    async def _connect(self) -> None:
+        pubsub = self._listener_client.pubsub()
+        self._pubsub = pubsub
+        self.deaf = False
+        names = [self._probe_channel, *self._by_name]
+        await pubsub.subscribe(*names)
+        waiting, early = set(names), []
+        async with asyncio.timeout(self._timeout):
+            while waiting:
+                message = await pubsub.get_message(timeout=0.5)
+                if message is None:
+                    continue
+                if message["type"] == "subscribe":
+                    waiting.discard(message["channel"])
+                else:
+                    early.append(message)
+        for ch in list(self._by_name.values()):
+            ch.early.clear()
+            if ch.last_id is None:
+                await self._position(ch)
+            else:
+                await self._follow(ch)  # gone if the session's keys were lost meanwhile
+                await self._catch_up(ch, reconnected=True)
+        for message in early:
+            await self._route(message)
+        await self._liveness.beat()
+        self.listening = True
+        self._liveness.probe_ok = True
+        self.connected.set()
+        if self._outage:
+            self._tell_all(self._encode_service(True), outage=False)
+        log.info("hub subscriber ready", extra={"sessions": len(self._by_name)})
+
+    async def _route(self, message: dict[str, Any]) -> None:
+        kind, name = message["type"], message["channel"]
+        if name == self._probe_channel:
+            if kind == "message":
+                await self._probed(message["data"])
+            return
+        ch = self._by_name.get(name)
+        if ch is None:
+            return
+        if kind == "subscribe" and ch.last_id is None:
+            await self._position(ch)
+        elif kind == "message":
+            if ch.last_id is None:
+                ch.early.append(message["data"])
+            else:
+                await self._receive(ch, message["data"])
+
+    async def _follow(self, ch: Channel) -> None:
+        """Join the session's followers, so other workers' steps publish to us. Nothing
+        in the set is secret (worker ids); it goes with the session's other keys."""
+        fol = self._keys.followers(ch.key)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.sadd(fol, self._worker_id)
+            pipe.pexpire(fol, FOLLOWERS_TTL_MS)
+            await pipe.execute()
+
+    async def _position(self, ch: Channel) -> None:
+        """Where the session's log stands now that we're subscribed and following: every
+        later step will be published to us after this point."""
+        await self._follow(ch)
+        epoch, last = await self._redis.hmget(ch.name, ["epoch", "last"])
+        await self._positioned(ch, epoch, last)
+
+    async def _positioned(
+        self, ch: Channel, epoch: str | bytes | None, last: str | bytes | None
+    ) -> None:
+        ch.epoch = None if epoch is None else str(epoch)
+        ch.last_id = str(last or "0-0")
+        early, ch.early = ch.early, []
+        for data in early:
+            await self._receive(ch, data)
+        if ch.own_pending:
+            ch.own_pending = False
+            await self._catch_up(ch)  # whatever of ours came after the position
+        if ch.ready is not None and not ch.ready.done():
+            ch.ready.set_result(None)
+        ch.ready = None
+
+    async def _receive(self, ch: Channel, data: str) -> None:
+        assert ch.last_id is not None
+        prev, ids_text, body = data.split("\n", 2)
+        ids = ids_text.split(" ")
+        if entry_id(ids[-1]) <= entry_id(ch.last_id):
+            return  # caught up past it already
+        epoch, rows = orjson.loads(body)
+        if ch.epoch is not None and epoch != ch.epoch:
+            self._lose(ch, epoch, ids[-1])
+            return
+        ch.epoch = epoch
+        if prev != ch.last_id and entry_id(prev) > entry_id(ch.last_id):
+            await self._catch_up(ch)  # a gap: something was published we didn't hear
+            return
+        last = entry_id(ch.last_id)
+        batch = [delivery(*row) for i, row in zip(ids, rows, strict=True) if entry_id(i) > last]
+        ch.last_id = ids[-1]
+        self._deliver(ch, batch, ids[-1])
+
+    async def _catch_up(self, ch: Channel, *, reconnected: bool = False) -> None:
+        """Deliver, in order, whatever the log holds after the last entry we delivered."""
+        assert ch.last_id is not None
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hmget(ch.name, ["epoch", "last"])
+            pipe.xrange(self._keys.log(ch.key), f"({ch.last_id}", "+")
+            (epoch, last), entries = await pipe.execute()
+        if epoch is None:
+            if reconnected and ch.epoch is not None:
+                self._lose(ch, None, "0-0")  # ended or lost while we weren't listening
+            return
+        if ch.epoch is not None and epoch != ch.epoch:
+            self._lose(ch, epoch, last or "0-0")
+            return
+        ch.epoch = epoch
+        if ch.last_id is None:
+            return
+        # The listener or a command may have delivered some of these while we read.
+        entries = [(i, m) for i, m in entries if entry_id(i) > entry_id(ch.last_id)]
+        if not entries:
+            if last is not None and entry_id(last) > entry_id(ch.last_id):
+                self._lose(ch, epoch, last)  # trimmed away under us
+            return
+        if entries[0][1].get("p") != ch.last_id:
+            self._lose(ch, epoch, last or entries[-1][0])
+            return
+        log.info("hub caught up", extra={"entries": len(entries)})
+        self._stats.catch_ups += 1
+        ch.last_id = entries[-1][0]
+        batch = [delivery(m["s"], m["f"], m["t"], m["g"], m["x"]) for _, m in entries]
+        self._deliver(ch, batch, ch.last_id)
+
+    def _lose(self, ch: Channel, epoch: str | None, last: str) -> None:
+        log.warning("hub lost continuity", extra={"subscribers": len(ch.subscribers)})
+        self._stats.resyncs += len(ch.subscribers)
+        ch.epoch, ch.last_id = epoch, last
+        for subscriber in list(ch.subscribers):
+            subscriber.lost()
+
+    def _deliver(self, ch: Channel, batch: Sequence[Delivery], last_id: str) -> None:
+        """Hand a batch to this worker's subscribers; ``last_id`` (the batch's last log
+        entry, stamped with Redis's clock when published) gives the fan-out latency."""
+        if batch:
+            subscribers = list(ch.subscribers)
+            for subscriber in subscribers:
+                subscriber.deliver(batch)
+            self._stats.delivered += len(batch) * len(subscribers)
+            self._stats.observe(max(0.0, self._clock.now() - entry_id(last_id)[0] / 1000))
+
+    def _tell_all(self, frame: str, *, outage: bool) -> None:
+        if self._outage == outage:
+            return
+        self._outage = outage
+        for ch in self._channels.values():
+            for subscriber in list(ch.subscribers):
+                subscriber.alert(frame)
+
+    async def _probed(self, nonce: str) -> None:
+        """Our probe came back. Everything published before it has reached us too; check
+        no session moved on without us (a message lost on the way)."""
+        self._liveness.arrived(nonce)
+        channels = [ch for ch in self._by_name.values() if ch.last_id is not None]
+        if not channels:
+            return
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for ch in channels:
+                pipe.hget(ch.name, "last")
+            lasts = await pipe.execute()
+        for ch, last in zip(channels, lasts, strict=True):
+            if (
+                last is not None
+                and ch.last_id is not None
+                and entry_id(last) > entry_id(ch.last_id)
+            ):
+                await self._catch_up(ch)
+
+    async def unfollow_all(self) -> None:
+        """Leave every followers set, so the workers that stay stop publishing to us (a
+        worker that dies instead stays listed until its sessions end: harmless, it only
+        costs publishes nobody reads)."""
+        if self._channels:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for key in self._channels:
+                    pipe.srem(self._keys.followers(key), self._worker_id)
+                await pipe.execute()
+
+    def stop(self) -> None:
+        self._closing = True
+
+    def forget(self) -> None:
+        self._channels.clear()
+        self._by_name.clear()

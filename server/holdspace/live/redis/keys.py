@@ -1,0 +1,43 @@
+"""Where the hub keeps things in Redis: every key's name, in one place.
+
+All of one session's keys carry its room's hash tag, so a script touches one slot
+and runs unchanged on Redis Cluster.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from holdspace.records import split_session_key
+
+
+@dataclass(frozen=True, slots=True)
+class Keys:
+    prefix: str
+
+    def state(self, session: str) -> str:
+        """The session's hash; also the name of its pub/sub channel."""
+        room_id, starts = split_session_key(session)
+        return f"{self.prefix}{{room:{room_id}}}:live:{starts}"
+
+    def log(self, session: str) -> str:
+        return self.state(session) + ":log"
+
+    def followers(self, session: str) -> str:
+        return self.state(session) + ":fol"
+
+    @property
+    def live(self) -> str:
+        """The set of live session keys, for the ticker."""
+        return self.prefix + "live"
+
+    @property
+    def ticker(self) -> str:
+        return self.prefix + "ticker"
+
+    @property
+    def workers(self) -> str:
+        return self.prefix + "workers"
+
+    def probe(self, worker_id: str) -> str:
+        return f"{self.prefix}probe:{worker_id}"

@@ -1,0 +1,105 @@
+"""This worker's liveness, and the others': heartbeats, the end-to-end probe through
+pub/sub, and the lease that makes one worker tick every session."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+
+from redis.asyncio import Redis
+from redis.commands.core import AsyncScript
+from redis.exceptions import RedisError
+
+from holdspace.clock import Clock
+from holdspace.errors import Unavailable
+from holdspace.live.base import HubStats
+from holdspace.live.redis.keys import Keys
+from holdspace.live.redis.scripts import LEASE, lease_args
+
+log = logging.getLogger("holdspace.hub")
+
+DAY_MS = 86_400_000  # heartbeats of workers gone longer than this are forgotten
+
+
+class Liveness:
+    def __init__(
+        self,
+        client: Redis,
+        keys: Keys,
+        worker_id: str,
+        clock: Clock,
+        stats: HubStats,
+        *,
+        worker_ttl_seconds: float,
+        lease_seconds: float,
+        probe_timeout_seconds: float,
+    ) -> None:
+        self._redis = client
+        self._keys = keys
+        self._worker_id = worker_id
+        self._clock = clock
+        self._stats = stats
+        self._worker_ttl_ms = int(worker_ttl_seconds * 1000)
+        self._lease_ms = int(lease_seconds * 1000)
+        self._probe_timeout = probe_timeout_seconds
+        self._lease: AsyncScript = client.register_script(LEASE)
+        self._probe: tuple[str, asyncio.Future[None]] | None = None
+        self.probe_ok = True
+
+    async def beat(self) -> None:
+        """Say this worker is alive (now, by the injected clock)."""
+        now_ms = int(self._clock.now() * 1000)
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.zadd(self._keys.workers, {self._worker_id: now_ms})
+            pipe.zremrangebyscore(self._keys.workers, 0, now_ms - DAY_MS)
+            await pipe.execute()
+
+    async def probe(self) -> bool:
+        """Beat, and send a probe through pub/sub to ourselves; False when it doesn't come
+        back in time (the subscriber is deaf) or Redis is out of reach."""
+        nonce = secrets.token_hex(8)
+        arrived = asyncio.get_running_loop().create_future()
+        self._probe = (nonce, arrived)
+        try:
+            async with asyncio.timeout(self._probe_timeout):
+                await self.beat()
+                await self._redis.publish(self._keys.probe(self._worker_id), nonce)
+                await arrived
+            self.probe_ok = True
+        except (TimeoutError, RedisError, OSError):
+            log.warning("hub probe failed")
+            self.probe_ok = False
+        finally:
+            self._probe = None
+        return self.probe_ok
+
+    def arrived(self, nonce: str) -> None:
+        """A probe came back through the listener."""
+        if self._probe is not None and self._probe[0] == nonce and not self._probe[1].done():
+            self._probe[1].set_result(None)
+
+    async def live_sessions(self) -> list[str]:
+        """Every live session, if this worker holds the tick lease; none otherwise."""
+        try:
+            held = await self._lease(
+                keys=[self._keys.ticker], args=lease_args(self._worker_id, self._lease_ms)
+            )
+            if held != 1:
+                return []
+            return sorted(str(k) for k in await self._redis.smembers(self._keys.live))
+        except RedisError as error:
+            self._stats.errors += 1
+            raise Unavailable("the live hub is out of reach") from error
+
+    async def live_workers(self) -> frozenset[str]:
+        try:
+            since = int(self._clock.now() * 1000) - self._worker_ttl_ms
+            alive = await self._redis.zrangebyscore(self._keys.workers, since, "+inf")
+        except RedisError as error:
+            self._stats.errors += 1
+            raise Unavailable("the live hub is out of reach") from error
+        return frozenset(str(w) for w in alive) | {self._worker_id}
+
+    async def leave(self) -> None:
+        await self._redis.zrem(self._keys.workers, self._worker_id)

@@ -1,0 +1,75 @@
+-- Write one step's result: compare-and-set the session's state, append the step's
+-- events and notices to the log, and publish them if anyone else listens.
+-- KEYS: state, log, followers.
+-- ARGV: see holdspace.live.redis.scripts.WriteStep.args (fixed fields, then the rows,
+-- the replaced entries, the parts written and the parts deleted).
+-- Returns {1, new version, previous entry id, new entry ids...} or, on a version
+-- conflict, {0, version, the hash's fields and values...}.
+local current = redis.call('HGET', KEYS[1], 'v') or '0'
+if current ~= ARGV[1] then
+  return {0, current, unpack(redis.call('HGETALL', KEYS[1]))}
+end
+local n, r = tonumber(ARGV[9]), tonumber(ARGV[10])
+local at = 14 + n * 5
+if r > 0 then
+  -- Rewrite the log into a fresh key: an edited entry's old bytes must not linger.
+  local new = {}
+  for k = 0, r - 1 do new[ARGV[at + 2 * k]] = ARGV[at + 2 * k + 1] end
+  local entries = redis.call('XRANGE', KEYS[2], '-', '+')
+  redis.call('DEL', KEYS[2])
+  for _, entry in ipairs(entries) do
+    local f = entry[2]
+    local m = {}
+    for k = 1, #f, 2 do m[f[k]] = f[k + 1] end
+    if m.t == '' and new[m.s] then m.f = new[m.s] end
+    redis.call('XADD', KEYS[2], entry[1], 'p', m.p, 's', m.s, 'f', m.f, 't', m.t, 'g', m.g,
+      'x', m.x)
+  end
+end
+local now = redis.call('TIME')
+local now_ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+local prev = redis.call('HGET', KEYS[1], 'last') or '0-0'
+-- Ids grow from the session's own last id, not the stream's: the stream may have
+-- been trimmed empty or rewritten, and an id must never repeat or go back.
+local ms, sq = string.match(prev, '^(%d+)-(%d+)$')
+ms, sq = tonumber(ms), tonumber(sq)
+local last, ids = prev, {}
+for k = 0, n - 1 do
+  local i = 14 + k * 5
+  if now_ms > ms then ms, sq = now_ms, 0 else sq = sq + 1 end
+  last = string.format('%d-%d', ms, sq)
+  redis.call('XADD', KEYS[2], last, 'p', ids[#ids] or prev, 's', ARGV[i], 'f', ARGV[i + 1],
+    't', ARGV[i + 2], 'g', ARGV[i + 3], 'x', ARGV[i + 4])
+  ids[#ids + 1] = last
+end
+if n > 0 then
+  -- The caller delivers to its own subscribers: publish only if someone else listens.
+  local listening = redis.call('PUBSUB', 'NUMSUB', KEYS[1])[2]
+  local alone = listening == 0 or (listening == 1 and redis.call('SCARD', KEYS[3]) == 1
+    and redis.call('SISMEMBER', KEYS[3], ARGV[13]) == 1)
+  if not alone then
+    redis.call('PUBLISH', KEYS[1], prev .. '\n' .. table.concat(ids, ' ') .. '\n' .. ARGV[5])
+  end
+end
+if ARGV[2] == '1' then
+  redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
+  return {1, '0', prev, unpack(ids)}
+end
+local version = tostring(tonumber(current) + 1)
+local h, d = tonumber(ARGV[11]), tonumber(ARGV[12])
+local parts = at + r * 2
+local set = {'v', version, 'epoch', ARGV[3], 'seq', ARGV[4], 'last', last}
+for k = parts, parts + h * 2 - 1 do set[#set + 1] = ARGV[k] end
+redis.call('HSET', KEYS[1], unpack(set))
+if d > 0 then
+  redis.call('HDEL', KEYS[1], unpack(ARGV, parts + h * 2, parts + h * 2 + d - 1))
+end
+if n > 0 then
+  redis.call('XTRIM', KEYS[2], 'MAXLEN', ARGV[6])
+  redis.call('XTRIM', KEYS[2], 'MINID', tostring(now_ms - tonumber(ARGV[7])))
+end
+local expire = math.max(tonumber(ARGV[8]), now_ms + 3600000)
+redis.call('PEXPIREAT', KEYS[1], expire)
+redis.call('PEXPIREAT', KEYS[2], expire)
+redis.call('PEXPIREAT', KEYS[3], expire)
+return {1, version, prev, unpack(ids)}

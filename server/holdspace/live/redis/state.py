@@ -1,0 +1,250 @@
+"""Sessions' state in Redis: a step read, run and written back by compare-and-set.
+
+The rules stay in Python. A command reads the session's hash, runs the pure step
+on it, and writes the result with ``write.lua``, which checks the version it read,
+appends the step's events and notices to the log and publishes them — one atomic
+step, so the log order is the publish order. A conflict means another worker got
+there first: the script hands back the newer state and the step runs again on it.
+
+Only the parts a step changed are written (see :mod:`.codec`). What changed is
+derived, not declared by the step: the core part and the whispers by their
+encoding, and messages by identity — the core never changes a message in place.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from holdspace.core.events import SessionEnded
+from holdspace.core.room import Transition
+from holdspace.core.state import MessageRecord, RoomState
+from holdspace.errors import Unavailable
+from holdspace.live.base import Delivery, Encoder, HubStats, NoticeEncoder, Step, merge
+from holdspace.live.redis import codec
+from holdspace.live.redis.keys import Keys
+from holdspace.live.redis.pipelined import PipelinedScript
+from holdspace.live.redis.scripts import WRITE, WriteStep, row
+
+MAX_ATTEMPTS = 50  # compare-and-set retries before a command is refused as unavailable
+
+# After a write: hand the step's batch to this worker's subscribers (session key,
+# epoch, the log entry before the batch, the batch's entry ids, the batch).
+OwnDelivery = Callable[[str, str, str, Sequence[str], list[Delivery]], Awaitable[None]]
+
+
+@dataclass(slots=True)
+class Stored:
+    """A session's hash at ``version`` as far as a step needs it: the state it holds
+    (None if there is no session) and the marks of the parts most steps change."""
+
+    version: str
+    state: RoomState | None
+    core: str = ""
+    whispers: tuple[int, str | None] = (0, None)
+
+    @property
+    def marks(self) -> tuple[str, tuple[int, str | None]]:
+        return self.core, self.whispers
+
+
+def _pairs(flat: Sequence[str]) -> dict[str, str]:
+    return dict(zip(flat[::2], flat[1::2], strict=True))
+
+
+def stored(version: str, fields: dict[str, str]) -> Stored:
+    if version == "0" or codec.CORE not in fields:
+        return Stored("0", None)
+    state = codec.from_parts(fields)
+    return Stored(version, state, fields[codec.CORE], codec.whispers_mark(state))
+
+
+def changed_parts(
+    before: Stored,
+    state: RoomState,
+    core: str,
+    whispers: tuple[int, str | None],
+    messages: dict[int, MessageRecord],
+    t: Transition,
+) -> tuple[dict[str, str], list[str]]:
+    """The parts a step changed, to write, and the messages it let go of, to delete;
+    ``messages`` is the session's messages as they were before the step."""
+    if t.ended:
+        return {}, []
+    if before.state is None:
+        return codec.to_parts(state), []
+    write: dict[str, str] = {}
+    if core != before.core:
+        write[codec.CORE] = core
+    if whispers != before.whispers:
+        write[codec.WHISPERS] = codec.whispers_json(state)
+    for seq, m in state.messages.items():
+        if messages.get(seq) is not m:  # new, or put in its seat by the step
+            write[codec.message_part(seq)] = codec.message_json(m)
+    gone = [codec.message_part(seq) for seq in messages if seq not in state.messages]
+    return write, gone
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    log_size: int
+    log_ms: int
+    timeout: float
+
+
+class SessionStates:
+    """Runs steps against sessions' state in Redis, for one worker."""
+
+    def __init__(
+        self,
+        client: Redis,
+        writer: Redis,
+        keys: Keys,
+        worker_id: str,
+        encode: Encoder,
+        encode_notice: NoticeEncoder,
+        limits: Limits,
+        stats: HubStats,
+    ) -> None:
+        """``writer`` is a client of its own that never retries: a step resent after its
+        answer was lost would be applied twice."""
+        self._redis = client
+        self._keys = keys
+        self._worker_id = worker_id
+        self._encode = encode
+        self._encode_notice = encode_notice
+        self._limits = limits
+        self._stats = stats
+        self._write = PipelinedScript(writer, WRITE, timeout=limits.timeout)
+        # What this worker last wrote or read of each session: reused while still current.
+        self._cache: dict[str, Stored] = {}
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+
+    @contextlib.asynccontextmanager
+    async def _serial(self, key: str) -> AsyncIterator[None]:
+        """One command per session at a time in this worker: the compare-and-set then
+        only ever races other workers, not this one's own queue."""
+        lock, users = self._locks.get(key) or (asyncio.Lock(), 0)
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[key]
+            if users == 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
+
+    async def transact(
+        self,
+        key: str,
+        step: Step,
+        create: Callable[[], RoomState] | None,
+        deliver_own: OwnDelivery,
+    ) -> Transition | None:
+        async with self._serial(key):
+            try:
+                return await self._transact(key, step, create, deliver_own)
+            except RedisError as error:
+                self._cache.pop(key, None)
+                self._stats.errors += 1
+                raise Unavailable("the live hub is out of reach") from error
+
+    async def _transact(
+        self,
+        key: str,
+        step: Step,
+        create: Callable[[], RoomState] | None,
+        deliver_own: OwnDelivery,
+    ) -> Transition | None:
+        state_key = self._keys.state(key)
+        current = self._cache.pop(key, None)  # the step may change its state: taken out
+        fresh = current is None  # read from Redis just now, not remembered from earlier
+        if current is None:
+            current = await self.read(state_key)
+        for _ in range(MAX_ATTEMPTS):
+            if current.state is None:
+                if create is None:
+                    await self._redis.srem(self._keys.live, key)
+                    return None
+                state = create()
+            else:
+                state = current.state
+            messages = dict(state.messages)
+            t = step(state)
+            core = codec.core_json(state)
+            whispers = codec.whispers_mark(state)
+            parts = changed_parts(current, state, core, whispers, messages, t)
+            quiet = not (t.events or t.notices or t.replaced or t.ended or parts[0] or parts[1])
+            if quiet and current.state is not None:
+                # Nothing to write (a refusal, a read, a quiet tick): only an answer
+                # computed on the current state counts, so a remembered one is checked.
+                if fresh or str(await self._redis.hget(state_key, "v") or "0") == current.version:
+                    self._cache[key] = current
+                    return t
+                current, fresh = await self.read(state_key), True
+                continue
+            result, batch = await self._write_step(key, current.version, state, parts, t)
+            if result[0] == 1:
+                self._stats.published += len(t.events)
+                if batch:
+                    await deliver_own(key, state.epoch, result[2], result[3:], batch)
+                if t.ended:
+                    await self._redis.srem(self._keys.live, key)
+                else:
+                    self._cache[key] = Stored(result[1], state, core, whispers)
+                    if current.state is None:
+                        await self._redis.sadd(self._keys.live, key)
+                return t
+            current, fresh = stored(result[1], _pairs(result[2:])), True
+        raise Unavailable("too many concurrent changes to one session")
+
+    async def read(self, state_key: str) -> Stored:
+        fields: dict[str, str] = await self._redis.hgetall(state_key)  # type: ignore[assignment]
+        return stored(str(fields.get("v") or "0"), fields)
+
+    async def _write_step(
+        self,
+        key: str,
+        version: str,
+        state: RoomState,
+        parts: tuple[dict[str, str], list[str]],
+        t: Transition,
+    ) -> tuple[list[Any], list[Delivery]]:
+        batch = [
+            Delivery(ev.seq, self._encode(ev), final=isinstance(ev, SessionEnded))
+            for ev in t.events
+        ]
+        if t.notices:
+            batch = merge(batch, t.notices, self._encode_notice, state.seq)
+        rows = [row(d) for d in batch]
+        written, deleted = parts
+        write = WriteStep(
+            version=version,
+            ends=t.ended,
+            epoch=state.epoch,
+            seq=state.seq,
+            published=orjson.dumps([state.epoch, rows]),  # encoded here: cheaper than in Lua
+            log_size=self._limits.log_size,
+            log_ms=self._limits.log_ms,
+            expire_at_ms=int((state.config.ends_at + 6 * 3600) * 1000),
+            worker_id=self._worker_id,
+            rows=rows,
+            replaced=[(ev.seq, self._encode(ev)) for ev in t.replaced],
+            written=written,
+            deleted=deleted,
+        )
+        keys = [self._keys.state(key), self._keys.log(key), self._keys.followers(key)]
+        result: list[Any] = await self._write(keys, write.args())
+        return result, batch
+
+    async def close(self) -> None:
+        await self._write.close()
