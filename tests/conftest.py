@@ -5,6 +5,7 @@ import secrets
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -41,13 +42,16 @@ def server(
     request: pytest.FixtureRequest, tmp_path: Path, clock: ManualClock, logs: LogCapture
 ) -> Iterator[LiveServer]:
     """A real server on the embedded backend — or, where a module parametrizes it with
-    ``BACKENDS`` (``indirect=True``), on a real Redis too, in a keyspace of its own."""
+    ``BACKENDS`` (``indirect=True``), on a real Redis too, in a keyspace of its own.
+    ``@pytest.mark.server_settings(name=value, …)`` changes its settings."""
     backend = getattr(request, "param", "embedded")
+    marker = request.node.get_closest_marker("server_settings")
+    settings: dict[str, Any] = dict(marker.kwargs) if marker is not None else {}
     overrides: dict[str, str] = {}
     if backend == "redis":
         redis: RedisServer = request.getfixturevalue("redis_server")
         overrides = {"redis_url": redis.url, "redis_prefix": f"hs:t{secrets.token_hex(4)}:"}
-    live = LiveServer(tmp_path / "data", clock, **overrides)
+    live = LiveServer(tmp_path / "data", clock, **settings, **overrides)
     live.start()
     assert type(live.services.sessions.hub).__name__ == ("RedisHub" if overrides else "MemoryHub")
     try:

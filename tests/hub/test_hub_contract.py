@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Sequence
-from dataclasses import replace
 
 from holdspace.core import commands as c
 from holdspace.core import events as e
@@ -145,7 +144,7 @@ async def test_replaced_entries_are_rewritten_in_the_log(hub: LiveHub) -> None:
     await hub.transact(KEY, command("fac", c.Post("to be erased")))
 
     def redact(state: RoomState) -> Transition:
-        state.messages[3] = replace(state.messages[3], text=None)
+        state.messages[3] = state.messages[3]._replace(text=None)
         gone = e.MessagePosted(
             seq=3, at=T0 + 1, user_id="fac", name="Fac", text=None, redacted=True
         )

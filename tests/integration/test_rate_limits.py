@@ -2,27 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
-from holdspace.clock import ManualClock
 from holdspace_client import CommandError
-from tests.live import Community, LiveServer, LogCapture
+from tests.live import Community, LiveServer
 
-pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def server(tmp_path: Path, clock: ManualClock, logs: LogCapture) -> Iterator[LiveServer]:
-    """Members may post two messages at once, then one a minute."""
-    live = LiveServer(tmp_path / "data", clock, post_burst=2, posts_per_minute=1.0)
-    live.start()
-    try:
-        yield live
-    finally:
-        live.stop()
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.server_settings(
+        post_burst=2, posts_per_minute=1.0
+    ),  # two at once, then one a minute
+]
 
 
 async def test_the_configured_post_limit_applies(community: Community, server: LiveServer) -> None:

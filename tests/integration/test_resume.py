@@ -2,31 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
-from holdspace.clock import ManualClock
 from holdspace_client import Client
 from tests.conftest import BACKENDS
-from tests.live import Community, LiveServer, LogCapture
+from tests.live import Community
 
 pytestmark = [
     pytest.mark.integration,
     pytest.mark.parametrize("server", BACKENDS, indirect=True),  # embedded, and on Redis
+    pytest.mark.server_settings(log_size=5),  # a resume log of five events
 ]
-
-
-@pytest.fixture
-def server(tmp_path: Path, clock: ManualClock, logs: LogCapture) -> Iterator[LiveServer]:
-    """A server whose resume log holds only five events."""
-    live = LiveServer(tmp_path / "data", clock, log_size=5)
-    live.start()
-    try:
-        yield live
-    finally:
-        live.stop()
 
 
 async def setup(community: Community) -> tuple[str, str]:

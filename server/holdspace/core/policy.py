@@ -27,20 +27,32 @@ def post_block(state: RoomState, actor: Participant, now: float) -> Code | None:
         return Code.SESSION_ENDED
     if actor.staff:
         return None
+    return member_block(state, actor, now, *room_block(state))
+
+
+def room_block(state: RoomState) -> tuple[Code | None, str | None]:
+    """The room's part of every member's :func:`post_block` (worked out once a step when
+    every member's is needed): not started or paused, and who alone may speak."""
+    holder = state.round.holder if state.round is not None else None
+    speaker = holder if holder is not None else state.floor
+    if state.phase == "lobby":
+        return Code.NOT_STARTED, speaker
+    return (Code.PAUSED if state.pause is not None else None), speaker
+
+
+def member_block(
+    state: RoomState, actor: Participant, now: float, room: Code | None, speaker: str | None
+) -> Code | None:
+    """A member's :func:`post_block`, given the room's part: their own reasons come first."""
     if actor.user_id not in state.agreed:
         return Code.AGREEMENT_REQUIRED
     if actor.mode == "listener":
         return Code.LISTENING
     if actor.muted(now):
         return Code.MUTED
-    if state.phase == "lobby":
-        return Code.NOT_STARTED
-    if state.pause is not None:
-        return Code.PAUSED
-    holder = state.round.holder if state.round else None
-    if holder is not None and holder != actor.user_id:
-        return Code.NOT_YOUR_TURN
-    if state.floor is not None and state.floor != actor.user_id:
+    if room is not None:
+        return room
+    if speaker is not None and speaker != actor.user_id:
         return Code.NOT_YOUR_TURN
     return None
 

@@ -24,7 +24,7 @@ from holdspace.core import commands as c
 from holdspace.core import events as e
 from holdspace.core import facilitation as f
 from holdspace.core import floor, rounds, speech
-from holdspace.core.policy import post_block, post_state
+from holdspace.core.policy import member_block, post_state, room_block
 from holdspace.core.state import UNTOLD, Participant, RoomState, Waiting
 from holdspace.core.text import clean_name
 from holdspace.core.transition import Transition, emit, view
@@ -56,15 +56,17 @@ def _tell_post_states(state: RoomState, t: Transition, now: float) -> None:
     mute running out…): their composer follows the room's rules without restating them."""
     if state.phase == "ended":
         return
+    room, speaker = room_block(state)
     for p in state.participants.values():
-        code = post_block(state, p, now)
-        told = None if code is None else code.value
-        if told != p.post_told:
+        if p.role != "member":
+            continue  # never blocked: their snapshot says so, and it never changes
+        code = member_block(state, p, now, room, speaker)  # a Code is its own string
+        if code != p.post_told:
             if p.post_told != UNTOLD:  # a newcomer's snapshot says it
                 t.notices.append(
                     e.PostState(to=(p.user_id,), seq=state.seq, **post_state(state, p, now))
                 )
-            p.post_told = told
+            p.post_told = code
 
 
 def _dispatch(

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import math
-from dataclasses import replace
 
 from holdspace.core import commands as c
 from holdspace.core import events as e
 from holdspace.core.policy import post_refusal, react_refusal
-from holdspace.core.state import Bucket, MessageRecord, Participant, Rate, RoomState, Whisper
+from holdspace.core.state import (
+    NO_REACTIONS,
+    Bucket,
+    MessageRecord,
+    Participant,
+    Rate,
+    RoomState,
+    Whisper,
+)
 from holdspace.core.text import MAX_WHISPER_CHARS, clean_message, clean_short
 from holdspace.core.transition import Transition, emit, record, require_staff
 from holdspace.core.views import whisper_data
@@ -73,7 +80,7 @@ def react(state: RoomState, t: Transition, p: Participant, cmd: c.React, now: fl
     if not p.staff:
         take(p, "reacts", state.config.react_rate, now)
     who = message.reactions.get(cmd.kind, frozenset()) ^ {p.user_id}  # again: takes it back
-    state.messages[message.seq] = replace(message, reactions={**message.reactions, cmd.kind: who})
+    state.messages[message.seq] = message._replace(reactions={**message.reactions, cmd.kind: who})
     emit(state, t, e.ReactionCounted, now, message=message.seq, kind=cmd.kind, count=len(who))
     t.reply["reacted"] = p.user_id in who
 
@@ -102,7 +109,7 @@ def redact(state: RoomState, t: Transition, p: Participant, cmd: c.Redact, now: 
     require_staff(p)
     message = _message(state, cmd.message)
     reason = clean_short(cmd.reason, limit=200, field="reason")
-    state.messages[message.seq] = replace(message, text=None, reactions={})
+    state.messages[message.seq] = message._replace(text=None, reactions=NO_REACTIONS)
     t.replaced.append(
         e.MessagePosted(
             seq=message.seq, at=message.at, user_id=message.user_id, name=message.name,

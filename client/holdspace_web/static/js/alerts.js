@@ -3,14 +3,15 @@
 // group: someone glancing at a phone's tab list learns nothing.
 import { h } from "./dom.js";
 import { pref } from "./prefs.js";
+import { strings } from "./strings.js";
 
-const BASE = "Holdspace";
+const BASE = strings.app.name;
 let unread = 0;
 let turn = false;
 
 function title() {
-  const name = turn ? `Your turn — ${BASE}` : BASE;
-  document.title = unread > 0 ? `(${unread}) ${name}` : name;
+  const name = turn ? strings.app.yourTurnTitle : BASE;
+  document.title = unread > 0 ? strings.app.unreadTitle(unread, name) : name;
 }
 
 /** How many signals are waiting to be seen (shown as "(n)" in the title). */
@@ -71,7 +72,7 @@ export function toast(text, actions = [], { kind = "info", onClose } = {}) {
       actions.map(([label, act, cls]) => h("button", {
         type: "button", class: `small ${cls || ""}`, onclick: () => { close(); act(); },
       }, label)),
-      h("button", { type: "button", class: "small secondary", onclick: close }, "Dismiss")));
+      h("button", { type: "button", class: "small secondary", onclick: close }, strings.common.dismiss)));
   el.close = close;
   // Just below the page's headers: never over "Leave quickly" or "Crisis support".
   const head = document.querySelector(".room-head") || document.querySelector(".top");

@@ -1,13 +1,17 @@
 // The HTTP JSON API. The session cookie travels by itself (HttpOnly: scripts never
-// see it); nothing is kept in local storage.
+// see it); nothing is kept in local storage. A refusal's message is this app's words for
+// its code (strings.js), or the server's.
+import { refusal, strings } from "./strings.js";
 
 export class ApiError extends Error {
   constructor(status, body) {
     const error = (body && body.error) || {};
-    super(error.message || `Something went wrong (${status}).`);
+    const code = error.code || "error";
+    const detail = error.detail || {};
+    super(refusal(code, detail, error.message || strings.network.failed(status), strings.apiRefusals));
     this.status = status;
-    this.code = error.code || "error";
-    this.detail = error.detail || {};
+    this.code = code;
+    this.detail = detail;
   }
 }
 
@@ -21,7 +25,7 @@ export async function api(method, path, body) {
   try {
     response = await fetch(path, options);
   } catch {
-    throw new ApiError(0, { error: { code: "offline", message: "You seem to be offline. Please check your connection." } });
+    throw new ApiError(0, { error: { code: "offline", message: strings.network.offline } });
   }
   const data = response.status === 204 ? {} : await response.json().catch(() => ({}));
   if (!response.ok) throw new ApiError(response.status, data);

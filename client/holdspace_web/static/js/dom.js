@@ -2,6 +2,7 @@
 // becomes a text node, so nothing anyone types can run as code. The one exception,
 // `linked`, takes the server's already-sanitized links in what facilitators wrote and
 // rebuilds them element by element, keeping only text and https:/tel: links.
+import { strings } from "./strings.js";
 
 export function h(tag, attrs = {}, ...children) {
   const el = document.createElement(tag);
@@ -122,7 +123,7 @@ export function uid(prefix) {
  * closes it, and focus goes back where it was (or, if that control was rebuilt meanwhile,
  * to its successor with the same `data-key`).
  */
-export function ask(title, body, { submit = "OK", cancel = "Cancel", danger = false } = {}) {
+export function ask(title, body, { submit = strings.common.ok, cancel = strings.common.cancel, danger = false } = {}) {
   const opener = document.activeElement;
   const openerKey = opener?.dataset?.key;
   return new Promise((resolve) => {
@@ -153,7 +154,7 @@ export function returnFocus(opener, key) {
 
 /** A modal that only shows something (crisis resources, a list). */
 export function show(title, body) {
-  return ask(title, body, { submit: "Close", cancel: null });
+  return ask(title, body, { submit: strings.common.close, cancel: null });
 }
 
 /**

@@ -6,10 +6,11 @@
 import { get, patch, post } from "./api.js";
 import { announce, h, linked, replace, show } from "./dom.js";
 import { resetTitle } from "./alerts.js";
+import { strings } from "./strings.js";
 import { signIn, signUp } from "./views/auth.js";
 import { groups } from "./views/groups.js";
 import { manage } from "./views/manage.js";
-import { room } from "./views/room.js";
+import { room } from "./views/room/view.js";
 
 const FALLBACK_EXIT = "https://www.google.com/";
 
@@ -59,7 +60,7 @@ function quickExit() {
   try {
     app.quickLeave?.();
   } finally {
-    document.title = "New Tab";
+    document.title = strings.app.exitTitle;
     for (const dialog of document.querySelectorAll("dialog")) dialog.remove();
     replace(document.body);
     location.replace(app.exitUrl);
@@ -91,17 +92,17 @@ async function crisis() {
     try {
       html = (await get("/api/crisis")).crisis_resources_html;
     } catch {
-      html = "If you are in danger, please contact your local emergency number now.";
+      html = strings.app.crisisFallback;
     }
   }
-  await show("Crisis support", [h("p", { class: "pre" }, linked(html)), h("p", {}, "You can step away from the group at any time.")]);
+  await show(strings.app.crisis, [h("p", { class: "pre" }, linked(html)), h("p", {}, strings.app.stepAway)]);
 }
 
 function nav() {
-  const links = [h("button", { type: "button", class: "link crisis-link", onclick: crisis }, "Crisis support")];
+  const links = [h("button", { type: "button", class: "link crisis-link", onclick: crisis }, strings.app.crisis)];
   if (app.user) {
-    links.push(h("a", { href: "#/groups", class: "nav-extra" }, "My groups"));
-    links.push(h("button", { type: "button", class: "link nav-extra", onclick: () => app.signOut() }, "Sign out"));
+    links.push(h("a", { href: "#/groups", class: "nav-extra" }, strings.app.myGroups));
+    links.push(h("button", { type: "button", class: "link nav-extra", onclick: () => app.signOut() }, strings.app.signOut));
   }
   replace(document.getElementById("nav"), links);
 }
@@ -116,7 +117,7 @@ document.addEventListener("click", (e) => {
 
 // Screens whose heading names a group are titled by what they are, never by the group:
 // a tab list glanced at over someone's shoulder shows nothing of where they've been.
-const TITLES = { room: "Holdspace", manage: "Group settings — Holdspace" };
+const TITLES = { room: strings.app.name, manage: strings.app.manageTitle };
 
 async function render() {
   if (app.leaving) {
@@ -151,7 +152,7 @@ async function render() {
   if (TITLES[route]) {
     if (route !== "room") document.title = TITLES[route];
   } else if (heading) {
-    document.title = `${heading.textContent} — Holdspace`;
+    document.title = strings.app.title(heading.textContent);
   }
   // Screen readers hear the screen's name; focus lost while it was built goes back up.
   if (document.activeElement === document.body) top.focus({ preventScroll: true });

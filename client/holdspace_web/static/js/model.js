@@ -1,12 +1,12 @@
 // The room as this person sees it: built from a snapshot, then moved on by each
 // room event in order (and by the notices meant for them). It mirrors the server's
-// view; it decides nothing.
+// view; it decides nothing — not even why this person can't post: the server says
+// (`post`), and the model keeps what it said.
+import { strings } from "./strings.js";
 
-export const REACTIONS = [
-  ["me_too", "Me too"],
-  ["heart", "Heart"],
-  ["thank_you", "Thank you"],
-];
+export const REACTIONS = ["me_too", "heart", "thank_you"];
+
+const FREE = { code: null, message: null }; // nothing keeps this person from posting
 
 export class Room {
   constructor(snapshot) {
@@ -25,6 +25,9 @@ export class Room {
     this.you = { ...s.you };
     this.whispers = s.whispers ? [...s.whispers] : [];
     this.waiting = s.waiting ? [...s.waiting] : [];
+    // Why this person can't post now, as the server put it: `code` (null: they may) and
+    // its `message`. From the snapshot; then each `post_state` notice, or a resume's reply.
+    this.post = s.post || FREE;
     this.ended = false;
     this.lastRound = null; // the round that just ended: { kind, summary }
   }
@@ -39,11 +42,24 @@ export class Room {
 
   name(userId) {
     const p = this.participants.get(userId);
-    return p ? p.name : "someone who left";
+    return p ? p.name : strings.words.someoneWhoLeft;
   }
 
   message(id) {
     return this.messages.find((m) => m.id === id);
+  }
+
+  /** What the words for a refusal may name, as this person knows it: whoever else holds
+   * the talking piece or the floor, and the pause (see `refusals` in strings.js). */
+  get context() {
+    const me = this.you.user_id;
+    const holder = this.round ? this.round.holder : null;
+    return {
+      holder: holder && holder !== me ? this.name(holder) : null,
+      floor: this.floor && this.floor !== me ? this.name(this.floor) : null,
+      pause_reason: this.session.pause_reason,
+      pause_message: this.session.pause_message,
+    };
   }
 
   /** Whether this person holds the talking piece or the floor right now. */
@@ -192,36 +208,20 @@ export class Room {
     }
     if (n.type === "arrival_left") this.waiting = this.waiting.filter((w) => w.user_id !== n.user_id);
     if (n.type === "turn_outcome" && this.round && !n.second_chance) this.round.outcomes[n.user_id] = n.outcome;
+    if (n.type === "post_state") this.post = { code: n.code || null, message: n.message || null };
+  }
+
+  /** Back after a dropped connection: notices aren't replayed, so the resume's reply
+   * brings what they would have said. */
+  resumed(reply) {
+    if (reply.whispers) this.whispers = reply.whispers;
+    if (reply.waiting) this.waiting = reply.waiting;
+    if (reply.round && this.round) this.round.outcomes = { ...reply.round.outcomes };
+    if (reply.post) this.post = reply.post;
   }
 
   /** Someone no longer waiting outside: they came in, or were declined or removed. */
   cameIn(userId) {
     this.waiting = this.waiting.filter((w) => w.user_id !== userId);
-  }
-
-  /** Why this person can't post right now, in plain words; null when they can. */
-  composerBlock(connected) {
-    if (this.ended) return "This session has ended.";
-    if (!connected) return "Reconnecting… you'll be able to send again in a moment.";
-    const me = this.me;
-    if (this.staff) return null;
-    if (this.session.phase !== "live") return "The group hasn't started yet. You can post once it begins.";
-    if (!me.agreed) return "Please affirm the group agreement before posting.";
-    if (this.session.paused) {
-      return this.session.pause_reason === "no_facilitator"
-        ? "The group is paused until a facilitator is back."
-        : `The group is paused${this.session.pause_message ? `: ${this.session.pause_message}` : "."}`;
-    }
-    if (me.muted) {
-      return "A facilitator has paused your messages for now. You can still read, react and whisper to the facilitators.";
-    }
-    if (me.mode !== "sharer") return "You're listening. Choose “I'd like to share” to post.";
-    if (this.round && this.round.holder && this.round.holder !== me.user_id) {
-      return `It's ${this.name(this.round.holder)}'s turn to share. You can still react.`;
-    }
-    if (this.floor && this.floor !== me.user_id) {
-      return `It's ${this.name(this.floor)}'s turn to speak. You can still react, and raise your hand to speak next.`;
-    }
-    return null;
   }
 }

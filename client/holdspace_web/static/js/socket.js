@@ -1,9 +1,10 @@
 // One room connection: join, commands with answers, room events in order exactly
 // once, and reconnecting by itself — resuming from the last `seq` it processed.
+import { refusal, strings } from "./strings.js";
 
 const NOTICES = new Set([
   "whisper", "arrival", "arrival_left", "admitted", "declined", "removed", "session_over",
-  "turn_outcome", "session_summary",
+  "turn_outcome", "session_summary", "post_state",
 ]);
 // Closes after which trying again can't help: done, and signed out. (A handshake the
 // server refuses — a foreign Origin, HTTP 403 — reaches a page only as 1006, like a lost
@@ -11,11 +12,15 @@ const NOTICES = new Set([
 const FINAL = new Set([1000, 4001]);
 const REFUSALS_BEFORE_ASKING = 3; // failed opens in a row before asking whether we're signed out
 
+/** A command's `error` answer: `message` in this app's words for its code where it has
+ * them (strings.js), `said` the server's own. */
 export class CommandRefused extends Error {
   constructor(frame) {
-    super(frame.message);
+    const detail = frame.detail || {};
+    super(refusal(frame.code, detail, frame.message));
     this.code = frame.code;
-    this.detail = frame.detail || {};
+    this.detail = detail;
+    this.said = frame.message;
   }
 }
 
@@ -128,7 +133,7 @@ export class RoomSocket extends EventTarget {
   send(type, fields = {}, { force = false } = {}) {
     if (!this.ws || this.ws.readyState !== WebSocket.OPEN || (!this.ready && !force)) {
       return Promise.reject(new CommandRefused({
-        code: "offline", message: "You're reconnecting — please try again in a moment.",
+        code: "offline", message: strings.network.reconnecting,
       }));
     }
     const id = this.nextId++;
@@ -151,7 +156,7 @@ export class RoomSocket extends EventTarget {
     if (ws !== this.ws) return;
     this.ready = false;
     for (const waiter of this.pending.values()) {
-      waiter.reject(new CommandRefused({ code: "offline", message: "The connection dropped before an answer came." }));
+      waiter.reject(new CommandRefused({ code: "offline", message: strings.network.dropped }));
     }
     this.pending.clear();
     if (this.closed) return;

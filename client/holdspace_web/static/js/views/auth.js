@@ -1,5 +1,9 @@
+// Signing in and signing up: one form each, sent to the HTTP API; on success, my groups.
 import { post } from "../api.js";
 import { field, h } from "../dom.js";
+import { strings } from "../strings.js";
+
+const S = strings.auth;
 
 function form(app, { title, intro, fields, submit, send, other }) {
   const error = h("p", { class: "error", role: "alert" });
@@ -29,32 +33,31 @@ function form(app, { title, intro, fields, submit, send, other }) {
 
 export function signIn(app) {
   form(app, {
-    title: "Sign in",
-    intro: "Welcome back. Take your time.",
+    title: S.signIn,
+    intro: S.welcomeBack,
     fields: [
-      field("Username", h("input", { name: "username", autocomplete: "username", required: true })),
-      field("Password", h("input", { name: "password", type: "password", autocomplete: "current-password", required: true })),
+      field(S.username, h("input", { name: "username", autocomplete: "username", required: true })),
+      field(S.password, h("input", { name: "password", type: "password", autocomplete: "current-password", required: true })),
     ],
-    submit: "Sign in",
+    submit: S.signIn,
     send: (data) => post("/api/auth/login", data),
-    other: h("p", {}, "New here? ", h("a", { href: "#/signup" }, "Create an account")),
+    other: h("p", {}, S.newHere, h("a", { href: "#/signup" }, S.createAccountLink)),
   });
 }
 
 export function signUp(app) {
   form(app, {
-    title: "Create an account",
-    intro: "Only your display name is shown to your group. Use any name you're comfortable with.",
+    title: S.signUp,
+    intro: S.signUpIntro,
     fields: [
-      field("Username", h("input", { name: "username", autocomplete: "username", required: true }),
-        "For signing in. Others never see it."),
-      field("Display name", h("input", { name: "display_name", autocomplete: "nickname", required: true, maxlength: 40 }),
-        "What your group sees. A first name or a nickname is fine; not a role such as facilitator (everyone sees roles beside names)."),
-      field("Password", h("input", { name: "password", type: "password", autocomplete: "new-password", required: true, minlength: 10 }),
-        "At least 10 characters."),
+      field(S.username, h("input", { name: "username", autocomplete: "username", required: true }), S.usernameHint),
+      field(strings.common.displayName, h("input", { name: "display_name", autocomplete: "nickname", required: true, maxlength: 40 }),
+        S.displayNameHint),
+      field(S.password, h("input", { name: "password", type: "password", autocomplete: "new-password", required: true, minlength: 10 }),
+        S.passwordHint),
     ],
-    submit: "Create account",
+    submit: S.createAccount,
     send: (data) => post("/api/auth/register", data),
-    other: h("p", {}, "Already have an account? ", h("a", { href: "#/signin" }, "Sign in")),
+    other: h("p", {}, S.haveAccount, h("a", { href: "#/signin" }, S.signIn)),
   });
 }

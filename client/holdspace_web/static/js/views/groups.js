@@ -1,10 +1,15 @@
+// My groups: each group I belong to, when it next meets and a way in when it's open;
+// redeeming an invite code; for facilitators, creating a group.
 import { get, post } from "../api.js";
 import { clock, day, field, h, instant, linked } from "../dom.js";
+import { strings } from "../strings.js";
+
+const S = strings.groups;
 
 export async function groups(app) {
   const list = h("ul", { class: "groups" });
   const status = h("p", { role: "status" });
-  app.main.append(h("h1", {}, "My groups"), status, list);
+  app.main.append(h("h1", {}, S.title), status, list);
   const staff = app.user.role !== "member";
   let rooms = [];
   try {
@@ -13,14 +18,12 @@ export async function groups(app) {
     status.textContent = e.message;
   }
   if (!rooms.length) {
-    status.textContent = staff
-      ? "You don't have any groups yet. Create one below."
-      : "You're not in any groups yet. If a facilitator gave you an invite code, enter it below.";
+    status.textContent = staff ? S.noneStaff : S.noneMember;
   }
   for (const r of rooms) list.append(card(app, r));
   app.main.append(redeem(app));
   if (staff) {
-    app.main.append(h("p", {}, h("a", { class: "button", href: "#/manage/new" }, "Create a group")));
+    app.main.append(h("p", {}, h("a", { class: "button", href: "#/manage/new" }, S.create)));
   }
 }
 
@@ -31,16 +34,16 @@ function card(app, r) {
   if (r.open_now) {
     // Instants arrive as ISO 8601 strings: compare them as dates, never as text.
     const lobby = next && Date.now() < instant(next.starts_at).getTime();
-    when = lobby ? `The room is open — the group starts at ${clock(next.starts_at)}` : "Meeting now";
-    join = h("a", { class: "button primary", href: `#/room/${encodeURIComponent(r.id)}` }, `Join ${r.name}`);
+    when = lobby ? S.openStartsAt(clock(next.starts_at)) : S.meetingNow;
+    join = h("a", { class: "button primary", href: `#/room/${encodeURIComponent(r.id)}` }, S.join(r.name));
   } else if (next) {
-    when = `Next: ${day(next.starts_at)}. The room opens at ${day(next.lobby_opens_at)}.`;
-    join = h("button", { type: "button", disabled: true, "aria-describedby": `when-${r.id}` }, "Join (not open yet)");
+    when = S.next(day(next.starts_at), day(next.lobby_opens_at));
+    join = h("button", { type: "button", disabled: true, "aria-describedby": `when-${r.id}` }, S.notOpenYet);
   } else {
-    when = "No upcoming sessions are scheduled.";
+    when = S.noneScheduled;
   }
   const manageLink = r.your_role !== "member"
-    ? h("a", { href: `#/manage/${encodeURIComponent(r.id)}` }, "Manage")
+    ? h("a", { href: `#/manage/${encodeURIComponent(r.id)}` }, S.manage)
     : null;
   return h("li", { class: "card group" },
     h("h2", {}, r.name),
@@ -65,7 +68,7 @@ function redeem(app) {
         input.focus();
       }
     },
-  }, h("h2", {}, "Have an invite code?"), field("Invite code", input), error,
-  h("div", { class: "actions" }, h("button", { type: "submit" }, "Join the group")));
+  }, h("h2", {}, S.inviteHeading), field(S.inviteCode, input), error,
+  h("div", { class: "actions" }, h("button", { type: "submit" }, S.joinGroup)));
   return form;
 }

@@ -2,8 +2,11 @@
 // and the moderation record (who did what, when — never what was said).
 import { del, get, patch, post } from "../api.js";
 import { clock, day, field, h, replace } from "../dom.js";
+import { strings } from "../strings.js";
 
-const DAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"];
+const S = strings.manage;
+const R = strings.record;
+const DAYS = S.days;
 
 export async function manage(app, roomId) {
   const creating = roomId === "new";
@@ -12,13 +15,13 @@ export async function manage(app, roomId) {
     try {
       room = (await get(`/api/rooms/${encodeURIComponent(roomId)}`)).room;
     } catch (e) {
-      app.main.append(h("h1", {}, "Group settings"), h("p", { role: "alert" }, e.message));
+      app.main.append(h("h1", {}, S.settings), h("p", { role: "alert" }, e.message));
       return;
     }
   }
   app.main.append(
-    h("h1", {}, creating ? "Create a group" : `${room.name}: settings`),
-    h("p", {}, h("a", { href: "#/groups" }, "Back to my groups")),
+    h("h1", {}, creating ? S.create : S.titled(room.name)),
+    h("p", {}, h("a", { href: "#/groups" }, strings.common.backToGroups)),
     roomForm(app, room),
   );
   if (!creating) {
@@ -69,9 +72,7 @@ function roomForm(app, room) {
           app.go(`/manage/${encodeURIComponent(result.room.id)}`);
           return;
         }
-        saved.textContent = waitingChanged(room, spec)
-          ? "Saved. The waiting room applies at once, in a session that is on now too; the rest from the next session."
-          : "Saved. Changes apply from the next session.";
+        saved.textContent = waitingChanged(room, spec) ? S.savedWaitingRoom : S.saved;
         room = result.room;
       } catch (e) {
         error.textContent = e.message;
@@ -80,36 +81,33 @@ function roomForm(app, room) {
       }
     },
   },
-  h("h2", {}, "The group"),
-  room ? h("p", { class: "hint" }, "Changes apply from the next session, except the waiting room, which applies at once.") : null,
-  field("Name", h("input", { name: "name", required: true, maxlength: 80, value: r.name })),
-  field("Description", h("textarea", { name: "description", rows: 2, maxlength: 1000 }, r.description)),
-  field("Members at most", h("input", { name: "capacity", type: "number", min: 1, max: 16, value: r.capacity }),
-    "Facilitators don't count towards it."),
-  field("Who can join", h("select", { name: "visibility" },
-    h("option", { value: "closed", selected: r.visibility === "closed" }, "Only people with an invite code"),
-    h("option", { value: "open", selected: r.visibility === "open" }, "Anyone signed in"))),
-  h("label", { class: "check" }, h("input", { type: "checkbox", name: "waiting_room", checked: r.waiting_room }),
-    " Use a waiting room: newcomers wait until a facilitator admits them"),
-  h("p", { class: "hint" }, "This one applies at once, even during a session; facilitators can also turn it on and off from the room."),
-  h("label", { class: "check" }, h("input", { type: "checkbox", name: "show_passes", checked: r.show_passes }),
-    " Let every member see who passed in a round"),
-  h("p", { class: "hint" }, "Off by default: members see who shared, and only facilitators see who passed. Passing should cost nothing."),
-  field("Group agreement (one line each)", h("textarea", { name: "guidelines", rows: 5, maxlength: 4000 }, room ? r.guidelines : ""),
-    room ? null : "Leave empty for Holdspace's default agreement."),
-  field("Crisis resources for this group", h("textarea", { name: "crisis_resources", rows: 3, maxlength: 2000 }, room ? r.crisis_resources : ""),
-    "Local lines your members can call. Leave empty for the server's."),
-  field("Co-facilitators (usernames, comma-separated)", h("input", { name: "co_facilitators", autocomplete: "off" }),
-    room ? `Now: ${r.facilitators.map((f) => f.name).join(", ")}. Leave empty to keep them.` : "Optional."),
-  h("h2", {}, "When it meets"),
-  field("Time zone", h("input", { name: "timezone", required: true, value: r.schedule.timezone }), "For example Europe/London."),
-  h("fieldset", {}, h("legend", {}, "Every week on"), dayBoxes),
-  field("Starting at", h("input", { name: "start", type: "time", value: weekly.start })),
-  field("Or once, on", h("input", { name: "one_off", type: "datetime-local", value: r.schedule.one_off[0]?.start || "" })),
-  field("Minutes per session", h("input", { name: "duration", type: "number", min: 15, max: 480, value: weekly.duration_minutes || r.schedule.one_off[0]?.duration_minutes || 90 })),
-  field("Lobby opens (minutes before)", h("input", { name: "lobby_minutes", type: "number", min: 0, max: 120, value: r.lobby_minutes })),
+  h("h2", {}, S.group),
+  room ? h("p", { class: "hint" }, S.applyHint) : null,
+  field(S.name, h("input", { name: "name", required: true, maxlength: 80, value: r.name })),
+  field(S.description, h("textarea", { name: "description", rows: 2, maxlength: 1000 }, r.description)),
+  field(S.capacity, h("input", { name: "capacity", type: "number", min: 1, max: 16, value: r.capacity }), S.capacityHint),
+  field(S.visibility, h("select", { name: "visibility" },
+    h("option", { value: "closed", selected: r.visibility === "closed" }, S.closed),
+    h("option", { value: "open", selected: r.visibility === "open" }, S.open))),
+  h("label", { class: "check" }, h("input", { type: "checkbox", name: "waiting_room", checked: r.waiting_room }), ` ${S.waitingRoom}`),
+  h("p", { class: "hint" }, S.waitingRoomHint),
+  h("label", { class: "check" }, h("input", { type: "checkbox", name: "show_passes", checked: r.show_passes }), ` ${S.showPasses}`),
+  h("p", { class: "hint" }, S.showPassesHint),
+  field(S.guidelines, h("textarea", { name: "guidelines", rows: 5, maxlength: 4000 }, room ? r.guidelines : ""),
+    room ? null : S.guidelinesHint),
+  field(S.crisis, h("textarea", { name: "crisis_resources", rows: 3, maxlength: 2000 }, room ? r.crisis_resources : ""),
+    S.crisisHint),
+  field(S.cofacilitators, h("input", { name: "co_facilitators", autocomplete: "off" }),
+    room ? S.cofacilitatorsNow(r.facilitators.map((f) => f.name)) : S.optional),
+  h("h2", {}, S.when),
+  field(S.timezone, h("input", { name: "timezone", required: true, value: r.schedule.timezone }), S.timezoneHint),
+  h("fieldset", {}, h("legend", {}, S.weekly), dayBoxes),
+  field(S.start, h("input", { name: "start", type: "time", value: weekly.start })),
+  field(S.oneOff, h("input", { name: "one_off", type: "datetime-local", value: r.schedule.one_off[0]?.start || "" })),
+  field(S.duration, h("input", { name: "duration", type: "number", min: 15, max: 480, value: weekly.duration_minutes || r.schedule.one_off[0]?.duration_minutes || 90 })),
+  field(S.lobby, h("input", { name: "lobby_minutes", type: "number", min: 0, max: 120, value: r.lobby_minutes })),
   error, saved,
-  h("div", { class: "actions" }, h("button", { type: "submit", class: "primary" }, room ? "Save changes" : "Create the group")));
+  h("div", { class: "actions" }, h("button", { type: "submit", class: "primary" }, room ? S.save : S.createGroup)));
   return form;
 }
 
@@ -120,11 +118,11 @@ function invites(room) {
   const load = async () => {
     const items = (await get(base)).invites;
     replace(list, items.length ? items.map((i) => h("li", {},
-      `Created ${day(i.created_at)} · used ${i.uses}${i.max_uses ? ` of ${i.max_uses}` : ""}`,
-      i.revoked_at ? " · revoked" : i.expires_at ? ` · expires ${day(i.expires_at)}` : "",
+      S.invite(day(i.created_at), i.uses, i.max_uses),
+      i.revoked_at ? S.revoked : i.expires_at ? S.expires(day(i.expires_at)) : "",
       i.revoked_at ? null : h("button", {
         type: "button", class: "small", onclick: async () => { await del(`${base}/${i.id}`); await load(); },
-      }, "Revoke"))) : [h("li", {}, "No invite codes yet.")]);
+      }, S.revoke))) : [h("li", {}, S.noInvites)]);
   };
   const form = h("form", {
     onsubmit: async (event) => {
@@ -135,18 +133,18 @@ function invites(room) {
           max_uses: d.max_uses ? Number(d.max_uses) : null,
           expires_in_hours: Number(d.days) * 24,
         });
-        replace(code, "New code (shown once — share it privately): ", h("strong", { class: "code" }, made.code));
+        replace(code, S.newCode, h("strong", { class: "code" }, made.code));
         await load();
       } catch (e) {
         replace(code, e.message);
       }
     },
   },
-  field("Uses", h("input", { name: "max_uses", type: "number", min: 1, max: 1000, value: 1 })),
-  field("Valid for (days)", h("input", { name: "days", type: "number", min: 1, max: 90, value: 7 })),
-  h("div", { class: "actions" }, h("button", { type: "submit" }, "Create an invite code")));
+  field(S.uses, h("input", { name: "max_uses", type: "number", min: 1, max: 1000, value: 1 })),
+  field(S.validDays, h("input", { name: "days", type: "number", min: 1, max: 90, value: 7 })),
+  h("div", { class: "actions" }, h("button", { type: "submit" }, S.createInvite)));
   load().catch((e) => replace(list, h("li", {}, e.message)));
-  return h("section", { class: "card", "aria-labelledby": "inv-h" }, h("h2", { id: "inv-h" }, "Invite codes"), list, form, code);
+  return h("section", { class: "card", "aria-labelledby": "inv-h" }, h("h2", { id: "inv-h" }, S.invites), list, form, code);
 }
 
 function bars(room) {
@@ -154,67 +152,33 @@ function bars(room) {
   const base = `/api/rooms/${encodeURIComponent(room.id)}/bars`;
   const load = async () => {
     const items = (await get(base)).bars;
-    replace(list, items.length ? items.map((b) => h("li", {}, `${b.name} — barred ${day(b.at)}${b.reason ? `: ${b.reason}` : ""} `,
-      h("button", { type: "button", class: "small", onclick: async () => { await del(`${base}/${b.user_id}`); await load(); } }, `Lift the bar on ${b.name}`)))
-      : [h("li", {}, "Nobody is barred.")]);
+    replace(list, items.length ? items.map((b) => h("li", {}, S.bar(b.name, day(b.at), b.reason),
+      h("button", { type: "button", class: "small", onclick: async () => { await del(`${base}/${b.user_id}`); await load(); } }, S.liftBar(b.name))))
+      : [h("li", {}, S.nobodyBarred)]);
   };
   load().catch((e) => replace(list, h("li", {}, e.message)));
-  return h("section", { class: "card", "aria-labelledby": "bars-h" }, h("h2", { id: "bars-h" }, "Barred"), list);
+  return h("section", { class: "card", "aria-labelledby": "bars-h" }, h("h2", { id: "bars-h" }, S.barred), list);
 }
 
 // -- the moderation record --------------------------------------------------------------
 
-// What each action reads as: who did it (the actor) comes first; `target` is whom.
-// Actions the room takes by itself read as whole sentences, without a "who".
-const ACTIONS = {
-  room_created: () => "created the group",
-  room_updated: (e) => `changed the group's settings${e.detail.fields ? ` (${e.detail.fields.replaceAll(",", ", ").replaceAll("_", " ")})` : ""}`,
-  invite_created: () => "made an invite code",
-  invite_revoked: () => "revoked an invite code",
-  bar: (e) => `barred ${e.target}`,
-  unbar: (e) => `lifted the bar on ${e.target}`,
-  mute: (e) => `muted ${e.target}${e.detail.minutes ? ` for ${e.detail.minutes} minutes` : ""}`,
-  unmute: (e) => `unmuted ${e.target}`,
-  mute_expired: (e) => `${e.target}'s mute ran out.`,
-  pause: () => "paused the group",
-  resume: () => "resumed the group",
-  redact: (e) => `removed the text of a message by ${e.target}`,
-  remove: (e) => `removed ${e.target} from the session${e.detail.barred ? " and barred them" : ""}`,
-  admit: (e) => `let ${e.target} in`,
-  decline: (e) => `didn't let ${e.target} in`,
-  lock: () => "locked the door",
-  unlock: () => "unlocked the door",
-  waiting_room_on: () => "turned the waiting room on",
-  waiting_room_off: () => "turned the waiting room off",
-  slow_mode: (e) => (e.detail.seconds ? `set slow mode to ${e.detail.seconds} s` : "turned slow mode off"),
-  floor: (e) => `gave ${e.target} the floor`,
-  round_started: (e) => `started a round${e.detail.order === "quietest" ? " (quietest first)" : ""}`,
-  round_ended: (e) => `${e.actor_id ? "ended the round" : "The round ran its course"} (${e.detail.reached ?? 0} reached)`,
-  turn_done: (e) => (e.actor_id === e.target_id ? "shared, and said done" : `ended ${e.target}'s turn`),
-  turn_passed: (e) => `passed${e.detail.second_chance ? " (second chance)" : ""}`,
-  turn_timed_out: (e) => `${e.target}'s turn ran out of time.`,
-  turn_skipped: (e) => `skipped ${e.target}'s turn`,
-  turn_left: (e) => `${e.target} left during their turn.`,
-  session_ended: (e) => (e.actor_id ? "ended the session" : "The session ended at its scheduled time"),
-};
 const AUTOMATIC = new Set(["paused_no_facilitator", "resumed_facilitator_back"]);
 
 function who(e) {
   if (!e.actor_id) return null; // the room itself: the description says it all
-  return e.actor_name || "Someone no longer here";
+  return e.actor_name || R.someoneGone;
 }
 
 function describe(e) {
-  const named = { ...e, target: e.target_name || "someone no longer here", detail: e.detail || {} };
-  const say = ACTIONS[e.action];
-  return say ? say(named) : e.action.replaceAll("_", " ");
+  const named = { ...e, target: e.target_name || R.targetGone, detail: e.detail || {} };
+  const say = Object.hasOwn(R.actions, e.action) ? R.actions[e.action] : null;
+  return say ? say(named) : R.unknown(e.action);
 }
 
 function sessionCounts(e) {
   const d = e.detail || {};
   if (d.members === undefined) return null;
-  const n = (count, one, many) => `${count} ${count === 1 ? one : many}`;
-  return `${n(d.members, "member", "members")} · ${n(d.rounds, "round", "rounds")} · ${n(d.shares, "share", "shares")} · ${n(d.passes, "pass", "passes")} · ${n(d.messages, "message", "messages")} · ${n(d.whispers, "whisper", "whispers")} · ${n(d.removals, "removal", "removals")}`;
+  return R.counts(d);
 }
 
 /** Entries in runs: a session's, and the group's own between sessions, newest first; the
@@ -240,8 +204,8 @@ function rows(entries) {
     if (!folded.length) return;
     const pauses = folded.filter((e) => e.action === "paused_no_facilitator").length;
     list.push(h("li", { class: "auto" }, h("details", {},
-      h("summary", {}, `Paused by itself ${pauses} ${pauses === 1 ? "time" : "times"} while no facilitator was connected`),
-      h("ul", {}, folded.map((e) => h("li", {}, `${day(e.at)}: ${e.action === "paused_no_facilitator" ? "paused" : "resumed"}`))))));
+      h("summary", {}, R.folded(pauses)),
+      h("ul", {}, folded.map((e) => h("li", {}, R.foldedLine(day(e.at), e.action === "paused_no_facilitator")))))));
     folded = [];
   };
   for (const e of entries) {
@@ -254,7 +218,7 @@ function rows(entries) {
     list.push(h("li", {},
       h("span", { class: "when" }, clock(e.at)), " ",
       who(e) ? [h("strong", {}, who(e)), " "] : null, describe(e),
-      e.reason ? h("span", { class: "reason" }, ` — “${e.reason}”`) : null,
+      e.reason ? h("span", { class: "reason" }, R.reason(e.reason)) : null,
       counts ? h("span", { class: "counts" }, ` (${counts})`) : null));
   }
   flush();
@@ -262,16 +226,16 @@ function rows(entries) {
 }
 
 function record(room) {
-  const body = h("div", { class: "record" }, h("p", {}, "Loading…"));
+  const body = h("div", { class: "record" }, h("p", {}, strings.common.loading));
   get(`/api/rooms/${encodeURIComponent(room.id)}/moderation`).then(({ entries }) => {
     const groups = runs(entries);
     replace(body, groups.length ? groups.map((run) => h("section", { class: "run" },
-      h("h3", {}, run.key ? `Session of ${day(run.entries[0].at)}` : `The group, ${day(run.entries[0].at)}`),
+      h("h3", {}, run.key ? R.session(day(run.entries[0].at)) : R.between(day(run.entries[0].at))),
       h("ol", { class: "entries", reversed: true }, rows(run.entries).reverse())))
-      : [h("p", {}, "Nothing recorded yet.")]);
+      : [h("p", {}, R.empty)]);
   }).catch((e) => replace(body, h("p", {}, e.message)));
   return h("section", { class: "card", "aria-labelledby": "rec-h" },
-    h("h2", { id: "rec-h" }, "Moderation record"),
-    h("p", {}, "What facilitators did, to whom, and how rounds went — never what anyone said. Newest first."),
+    h("h2", { id: "rec-h" }, R.title),
+    h("p", {}, R.intro),
     body);
 }

@@ -1,10 +1,17 @@
 // The bottom of the room, always in view: your turn (unmistakable when it comes), what
 // the room is doing, and the composer with its reasons, its live count, and the ways to
-// take part without posting — listening, a raised hand, "I need a moment".
+// take part without posting — listening, a raised hand, "I need a moment". Why the
+// composer is off is the server's to say (the model's `post`), in this app's words;
+// only what the server can't know — the session over here, the connection lost — is
+// the composer's own.
 import { setTurn } from "../../alerts.js";
-import { announce, ask, clock, field, h, rebuild, replace } from "../../dom.js";
+import { announce, clock, h, rebuild, replace } from "../../dom.js";
 import { pref } from "../../prefs.js";
-import { kindName } from "./words.js";
+import { kindName, refusal, strings } from "../../strings.js";
+import * as dialogs from "./dialogs.js";
+
+const S = strings.composer;
+const T = strings.turn;
 
 export class Composer {
   constructor(view) {
@@ -23,18 +30,18 @@ export class Composer {
   // Built once, then only updated: someone typing must never lose their words or focus.
   build() {
     const input = h("textarea", {
-      id: "compose", name: "text", rows: 1, placeholder: "Write a message…",
+      id: "compose", name: "text", rows: 1, placeholder: S.placeholder,
       "aria-describedby": "compose-why compose-count", autocomplete: "off",
     });
     const warn = h("input", { type: "checkbox", id: "compose-cw", name: "sensitive" });
-    const send = h("button", { type: "submit", class: "primary send", dataset: { key: "send" } }, "Send");
+    const send = h("button", { type: "submit", class: "primary send", dataset: { key: "send" } }, S.send);
     const why = h("p", { id: "compose-why", class: "why" });
     const count = h("p", { id: "compose-count", class: "count" });
     const form = h("form", { class: "compose", onsubmit: (event) => { event.preventDefault(); this.send(); } },
-      h("label", { for: "compose", class: "visually-hidden" }, "Your message"),
+      h("label", { for: "compose", class: "visually-hidden" }, S.label),
       h("div", { class: "compose-row" }, input, send),
       h("div", { class: "compose-meta" },
-        h("label", { class: "check", for: "compose-cw" }, warn, " Content warning"), count));
+        h("label", { class: "check", for: "compose-cw" }, warn, ` ${S.warning}`), count));
     input.addEventListener("input", () => {
       this.fit();
       this.renderCount();
@@ -48,9 +55,9 @@ export class Composer {
     const mode = h("button", { type: "button", class: "small", dataset: { key: "mode" }, onclick: () => this.toggleMode() });
     const hand = h("button", { type: "button", class: "small", dataset: { key: "hand" }, onclick: () => this.toggleHand() });
     const moment = h("button", { type: "button", class: "small moment", dataset: { key: "moment" }, onclick: () => this.moment() },
-      "I need a moment");
+      S.moment);
     const sent = h("p", { class: "sent", role: "status" });
-    const tools = h("div", { class: "tools", role: "group", "aria-label": "Your participation" }, mode, hand, moment);
+    const tools = h("div", { class: "tools", role: "group", "aria-label": S.participation }, mode, hand, moment);
     this.parts = { input, warn, send, why, count, mode, hand, tools, sent };
     this.composer = h("div", { class: "composer" }, form, why, tools, sent);
     this.el.append(this.composer);
@@ -82,7 +89,7 @@ export class Composer {
       }
       why.textContent = "";
     } catch (e) {
-      why.textContent = e.message;
+      why.textContent = this.view.said(e);
     } finally {
       this.render();
     }
@@ -103,13 +110,8 @@ export class Composer {
   }
 
   async whisper() {
-    const limit = this.model.limits.whisper;
-    const data = await ask("Whisper to the facilitators", [
-      h("p", {}, "Only the facilitators will see this. Nothing appears in the room."),
-      field("Your whisper (optional)", h("textarea", { name: "text", rows: 3, maxlength: limit }),
-        `Up to ${limit} characters. Without words, it says “I need a moment”.`),
-    ], { submit: "Send whisper" });
-    if (data) await this.sendWhisper(data.text.trim() || null);
+    const data = await dialogs.whisper(this.model.limits.whisper);
+    if (data) await this.sendWhisper(data.text);
   }
 
   async sendWhisper(text) {
@@ -117,18 +119,17 @@ export class Composer {
     try {
       const reply = await this.view.socket.send("whisper", text ? { text } : {});
       const at = clock(Date.now() / 1000);
-      const said = reply.facilitators_present
-        ? `Sent to the facilitators ✓ ${at}`
-        : `Sent ✓ ${at}. No facilitator is connected right now; they'll see it when they're back.`;
+      const said = reply.facilitators_present ? S.sent(at) : S.sentNobodyThere(at);
       replace(sent, said, " ", text ? null : h("button", {
         type: "button", class: "link", dataset: { key: "words" }, onclick: () => this.whisper(),
-      }, "Add a few words"));
+      }, S.addWords));
       sent.classList.add("ok");
       announce(said);
     } catch (e) {
+      const said = this.view.said(e);
       sent.classList.remove("ok");
-      replace(sent, e.message);
-      announce(e.message, { assertive: true });
+      replace(sent, said);
+      announce(said, { assertive: true });
     }
   }
 
@@ -137,20 +138,29 @@ export class Composer {
     const limit = this.model.limits.message;
     const length = input.value.trim().length;
     const over = length - limit;
-    count.textContent = length ? (over > 0 ? `${over} over the limit of ${limit}` : `${length} / ${limit}`) : "";
+    count.textContent = length ? (over > 0 ? S.over(over, limit) : S.count(length, limit)) : "";
     count.classList.toggle("over", over > 0);
     count.classList.toggle("near", over <= 0 && length >= limit * 0.9);
-    if (over > 0 && !this.wasOver) announce(`Your message is ${over} characters over the limit of ${limit}.`, { assertive: true });
-    else if (length >= limit * 0.9 && !this.wasNear && over <= 0) announce(`${limit - length} characters left.`);
+    if (over > 0 && !this.wasOver) announce(S.overSay(over, limit), { assertive: true });
+    else if (length >= limit * 0.9 && !this.wasNear && over <= 0) announce(S.left(limit - length));
     this.wasOver = over > 0;
     this.wasNear = length >= limit * 0.9;
     if (!this.blocked) send.disabled = over > 0;
   }
 
+  /** Why this person can't post right now, in words; null when they can. */
+  block() {
+    const m = this.model;
+    if (m.ended) return S.ended;
+    if (!this.view.connected) return S.reconnecting;
+    const { code, message } = m.post;
+    return code ? refusal(code, m.context, message) : null;
+  }
+
   render() {
     const m = this.model;
     const { input, warn, send, why, mode, hand, tools } = this.parts;
-    const block = m.composerBlock(this.view.connected);
+    const block = this.block();
     this.blocked = !!block;
     for (const control of [input, warn, send]) control.disabled = !!block;
     // A refusal's message stays until the next send; a block's reason goes when it lifts.
@@ -158,9 +168,9 @@ export class Composer {
     else if (this.wasBlocked) why.textContent = "";
     this.wasBlocked = !!block;
     tools.hidden = m.staff || m.ended;
-    mode.textContent = m.me.mode === "sharer" ? "Just listen" : "I'd like to share";
+    mode.textContent = m.me.mode === "sharer" ? S.listen : S.share;
     const up = m.hands.includes(m.you.user_id);
-    hand.textContent = up ? "Lower hand" : "Raise hand";
+    hand.textContent = up ? S.lowerHand : S.raiseHand;
     hand.setAttribute("aria-pressed", up ? "true" : "false");
     this.composer.hidden = m.ended;
     this.renderCount();
@@ -177,26 +187,24 @@ export class Composer {
     if (turn) {
       const listening = m.me.mode !== "sharer";
       const r = m.round;
-      const heading = turn === "floor" ? "You have the floor"
-        : turn === "second" ? "Another chance, if you'd like" : "It's your turn";
+      const heading = turn === "floor" ? T.floor : turn === "second" ? T.second : T.round;
       const lines = turn === "floor"
-        ? ["A facilitator gave you the floor: the room is listening.",
-          listening ? "You're listening now. Choose to share when you're ready — or pass." : "Write below, then say Done. You can always pass."]
-        : [r.prompt, r.deadline ? `Until ${clock(r.deadline)}. You can always pass.` : "Write below, then say Done. You can always pass."];
+        ? [T.floorGiven, listening ? T.floorListening : T.writeThenDone]
+        : [r.prompt, r.deadline ? T.until(clock(r.deadline)) : T.writeThenDone];
       rebuild(this.turnbar, [
         h("h2", { id: "turn-h" }, heading),
         lines.filter(Boolean).map((line, i) => h("p", { class: i === 0 && turn !== "floor" ? "prompt" : "" }, line)),
         h("div", { class: "actions" },
           turn === "floor" && listening
-            ? h("button", { type: "button", class: "primary", dataset: { key: "turn-share" }, onclick: () => this.view.command("set_mode", { mode: "sharer" }) }, "I'd like to share")
+            ? h("button", { type: "button", class: "primary", dataset: { key: "turn-share" }, onclick: () => this.view.command("set_mode", { mode: "sharer" }) }, T.share)
             : null,
-          h("button", { type: "button", class: turn === "floor" && listening ? "" : "primary", dataset: { key: "turn-done" }, onclick: () => this.view.command("done") }, "Done"),
-          h("button", { type: "button", dataset: { key: "turn-pass" }, onclick: () => this.view.command("pass") }, "Pass")),
+          h("button", { type: "button", class: turn === "floor" && listening ? "" : "primary", dataset: { key: "turn-done" }, onclick: () => this.view.command("done") }, T.done),
+          h("button", { type: "button", dataset: { key: "turn-pass" }, onclick: () => this.view.command("pass") }, T.pass)),
       ], () => this.view.settle());
       if (starting) {
         const typing = document.activeElement === this.parts.input && this.parts.input.value.trim();
         if (!typing) this.turnbar.focus({ preventScroll: true });
-        announce(`${heading}. ${turn === "floor" ? "A facilitator gave you the floor. " : ""}You can always pass.`, { assertive: true });
+        announce(T.say(heading, turn === "floor"), { assertive: true });
       }
     } else if (this.turnbar.contains(document.activeElement)) {
       replace(this.turnbar);
@@ -211,11 +219,10 @@ export class Composer {
     const r = m.round;
     let text = null;
     if (r && !m.myTurn) {
-      const who = r.holder ? `${m.name(r.holder)} is sharing` : "the piece is moving on";
-      const next = r.queue[0] === m.you.user_id ? " · you're next" : "";
-      text = `${kindName(r.kind)}${r.second_chance ? " (another chance)" : ""}: ${who}${next}`;
+      const who = r.holder ? T.sharing(m.name(r.holder)) : T.movingOn;
+      text = T.line(kindName(r.kind), r.second_chance, who, r.queue[0] === m.you.user_id);
     } else if (m.floor && !m.myTurn) {
-      text = `${m.name(m.floor)} has the floor`;
+      text = T.floorLine(m.name(m.floor));
     }
     this.roundline.hidden = !text;
     this.roundline.textContent = text || "";

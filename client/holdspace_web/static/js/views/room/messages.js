@@ -2,9 +2,13 @@
 // messages from the same person, the author's role beside their name (no display name
 // can fake it), content warnings folded, and one "React" button per message that opens
 // the three reactions (and, for those allowed, who reacted and removing the text).
-import { announce, avatar, h, rebuild, replace, show, time, ask, field } from "../../dom.js";
+import { announce, avatar, h, rebuild, replace, time } from "../../dom.js";
 import { REACTIONS } from "../../model.js";
-import { roleLabel } from "./words.js";
+import { roleLabel, strings } from "../../strings.js";
+import * as dialogs from "./dialogs.js";
+
+const S = strings.conversation;
+const LABELS = strings.words.reactions;
 
 const RUN_SECONDS = 5 * 60; // a message this soon after the same person's continues their run
 
@@ -15,12 +19,9 @@ function seconds(at) {
 export class Messages {
   constructor(view) {
     this.view = view;
-    this.list = h("ol", { class: "messages", tabindex: "-1", "aria-label": "Messages" });
-    this.empty = h("li", { class: "empty" },
-      h("p", {}, "Nothing has been said yet."),
-      h("p", {}, "Listening is taking part. When you're ready, you're welcome to share."));
-    this.newer = h("button", { type: "button", class: "newer small", hidden: true, onclick: () => this.scrollDown() },
-      "New messages ↓");
+    this.list = h("ol", { class: "messages", tabindex: "-1", "aria-label": S.label });
+    this.empty = h("li", { class: "empty" }, h("p", {}, S.empty), h("p", {}, S.emptyWelcome));
+    this.newer = h("button", { type: "button", class: "newer small", hidden: true, onclick: () => this.scrollDown() }, S.newer);
     this.scroller = h("div", { class: "scroller" }, this.list);
     this.scroller.addEventListener("scroll", () => {
       if (this.nearBottom()) this.newer.hidden = true;
@@ -112,27 +113,27 @@ export class Messages {
     const meta = h("p", { class: cont ? "meta visually-hidden" : "meta" },
       h("span", { class: "name" }, msg.name),
       badge ? h("span", { class: "badge" }, badge) : null,
-      msg.user_id === m.you.user_id ? h("span", { class: "visually-hidden" }, " (you)") : null,
+      msg.user_id === m.you.user_id ? h("span", { class: "visually-hidden" }, S.you) : null,
       " ", time(msg.at));
     let body;
     if (msg.redacted) {
-      body = h("p", { class: "redacted" }, "This message was removed by a facilitator.");
+      body = h("p", { class: "redacted" }, S.removed);
     } else if (msg.sensitive) {
-      body = h("details", { class: "cw" }, h("summary", {}, "Content warning — select to read"), h("p", { class: "text" }, msg.text));
+      body = h("details", { class: "cw" }, h("summary", {}, S.warning), h("p", { class: "text" }, msg.text));
     } else {
       body = h("p", { class: "text" }, msg.text);
     }
-    const counts = REACTIONS.filter(([kind]) => msg.reactions[kind]).map(([kind, label]) =>
-      h("span", { class: `chip${msg.mine.includes(kind) ? " yours" : ""}` }, `${label} ${msg.reactions[kind]}`));
+    const counts = REACTIONS.filter((kind) => msg.reactions[kind]).map((kind) =>
+      h("span", { class: `chip${msg.mine.includes(kind) ? " yours" : ""}` }, S.chip(LABELS[kind], msg.reactions[kind])));
     const open = this.open === msg.id;
     const pickerId = `picker-${msg.id}`;
     const reacts = msg.redacted ? null : h("div", { class: "reacts" },
       counts,
       h("button", {
         type: "button", class: "react-toggle", "aria-expanded": open ? "true" : "false", "aria-controls": pickerId,
-        "aria-label": `React to ${msg.name}'s message`, dataset: { key: `rt-${msg.id}` },
+        "aria-label": S.reactTo(msg.name), dataset: { key: `rt-${msg.id}` },
         onclick: () => (this.open === msg.id ? this.closePicker(true) : this.openPicker(msg.id)),
-      }, "React"));
+      }, S.react));
     const picker = msg.redacted || !open ? null : this.picker(msg, pickerId);
     const mine = msg.user_id === m.you.user_id;
     return [cont || mine ? null : avatar(msg.name, msg.user_id), h("div", { class: "bubble" }, meta, body, reacts, picker)];
@@ -141,13 +142,13 @@ export class Messages {
   picker(msg, id) {
     const m = this.model;
     const allowed = m.staff || msg.user_id === m.you.user_id;
-    const el = h("div", { class: "picker", id, role: "group", "aria-label": `Reactions to ${msg.name}'s message` },
-      REACTIONS.map(([kind, label]) => h("button", {
+    const el = h("div", { class: "picker", id, role: "group", "aria-label": S.reactionsTo(msg.name) },
+      REACTIONS.map((kind) => h("button", {
         type: "button", class: "reaction", "aria-pressed": msg.mine.includes(kind) ? "true" : "false",
         dataset: { key: `r-${msg.id}-${kind}` }, onclick: () => this.react(msg, kind),
-      }, label, msg.reactions[kind] ? h("span", { class: "count" }, ` ${msg.reactions[kind]}`) : null)),
-      allowed ? h("button", { type: "button", class: "link", dataset: { key: `w-${msg.id}` }, onclick: () => this.whoReacted(msg) }, "Who reacted") : null,
-      m.staff ? h("button", { type: "button", class: "link danger", dataset: { key: `x-${msg.id}` }, onclick: () => this.redact(msg) }, "Remove text…") : null);
+      }, LABELS[kind], msg.reactions[kind] ? h("span", { class: "count" }, ` ${msg.reactions[kind]}`) : null)),
+      allowed ? h("button", { type: "button", class: "link", dataset: { key: `w-${msg.id}` }, onclick: () => this.whoReacted(msg) }, S.whoReacted) : null,
+      m.staff ? h("button", { type: "button", class: "link danger", dataset: { key: `x-${msg.id}` }, onclick: () => this.redact(msg) }, S.removeText) : null);
     el.addEventListener("keydown", (e) => {
       if (e.key === "Escape") {
         e.stopPropagation();
@@ -182,26 +183,21 @@ export class Messages {
       msg.mine = [...mine];
       this.update(msg.id);
     } catch (e) {
-      announce(e.message);
+      announce(this.view.said(e));
     }
   }
 
   async whoReacted(msg) {
     try {
       const reply = await this.view.socket.send("who_reacted", { message: msg.id });
-      const rows = REACTIONS.filter(([kind]) => reply.reactions[kind]?.length)
-        .map(([kind, label]) => h("li", {}, `${label}: ${reply.reactions[kind].join(", ")}`));
-      await show("Who reacted", rows.length ? h("ul", {}, rows) : h("p", {}, "No reactions yet."));
+      await dialogs.whoReacted(reply, REACTIONS);
     } catch (e) {
-      announce(e.message);
+      announce(this.view.said(e));
     }
   }
 
   async redact(msg) {
-    const data = await ask("Remove this message's text?", [
-      h("p", {}, "Everyone will see that a facilitator removed it. The text can't be brought back."),
-      field("Reason (for the moderation record, optional)", h("input", { name: "reason", maxlength: 200 })),
-    ], { submit: "Remove text", danger: true });
-    if (data) await this.view.command("redact", { message: msg.id, ...(data.reason ? { reason: data.reason } : {}) });
+    const fields = await dialogs.redact();
+    if (fields) await this.view.command("redact", { message: msg.id, ...fields });
   }
 }
