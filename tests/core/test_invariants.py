@@ -33,14 +33,15 @@ class RoomMachine(RuleBasedStateMachine):
         self.told: dict[str, str | None] = {}  # what each member's composer was last told
 
     def run(self, actor: str | None, cmd: c.Command) -> None:
-        before = dict(self.state.messages)
-        encoded = {seq: codec.message_json(m) for seq, m in before.items()}
+        encoded = {seq: codec.message_json(m) for seq, m in self.state.messages.items()}
+        self.state.messages.track()
         t = apply(self.state, actor, cmd, self.now)
-        # A hub that stores messages apart rewrites those the step put in a new record: a
-        # message whose encoding changed must be a new record, never the old one changed.
-        for seq, m in self.state.messages.items():
-            if seq in encoded and encoded[seq] != codec.message_json(m):
-                assert before[seq] is not m
+        # A hub that stores messages apart rewrites what the buffer noted: every message
+        # new or changed by the step, and none let go of but those it says were dropped.
+        written, dropped = self.state.messages.changes()
+        after = {seq: codec.message_json(m) for seq, m in self.state.messages.items()}
+        assert {seq for seq, text in after.items() if encoded.get(seq) != text} <= set(written)
+        assert set(encoded) - set(after) == set(dropped)
         for event in t.events:
             # Sequence numbers strictly increase with no gaps, across every transition.
             assert event.seq == self.last_seq + 1

@@ -11,7 +11,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 from holdspace.core.commands import Mode, RoomRole
 
@@ -125,6 +125,40 @@ class MessageRecord(NamedTuple):
     role: RoomRole = "member"  # the author's role, shown beside their name
 
 
+class MessageBuffer(dict[int, MessageRecord]):
+    """The recent messages by seq, oldest first — and, while asked to, which were written
+    or dropped. A hub that stores each message apart rewrites only those: what changed
+    is recorded as the core writes, so no rule has to remember to say so."""
+
+    __slots__ = ("_dropped", "_written")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._written: set[int] | None = None  # None: not tracking
+        self._dropped: set[int] = set()
+
+    def __setitem__(self, seq: int, message: MessageRecord) -> None:
+        super().__setitem__(seq, message)
+        if self._written is not None:
+            self._written.add(seq)
+
+    def __delitem__(self, seq: int) -> None:
+        super().__delitem__(seq)
+        if self._written is not None:
+            self._dropped.add(seq)
+
+    def track(self) -> None:
+        """Start noting writes and drops (until :meth:`changes`)."""
+        self._written, self._dropped = set(), set()
+
+    def changes(self) -> tuple[list[int], list[int]]:
+        """The seqs written and still here, and those dropped, since :meth:`track`; stops
+        tracking."""
+        written, dropped = self._written or (), self._dropped
+        self._written, self._dropped = None, set()
+        return [s for s in written if s in self], [s for s in dropped if s not in self]
+
+
 @dataclass(slots=True)
 class Waiting:
     """Someone at the door: arrived mid-share (``door``) or waiting to be admitted."""
@@ -186,7 +220,7 @@ class RoomState:
     pause: PauseInfo | None = None
     participants: dict[str, Participant] = field(default_factory=dict)  # arrival order
     agreed: set[str] = field(default_factory=set)  # affirmed the agreement this session
-    messages: dict[int, MessageRecord] = field(default_factory=dict)  # by seq, oldest first
+    messages: MessageBuffer = field(default_factory=lambda: MessageBuffer())  # oldest first
     stats: dict[str, Stats] = field(default_factory=dict)
     round: Round | None = None
     hands: list[str] = field(default_factory=list)  # raised, first come first

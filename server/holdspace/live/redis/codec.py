@@ -5,7 +5,7 @@ The state is split so that a step rewrites only what it changed: the ``config``
 rewritten on most steps), the ``whispers`` (rewritten when one is added) and one
 part per recent message (``m:<seq>``, written when posted and again only when
 its reactions change or it is redacted: the core then puts a new record in its
-seat, which :mod:`.state` notices by identity). Without
+seat, and the message buffer notes it for :mod:`.state`). Without
 the split, every post would re-encode and resend up to 200 messages.
 
 The shapes mirror :mod:`holdspace.core.state` field for field;
@@ -26,6 +26,7 @@ import orjson
 from holdspace.core.state import (
     UNTOLD,
     Bucket,
+    MessageBuffer,
     MessageRecord,
     Participant,
     PauseInfo,
@@ -177,7 +178,7 @@ def from_parts(parts: Mapping[str, str]) -> RoomState:
             m["reactions"] = {k: frozenset(v) for k, v in m["reactions"].items()}
             records.append(MessageRecord(**m))
     records.sort(key=lambda m: m.seq)  # oldest first, as the buffer drops them
-    state.messages = {m.seq: m for m in records}
+    state.messages = MessageBuffer((m.seq, m) for m in records)
     state.stats = {u: Stats(**s) for u, s in d["stats"].items()}
     state.round = None if d["round"] is None else Round(**d["round"])
     state.hands = list(d["hands"])

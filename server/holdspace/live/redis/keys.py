@@ -6,7 +6,7 @@ and runs unchanged on Redis Cluster.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from holdspace.records import split_session_key
 
@@ -14,6 +14,18 @@ from holdspace.records import split_session_key
 @dataclass(frozen=True, slots=True)
 class Keys:
     prefix: str
+    # Recent sessions' (state, log, followers) names: every step needs all three.
+    _named: dict[str, tuple[str, str, str]] = field(default_factory=dict, compare=False)
+
+    def session(self, session: str) -> tuple[str, str, str]:
+        """The session's state, log and followers keys, in the write script's order."""
+        names = self._named.get(session)
+        if names is None:
+            if len(self._named) >= 4096:
+                self._named.clear()
+            state = self.state(session)
+            names = self._named[session] = (state, state + ":log", state + ":fol")
+        return names
 
     def state(self, session: str) -> str:
         """The session's hash; also the name of its pub/sub channel."""

@@ -4,7 +4,6 @@ each: the scripts take long positional lists, and only these builders write them
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from importlib.resources import files
 
 from holdspace.live.base import Delivery
@@ -45,48 +44,41 @@ def delivery(s: str, f: str, t: str, g: str, x: str) -> Delivery:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class WriteStep:
-    """Everything ``write.lua`` needs to commit one step, by name."""
-
-    version: str  # the version the step read ("0": the session must not exist yet)
-    ends: bool  # the step ends the session: delete its keys
-    epoch: str
-    seq: int
-    published: bytes  # what goes on the channel after the ids: [epoch, rows] as JSON
-    log_size: int  # most log entries kept
-    log_ms: int  # oldest log entry kept (age)
-    expire_at_ms: int  # every key of the session expires then (or in an hour at least)
-    worker_id: str  # the calling worker: it delivers to its own subscribers itself
-    rows: Sequence[Row]
-    replaced: Sequence[tuple[int, str]]  # (seq, new frame) of rewritten log entries
-    written: dict[str, str]  # state parts to set
-    deleted: Sequence[str]  # state parts to delete
-
-    def args(self) -> list[Arg]:
-        out: list[Arg] = [
-            self.version,
-            "1" if self.ends else "",
-            self.epoch,
-            self.seq,
-            self.published,
-            self.log_size,
-            self.log_ms,
-            self.expire_at_ms,
-            len(self.rows),
-            len(self.replaced),
-            len(self.written),
-            len(self.deleted),
-            self.worker_id,
-        ]
-        for r in self.rows:
-            out += r
-        for seq, frame in self.replaced:
-            out += (seq, frame)
-        for part in self.written.items():
-            out += part
-        out += self.deleted
-        return out
+def write_args(
+    *,
+    version: str,
+    ends: bool,
+    epoch: str,
+    seq: int,
+    published: bytes,
+    log_size: int,
+    log_ms: int,
+    expire_at_ms: int,
+    worker_id: str,
+    rows: Sequence[Row],
+    replaced: Sequence[tuple[int, str]],
+    written: dict[str, str],
+    deleted: Sequence[str],
+) -> list[Arg]:
+    """Everything ``write.lua`` needs to commit one step, in its order: the version the
+    step read ("0": the session must not exist yet), whether the step ends the session
+    (its keys are deleted), the epoch and seq, what goes on the channel after the ids
+    ([epoch, rows] as JSON), the most log entries and the oldest (ms) kept, when every
+    key of the session expires, the calling worker (it delivers to its own subscribers
+    itself); then the counts and the rows, the rewritten log entries (seq, new frame),
+    the state parts to set and those to delete."""
+    out: list[Arg] = [
+        version, "1" if ends else "", epoch, seq, published, log_size, log_ms, expire_at_ms,
+        len(rows), len(replaced), len(written), len(deleted), worker_id,
+    ]  # fmt: skip
+    for r in rows:
+        out += r
+    for seq_and_frame in replaced:
+        out += seq_and_frame
+    for part in written.items():
+        out += part
+    out += deleted
+    return out
 
 
 def since_args(epoch: str, seq: int) -> list[Arg]:

@@ -8,7 +8,7 @@ there first: the script hands back the newer state and the step runs again on it
 
 Only the parts a step changed are written (see :mod:`.codec`). What changed is
 derived, not declared by the step: the core part and the whispers by their
-encoding, and messages by identity — the core never changes a message in place.
+encoding, and messages as the message buffer noted them being written or dropped.
 """
 
 from __future__ import annotations
@@ -25,13 +25,13 @@ from redis.exceptions import RedisError
 
 from holdspace.core.events import SessionEnded
 from holdspace.core.room import Transition
-from holdspace.core.state import MessageRecord, RoomState
+from holdspace.core.state import RoomState
 from holdspace.errors import Unavailable
 from holdspace.live.base import Delivery, Encoder, HubStats, NoticeEncoder, Step, merge
 from holdspace.live.redis import codec
 from holdspace.live.redis.keys import Keys
 from holdspace.live.redis.pipelined import PipelinedScript
-from holdspace.live.redis.scripts import WRITE, WriteStep, row
+from holdspace.live.redis.scripts import WRITE, row, write_args
 
 MAX_ATTEMPTS = 50  # compare-and-set retries before a command is refused as unavailable
 
@@ -71,11 +71,11 @@ def changed_parts(
     state: RoomState,
     core: str,
     whispers: tuple[int, str | None],
-    messages: dict[int, MessageRecord],
     t: Transition,
 ) -> tuple[dict[str, str], list[str]]:
-    """The parts a step changed, to write, and the messages it let go of, to delete;
-    ``messages`` is the session's messages as they were before the step."""
+    """The parts a step changed, to write, and the messages it let go of, to delete (the
+    message buffer noted both while the step ran)."""
+    written, dropped = state.messages.changes()
     if t.ended:
         return {}, []
     if before.state is None:
@@ -85,11 +85,10 @@ def changed_parts(
         write[codec.CORE] = core
     if whispers != before.whispers:
         write[codec.WHISPERS] = codec.whispers_json(state)
-    for seq, m in state.messages.items():
-        if messages.get(seq) is not m:  # new, or put in its seat by the step
-            write[codec.message_part(seq)] = codec.message_json(m)
-    gone = [codec.message_part(seq) for seq in messages if seq not in state.messages]
-    return write, gone
+    messages = state.messages
+    for seq in written:
+        write[codec.message_part(seq)] = codec.message_json(messages[seq])
+    return write, [codec.message_part(seq) for seq in dropped]
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,7 +164,7 @@ class SessionStates:
         create: Callable[[], RoomState] | None,
         deliver_own: OwnDelivery,
     ) -> Transition | None:
-        state_key = self._keys.state(key)
+        state_key = self._keys.session(key)[0]
         current = self._cache.pop(key, None)  # the step may change its state: taken out
         fresh = current is None  # read from Redis just now, not remembered from earlier
         if current is None:
@@ -178,11 +177,11 @@ class SessionStates:
                 state = create()
             else:
                 state = current.state
-            messages = dict(state.messages)
+            state.messages.track()
             t = step(state)
             core = codec.core_json(state)
             whispers = codec.whispers_mark(state)
-            parts = changed_parts(current, state, core, whispers, messages, t)
+            parts = changed_parts(current, state, core, whispers, t)
             quiet = not (t.events or t.notices or t.replaced or t.ended or parts[0] or parts[1])
             if quiet and current.state is not None:
                 # Nothing to write (a refusal, a read, a quiet tick): only an answer
@@ -227,7 +226,7 @@ class SessionStates:
             batch = merge(batch, t.notices, self._encode_notice, state.seq)
         rows = [row(d) for d in batch]
         written, deleted = parts
-        write = WriteStep(
+        args = write_args(
             version=version,
             ends=t.ended,
             epoch=state.epoch,
@@ -242,8 +241,7 @@ class SessionStates:
             written=written,
             deleted=deleted,
         )
-        keys = [self._keys.state(key), self._keys.log(key), self._keys.followers(key)]
-        result: list[Any] = await self._write(keys, write.args())
+        result: list[Any] = await self._write(self._keys.session(key), args)
         return result, batch
 
     async def close(self) -> None:

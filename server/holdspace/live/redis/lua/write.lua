@@ -1,7 +1,7 @@
 -- Write one step's result: compare-and-set the session's state, append the step's
 -- events and notices to the log, and publish them if anyone else listens.
 -- KEYS: state, log, followers.
--- ARGV: see holdspace.live.redis.scripts.WriteStep.args (fixed fields, then the rows,
+-- ARGV: see holdspace.live.redis.scripts.write_args (fixed fields, then the rows,
 -- the replaced entries, the parts written and the parts deleted).
 -- Returns {1, new version, previous entry id, new entry ids...} or, on a version
 -- conflict, {0, version, the hash's fields and values...}.
