@@ -87,3 +87,18 @@ def test_encoding_keeps_unicode_readable() -> None:
     """Frames carry text as UTF-8, not \\u escapes, so they stay small for every language."""
     event = e.MessagePosted(seq=1, at=0.0, user_id="u", name="Zoë", text="私は大丈夫 🌱")
     assert "私は大丈夫 🌱" in p.encode_event(event)
+
+
+def test_a_client_id_travels_with_its_command() -> None:
+    frame = p.parse('{"type":"post","id":3,"cid":"kim-1733190000.7:a_b","text":"hi"}')
+    assert (frame.cid, frame.command) == ("kim-1733190000.7:a_b", c.Post("hi"))
+    assert p.parse('{"type":"post","text":"hi"}').cid is None
+
+
+@pytest.mark.parametrize("cid", ['""', "42", '"has space"', '"' + "x" * 65 + '"', '"é"'])
+def test_a_client_id_is_short_and_plain(cid: str) -> None:
+    with pytest.raises(p.BadFrame) as bad:
+        p.parse(f'{{"type":"post","id":4,"cid":{cid},"text":"hi"}}')
+    assert (bad.value.code, bad.value.detail["field"], bad.value.frame_id) == (
+        "invalid_field", "cid", 4,
+    )  # fmt: skip

@@ -7,6 +7,7 @@ import contextlib
 import itertools
 import json
 import logging
+import secrets
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -81,6 +82,11 @@ class Client:
         self._reader: asyncio.Task[None] | None = None
         self._resumer: asyncio.Task[None] | None = None
         self._ids = itertools.count(1)
+        # Client ids for commands: unique to this client, so a command sent again after a
+        # lost answer is recognised (and never applied twice) on any worker.
+        self._cid_prefix = secrets.token_hex(6)
+        self._cids = itertools.count(1)
+        self.in_room = asyncio.Event()  # joined, or rejoined after a drop
         self._pending: dict[int, asyncio.Future[Event]] = {}
         self._events: asyncio.Queue[Event] = asyncio.Queue()
         self._closing = False
@@ -195,6 +201,25 @@ class Client:
             raise CommandError(reply)
         return reply
 
+    async def command(self, kind: str, /, timeout: float = 30.0, **fields: Any) -> Event:
+        """Send a command that changes something until its outcome is known. It carries a
+        client id (``cid``); an answer lost — ``outcome_unknown``, or the connection
+        dropping first — means sending it again with the same id, after the rejoin: the
+        server applies it at most once, and answers a repeat as it did the first time."""
+        cid = f"{self._cid_prefix}-{next(self._cids)}"
+        async with asyncio.timeout(timeout):
+            while True:
+                try:
+                    return await self.request(kind, cid=cid, **fields)
+                except CommandError as error:
+                    if error.code != "outcome_unknown":
+                        raise
+                    await asyncio.sleep(float(error.frame.get("detail", {}).get("retry_after", 1)))
+                except ConnectionLost:
+                    if not self._reconnect or self._closing:
+                        raise
+                    await self.in_room.wait()
+
     async def send_raw(self, data: str | bytes) -> None:
         """Send a frame as-is (for testing how the server treats bad input)."""
         assert self._ws is not None
@@ -204,20 +229,22 @@ class Client:
         """Join ``room``; returns its snapshot."""
         reply = await self.request("join", room=room)
         self.room = room
+        if reply["type"] in ("snapshot", "resync"):
+            self.in_room.set()
         return reply
 
     async def post(self, text: str, *, sensitive: bool = False) -> int:
         fields = {"sensitive": True} if sensitive else {}
-        return int((await self.request("post", text=text, **fields))["message"])
+        return int((await self.command("post", text=text, **fields))["message"])
 
     async def agree(self) -> Event:
-        return await self.request("agree")
+        return await self.command("agree")
 
     async def set_mode(self, mode: str) -> Event:
-        return await self.request("set_mode", mode=mode)
+        return await self.command("set_mode", mode=mode)
 
     async def react(self, message: int, kind: str) -> Event:
-        return await self.request("react", message=message, kind=kind)
+        return await self.command("react", message=message, kind=kind)
 
     async def leave(self) -> Event:
         reply = await self.request("leave")
@@ -287,6 +314,7 @@ class Client:
             pass
         finally:
             self.connected.clear()
+            self.in_room.clear()
             if ws.close_code is not None:
                 self.close_code = ws.close_code
                 self.close_reason = ws.close_reason
@@ -335,6 +363,7 @@ class Client:
         except (CommandError, ConnectionLost, TimeoutError) as error:
             self._give_up(repr(error))
             return
+        self.in_room.set()
         self._events.put_nowait({"type": "_resumed", "via": reply["type"], "reply": reply})
 
     def _give_up(self, why: str) -> None:

@@ -56,7 +56,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         logs.install_filters()
-        store, hub = await _backends(settings)
+        store, hub = await _backends(settings, clock)
         passwords = PasswordService(
             settings.password_profile, max_concurrency=settings.hash_concurrency
         )
@@ -152,7 +152,7 @@ def tune_garbage_collector() -> None:
     gc.set_threshold(50_000, 50, 100)
 
 
-async def _backends(settings: Settings) -> tuple[Store, LiveHub]:
+async def _backends(settings: Settings, clock: Clock) -> tuple[Store, LiveHub]:
     """The embedded pair (SQLite + in-process hub), or both on Redis."""
     if settings.redis_url is None:
         store: Store = await SQLiteStore.open(settings.database_path)
@@ -173,6 +173,7 @@ async def _backends(settings: Settings) -> tuple[Store, LiveHub]:
             encode_service,
             prefix=settings.redis_prefix,
             tuning=tuning,
+            clock=clock,
         )
     except BaseException:
         await store.close()

@@ -6,6 +6,8 @@
 * Transport-level violations (oversized or undecodable frames) are closed by
   the transport itself with a standard close code; see ``protocol.CloseCode``.
 * :class:`Unavailable` — a backend is out of reach; the command was *not* applied.
+  Its :class:`OutcomeUnknown` — the backend was reached but its answer lost: the
+  command may have been applied; sent again with the same client id, it applies once.
 
 Internal detail never travels in these: log it where it happens.
 """
@@ -93,6 +95,7 @@ class Code(StrEnum):
     # -- slow down, try again (429, 503) -----------------------------------------------
     RATE_LIMITED = "rate_limited", 429
     UNAVAILABLE = "unavailable", 503
+    OUTCOME_UNKNOWN = "outcome_unknown", 503
 
 
 class HoldspaceError(Exception):
@@ -154,6 +157,23 @@ class Unavailable(HoldspaceError):
     """A backend could not be reached; nothing was applied."""
 
     code = Code.UNAVAILABLE
+
+
+class OutcomeUnknown(Unavailable):
+    """The backend was reached but its answer was lost: the command may or may not have
+    been applied. Sent again with the same client id, it is applied at most once."""
+
+    code = Code.OUTCOME_UNKNOWN
+
+
+def outcome_unknown() -> ClientError:
+    """What the sender of a command is told when its outcome is unknown."""
+    return ClientError(
+        "We couldn't confirm whether that went through. Send it again with the same `cid`: "
+        "it will not be applied twice.",
+        code=Code.OUTCOME_UNKNOWN,
+        retry_after=1,
+    )
 
 
 def unavailable() -> ClientError:

@@ -10,6 +10,7 @@ place. ``docs/PROTOCOL.md`` documents all of it.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields, is_dataclass
 from typing import Any
@@ -72,6 +73,7 @@ class Frame:
     id: str | int | None
     type: str
     command: Any
+    cid: str | None = None  # the client's id for this command: sent again, never applied twice
 
 
 # -- parsing ------------------------------------------------------------------
@@ -195,6 +197,13 @@ COMMANDS: dict[str, Spec] = {
 }
 
 
+_CID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+
+
+def _is_cid(v: Any) -> bool:
+    return v is None or (isinstance(v, str) and _CID.fullmatch(v) is not None)
+
+
 def _is_frame_id(v: Any) -> bool:
     return v is None or (_is_str(v) and len(v) <= 64) or _is_int(v)
 
@@ -232,6 +241,14 @@ def parse(text: str) -> Frame:
     kind = data.get("type")
     if not isinstance(kind, str):
         raise BadFrame("A frame needs a `type`.", code=Code.BAD_FRAME, frame_id=frame_id)
+    cid = data.get("cid")
+    if not _is_cid(cid):
+        raise BadFrame(
+            "`cid` must be 1 to 64 letters, digits, '.', '_', ':' or '-'.",
+            code=Code.INVALID_FIELD,
+            field="cid",
+            frame_id=frame_id,
+        )
     spec = COMMANDS.get(kind)
     if spec is None:
         raise BadFrame(
@@ -256,7 +273,7 @@ def parse(text: str) -> Frame:
                 field=name,
                 frame_id=frame_id,
             )
-    return Frame(frame_id, kind, spec.build(**args))
+    return Frame(frame_id, kind, spec.build(**args), cid)
 
 
 # -- encoding -------------------------------------------------------------------

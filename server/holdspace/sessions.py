@@ -34,7 +34,15 @@ from holdspace.core.events import BarMember, RecordAgreement, RecordModeration
 from holdspace.core.room import Transition, apply
 from holdspace.core.state import Rate, RoomConfig, RoomState
 from holdspace.core.views import snapshot
-from holdspace.errors import ClientError, Code, Rejected, Unavailable, unavailable
+from holdspace.errors import (
+    ClientError,
+    Code,
+    OutcomeUnknown,
+    Rejected,
+    Unavailable,
+    outcome_unknown,
+    unavailable,
+)
 from holdspace.live.base import LiveHub, connection_id, worker_of
 from holdspace.live.connection import Connection
 from holdspace.records import ModerationEntry, Room, User, split_session_key
@@ -96,6 +104,8 @@ class LiveSessions:
             return await self._handle(presence, frame)
         except ClientError as error:  # refused before the core: access, or the wrong moment
             return refusal(error, frame.id)
+        except OutcomeUnknown:
+            return refusal(outcome_unknown(), frame.id)
         except Unavailable:
             return refusal(unavailable(), frame.id)
 
@@ -116,7 +126,7 @@ class LiveSessions:
                 raise Rejected("This session has ended.", code=Code.SESSION_ENDED)
             raise Rejected("Join a room first.", code=Code.NOT_JOINED)
         assert isinstance(cmd, c.Command)
-        t = await self.command(seat.room.id, seat.window.key, presence.user.id, cmd)
+        t = await self.command(seat.room.id, seat.window.key, presence.user.id, cmd, frame.cid)
         if t.error is not None:
             return refusal(t.error, frame.id)
         return Answer(p.encode("reply", id=frame.id, ok=True, **t.reply))
@@ -228,11 +238,14 @@ class LiveSessions:
         await self._persist(seat.room.id, seat.window.key, t)
         return t, view
 
-    async def command(self, room_id: str, key: str, user_id: str, cmd: c.Command) -> Transition:
-        """Run one command; a refusal comes back as ``Transition.error``."""
+    async def command(
+        self, room_id: str, key: str, user_id: str, cmd: c.Command, cid: str | None = None
+    ) -> Transition:
+        """Run one command (sent with client id ``cid``, if any); a refusal comes back as
+        ``Transition.error``."""
 
         def step(state: RoomState) -> Transition:
-            return apply(state, user_id, cmd, self.clock.now())
+            return apply(state, user_id, cmd, self.clock.now(), cid)
 
         t = await self.hub.transact(key, step)
         if t is None:

@@ -31,11 +31,23 @@ class RoomMachine(RuleBasedStateMachine):
         self.last_seq = 0
         self.conns = 0
         self.told: dict[str, str | None] = {}  # what each member's composer was last told
+        self.applied: set[tuple[str | None, str]] = set()  # (who, client id) posts that landed
 
-    def run(self, actor: str | None, cmd: c.Command) -> None:
+    def run(self, actor: str | None, cmd: c.Command, cid: str | None = None) -> None:
         encoded = {seq: codec.message_json(m) for seq, m in self.state.messages.items()}
         self.state.messages.track()
-        t = apply(self.state, actor, cmd, self.now)
+        applied_before = cid is not None and (actor, cid) in self.applied
+        t = apply(self.state, actor, cmd, self.now, cid)
+        if applied_before:
+            # Sent again with the same client id: the first answer, and nothing applied.
+            assert t.reply.get("repeated") is True
+            assert not any(isinstance(ev, e.MessagePosted) for ev in t.events)
+        elif (
+            cid is not None
+            and t.error is None
+            and any(isinstance(ev, e.MessagePosted) for ev in t.events)
+        ):
+            self.applied.add((actor, cid))
         # A hub that stores messages apart rewrites what the buffer noted: every message
         # new or changed by the step, and none let go of but those it says were dropped.
         written, dropped = self.state.messages.changes()
@@ -120,6 +132,11 @@ class RoomMachine(RuleBasedStateMachine):
     @rule(user=people, text=st.text(max_size=30))
     def post(self, user: str, text: str) -> None:
         self.run(user, c.Post(text or "hi"))
+
+    @rule(user=people, cid=st.sampled_from(["a", "b", "c"]))
+    def post_with_a_client_id(self, user: str, cid: str) -> None:
+        """Sent once or again, as a client retrying after a lost answer would."""
+        self.run(user, c.Post(f"said once as {cid}"), cid)
 
     @precondition(lambda self: bool(self.state.messages))
     @rule(user=people, kind=st.sampled_from(c.REACTIONS), data=st.data())

@@ -23,7 +23,7 @@ from typing import Any
 from holdspace.core import commands as c
 from holdspace.core import events as e
 from holdspace.core import facilitation as f
-from holdspace.core import floor, rounds, speech
+from holdspace.core import floor, receipts, rounds, speech
 from holdspace.core.policy import member_block, post_state, room_block
 from holdspace.core.state import UNTOLD, Participant, RoomState, Waiting
 from holdspace.core.text import clean_name
@@ -33,19 +33,32 @@ from holdspace.errors import ClientError, Code, InvalidInput, Rejected
 __all__ = ["Transition", "apply"]
 
 
-def apply(state: RoomState, actor_id: str | None, cmd: c.Command, now: float) -> Transition:
+def apply(
+    state: RoomState, actor_id: str | None, cmd: c.Command, now: float, cid: str | None = None
+) -> Transition:
     """Apply one command from ``actor_id`` (None for ``Tick``; for ``Reconfigure``, whoever
-    changed the settings, present or not) at time ``now``."""
+    changed the settings, present or not) at time ``now``. A command sent again with the
+    same client id ``cid`` gets its first answer, marked ``repeated``, and changes nothing
+    (see :mod:`holdspace.core.receipts`)."""
     t = Transition()
     _housekeep(state, t, now)
     if isinstance(cmd, c.Reconfigure):
         if state.phase != "ended":
             f.reconfigure(state, t, actor_id, cmd, now)
     elif not isinstance(cmd, c.Tick):
-        try:
-            _dispatch(state, t, actor_id, cmd, now)
-        except ClientError as refusal:
-            t.error = refusal
+        kept = None if cid is None or actor_id is None else receipts.find(state, actor_id, cid)
+        if kept is not None:
+            t.reply = {**kept, "repeated": True}
+        else:
+            before = len(t.events) + len(t.notices) + len(t.effects)  # time's, not the command's
+            try:
+                _dispatch(state, t, actor_id, cmd, now)
+            except ClientError as refusal:
+                t.error = refusal
+            else:
+                changed = len(t.events) + len(t.notices) + len(t.effects) > before
+                if changed and cid is not None and actor_id is not None:
+                    receipts.keep(state, actor_id, cid, t.reply)
     f.keep_watch(state, t, now)
     _tell_post_states(state, t, now)
     return t

@@ -11,7 +11,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal, NamedTuple, TypeVar
 
 from holdspace.core.commands import Mode, RoomRole
 
@@ -125,38 +125,50 @@ class MessageRecord(NamedTuple):
     role: RoomRole = "member"  # the author's role, shown beside their name
 
 
-class MessageBuffer(dict[int, MessageRecord]):
-    """The recent messages by seq, oldest first — and, while asked to, which were written
-    or dropped. A hub that stores each message apart rewrites only those: what changed
-    is recorded as the core writes, so no rule has to remember to say so."""
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class Tracked(dict[K, V]):
+    """A dict that, while asked to, notes which keys were written or dropped. A hub that
+    stores each entry apart (the recent messages, the receipts) rewrites only those: what
+    changed is recorded as the core writes, so no rule has to remember to say so. Values
+    are never changed in place — a new one is put in the seat — or it couldn't know."""
 
     __slots__ = ("_dropped", "_written")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._written: set[int] | None = None  # None: not tracking
-        self._dropped: set[int] = set()
+        self._written: set[K] | None = None  # None: not tracking
+        self._dropped: set[K] = set()
 
-    def __setitem__(self, seq: int, message: MessageRecord) -> None:
-        super().__setitem__(seq, message)
+    def __setitem__(self, key: K, value: V) -> None:
+        super().__setitem__(key, value)
         if self._written is not None:
-            self._written.add(seq)
+            self._written.add(key)
 
-    def __delitem__(self, seq: int) -> None:
-        super().__delitem__(seq)
+    def __delitem__(self, key: K) -> None:
+        super().__delitem__(key)
         if self._written is not None:
-            self._dropped.add(seq)
+            self._dropped.add(key)
 
     def track(self) -> None:
         """Start noting writes and drops (until :meth:`changes`)."""
         self._written, self._dropped = set(), set()
 
-    def changes(self) -> tuple[list[int], list[int]]:
-        """The seqs written and still here, and those dropped, since :meth:`track`; stops
+    def changes(self) -> tuple[list[K], list[K]]:
+        """The keys written and still here, and those dropped, since :meth:`track`; stops
         tracking."""
         written, dropped = self._written or (), self._dropped
         self._written, self._dropped = None, set()
-        return [s for s in written if s in self], [s for s in dropped if s not in self]
+        return [k for k in written if k in self], [k for k in dropped if k not in self]
+
+
+# The recent messages by seq, oldest first.
+MessageBuffer = Tracked[int, MessageRecord]
+# What each state-changing command sent with a client id answered, by "<user> <cid>":
+# sent again, it gets the same answer and is not applied twice (see core.receipts).
+Receipts = Tracked[str, Mapping[str, Any]]
 
 
 @dataclass(slots=True)
@@ -221,6 +233,7 @@ class RoomState:
     participants: dict[str, Participant] = field(default_factory=dict)  # arrival order
     agreed: set[str] = field(default_factory=set)  # affirmed the agreement this session
     messages: MessageBuffer = field(default_factory=lambda: MessageBuffer())  # oldest first
+    receipts: Receipts = field(default_factory=lambda: Receipts())  # oldest first
     stats: dict[str, Stats] = field(default_factory=dict)
     round: Round | None = None
     hands: list[str] = field(default_factory=list)  # raised, first come first

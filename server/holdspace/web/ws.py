@@ -344,7 +344,7 @@ class _Session:
         answer = await self.sessions.handle(self.presence, frame)
         if answer.refused is Code.RATE_LIMITED:
             self.stats.ws_rate_limited += 1
-        elif answer.refused is Code.UNAVAILABLE:
+        elif answer.refused in (Code.UNAVAILABLE, Code.OUTCOME_UNKNOWN):
             self.stats.ws_unavailable += 1
         if answer.frame is not None:
             self.conn.send(answer.frame)

@@ -11,6 +11,8 @@ const NOTICES = new Set([
 // network: see `lost`.)
 const FINAL = new Set([1000, 4001]);
 const REFUSALS_BEFORE_ASKING = 3; // failed opens in a row before asking whether we're signed out
+const RETRIES = 5; // sends of one command whose outcome stays unknown, at most
+const RETRY_WAIT_MS = 30000; // how long a command waits for the room to be joined again
 
 /** A command's `error` answer: `message` in this app's words for its code where it has
  * them (strings.js), `said` the server's own. */
@@ -35,6 +37,9 @@ export class RoomSocket extends EventTarget {
     this.ready = false; // joined, and answering commands
     this.closed = false;
     this.nextId = 1;
+    // Client ids for commands, unique to this page: see `send`.
+    this.cidPrefix = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`;
+    this.nextCid = 1;
     this.pending = new Map();
     this.backoff = 500;
     this.retryTimer = null;
@@ -130,7 +135,29 @@ export class RoomSocket extends EventTarget {
     }
   }
 
-  send(type, fields = {}, { force = false } = {}) {
+  /** Send a command and wait for its answer. Room commands carry a client id (`cid`):
+   * when the answer is lost — `outcome_unknown`, or the connection dropping after the
+   * command went out — it is sent again with the same id once we are back (the server
+   * never applies it twice, and answers a repeat as it did the first time). */
+  async send(type, fields = {}, { force = false } = {}) {
+    if (force) return this.transmit(type, fields, true);
+    const cid = `${this.cidPrefix}-${this.nextCid++}`;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.transmit(type, { ...fields, cid }, false);
+      } catch (error) {
+        const unknown = error.code === "outcome_unknown" || error.sent;
+        if (!unknown || attempt >= RETRIES || this.closed) throw error;
+        if (error.code === "outcome_unknown") {
+          await new Promise((resolve) => setTimeout(resolve, (error.detail.retry_after || 1) * 1000));
+        } else if (!(await this.back(RETRY_WAIT_MS))) {
+          throw error;
+        }
+      }
+    }
+  }
+
+  transmit(type, fields, force) {
     if (!this.ws || this.ws.readyState !== WebSocket.OPEN || (!this.ready && !force)) {
       return Promise.reject(new CommandRefused({
         code: "offline", message: strings.network.reconnecting,
@@ -140,6 +167,24 @@ export class RoomSocket extends EventTarget {
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
       this.ws.send(JSON.stringify({ type, id, ...fields }));
+    });
+  }
+
+  /** Resolves true once the room is joined again, false after `ms` or if it closes. */
+  back(ms) {
+    if (this.ready) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const done = (value) => {
+        clearTimeout(timer);
+        this.removeEventListener("connected", onConnected);
+        this.removeEventListener("closed", onClosed);
+        resolve(value);
+      };
+      const onConnected = () => done(true);
+      const onClosed = () => done(false);
+      const timer = setTimeout(() => done(false), ms);
+      this.addEventListener("connected", onConnected);
+      this.addEventListener("closed", onClosed);
     });
   }
 
@@ -156,7 +201,9 @@ export class RoomSocket extends EventTarget {
     if (ws !== this.ws) return;
     this.ready = false;
     for (const waiter of this.pending.values()) {
-      waiter.reject(new CommandRefused({ code: "offline", message: strings.network.dropped }));
+      const dropped = new CommandRefused({ code: "offline", message: strings.network.dropped });
+      dropped.sent = true; // it went out: it may have been carried out
+      waiter.reject(dropped);
     }
     this.pending.clear();
     if (this.closed) return;

@@ -31,6 +31,7 @@ from holdspace.core.state import (
     Participant,
     PauseInfo,
     Rate,
+    Receipts,
     RoomConfig,
     RoomState,
     Round,
@@ -74,6 +75,7 @@ def _shallow(obj: Any) -> dict[str, Any]:
 
 CONFIG, CORE, WHISPERS = "config", "core", "whispers"
 MESSAGE = "m:"  # a message's part is MESSAGE + its seq
+RECEIPT = "r:"  # a receipt's part is RECEIPT + its key ("<user> <cid>")
 
 
 def _dumps(value: Any) -> str:
@@ -142,6 +144,15 @@ def whispers_mark(state: RoomState) -> tuple[int, str | None]:
     return len(state.whispers), state.whispers[-1].id if state.whispers else None
 
 
+def receipt_part(key: str) -> str:
+    return f"{RECEIPT}{key}"
+
+
+def receipt_json(state: RoomState, reply: Mapping[str, Any]) -> str:
+    """A receipt, with the seq it was kept at: the order receipts are dropped in."""
+    return _dumps([state.seq, reply])
+
+
 def to_parts(state: RoomState) -> dict[str, str]:
     parts = {
         CONFIG: config_json(state.config),
@@ -150,6 +161,8 @@ def to_parts(state: RoomState) -> dict[str, str]:
     }
     for seq, m in state.messages.items():
         parts[message_part(seq)] = message_json(m)
+    for key, reply in state.receipts.items():
+        parts[receipt_part(key)] = receipt_json(state, reply)
     return parts
 
 
@@ -172,13 +185,19 @@ def from_parts(parts: Mapping[str, str]) -> RoomState:
         )  # fmt: skip
     state.agreed = set(d["agreed"])
     records = []
+    kept: list[tuple[int, str, dict[str, Any]]] = []
     for name, text in parts.items():
         if name.startswith(MESSAGE):
             m = orjson.loads(text)
             m["reactions"] = {k: frozenset(v) for k, v in m["reactions"].items()}
             records.append(MessageRecord(**m))
+        elif name.startswith(RECEIPT):
+            at, reply = orjson.loads(text)
+            kept.append((at, name[len(RECEIPT) :], reply))
     records.sort(key=lambda m: m.seq)  # oldest first, as the buffer drops them
     state.messages = MessageBuffer((m.seq, m) for m in records)
+    kept.sort(key=lambda r: r[0])
+    state.receipts = Receipts((key, reply) for _, key, reply in kept)
     state.stats = {u: Stats(**s) for u, s in d["stats"].items()}
     state.round = None if d["round"] is None else Round(**d["round"])
     state.hands = list(d["hands"])

@@ -9,9 +9,11 @@ checked out and back, per-socket-operation timeouts, event dispatch) cost more p
 call than the script itself takes to run.
 
 Calls are never retried on a connection error: a script that ran but whose
-answer was lost would run twice. The caller sees the error instead. A pipeline
-that takes longer than ``timeout`` fails, and its connection is dropped: replies
-still on their way would be read as the next pipeline's.
+answer was lost would run twice. The caller sees the error instead — and
+:class:`AnswerLost` when the calls had been sent (they may have run), any other
+error when they had not. A pipeline that takes longer than ``timeout`` fails, and
+its connection is dropped: replies still on their way would be read as the next
+pipeline's.
 """
 
 from __future__ import annotations
@@ -23,11 +25,16 @@ from typing import Any
 
 from redis.asyncio import Redis
 from redis.asyncio.connection import AbstractConnection
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeout
 
 Args = Sequence[str | int | bytes]
 _Call = tuple[Sequence[str], Args, asyncio.Future[Any]]
+
+
+class AnswerLost(RedisConnectionError):
+    """The calls were sent but their answers never came: each may or may not have run."""
 
 
 def _bulk(value: str | int | bytes) -> bytes:
@@ -122,6 +129,7 @@ class PipelinedScript:
         self.round_trips += 1
         results: list[Any] = []
         conn = self._conn
+        sent = False
         try:
             async with asyncio.timeout(self._timeout):
                 if conn is None:
@@ -129,6 +137,7 @@ class PipelinedScript:
                     conn = self._conn = await pool.get_connection()  # type: ignore[no-untyped-call]
                 elif _closed_by_server(conn):
                     await conn.disconnect()  # nothing written on it: safe to send anew
+                sent = True  # from the first byte on, the calls may run
                 await conn.send_packed_command(packed, check_health=False)
                 for _ in range(replies):
                     try:
@@ -138,10 +147,18 @@ class PipelinedScript:
         except TimeoutError:
             if conn is not None:
                 await conn.disconnect(nowait=True)
+            if sent:
+                raise AnswerLost(f"no answer from Redis within {self._timeout} s") from None
             raise RedisTimeout(f"no answer from Redis within {self._timeout} s") from None
-        except BaseException:
+        except (OSError, RedisConnectionError, RedisTimeout) as error:
             if conn is not None:
                 await conn.disconnect(nowait=True)  # out of step with its replies now
+            if sent:
+                raise AnswerLost(str(error) or type(error).__name__) from error
+            raise
+        except BaseException:
+            if conn is not None:
+                await conn.disconnect(nowait=True)
             raise
         return results
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -26,12 +27,14 @@ from redis.exceptions import RedisError
 from holdspace.core.events import SessionEnded
 from holdspace.core.room import Transition
 from holdspace.core.state import RoomState
-from holdspace.errors import Unavailable
+from holdspace.errors import OutcomeUnknown, Unavailable
 from holdspace.live.base import Delivery, Encoder, HubStats, NoticeEncoder, Step, merge
 from holdspace.live.redis import codec
 from holdspace.live.redis.keys import Keys
-from holdspace.live.redis.pipelined import PipelinedScript
+from holdspace.live.redis.pipelined import AnswerLost, PipelinedScript
 from holdspace.live.redis.scripts import WRITE, row, write_args
+
+log = logging.getLogger("holdspace.hub")
 
 MAX_ATTEMPTS = 50  # compare-and-set retries before a command is refused as unavailable
 
@@ -76,6 +79,7 @@ def changed_parts(
     """The parts a step changed, to write, and the messages it let go of, to delete (the
     message buffer noted both while the step ran)."""
     written, dropped = state.messages.changes()
+    kept, forgotten = state.receipts.changes()
     if t.ended:
         return {}, []
     if before.state is None:
@@ -88,7 +92,10 @@ def changed_parts(
     messages = state.messages
     for seq in written:
         write[codec.message_part(seq)] = codec.message_json(messages[seq])
-    return write, [codec.message_part(seq) for seq in dropped]
+    for key in kept:
+        write[codec.receipt_part(key)] = codec.receipt_json(state, state.receipts[key])
+    gone = [codec.message_part(seq) for seq in dropped]
+    return write, gone + [codec.receipt_part(key) for key in forgotten]
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +132,7 @@ class SessionStates:
         # What this worker last wrote or read of each session: reused while still current.
         self._cache: dict[str, Stored] = {}
         self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+        self._unlisted: set[str] = set()  # written, not yet in the ticker's set of sessions
 
     @contextlib.asynccontextmanager
     async def _serial(self, key: str) -> AsyncIterator[None]:
@@ -152,6 +160,10 @@ class SessionStates:
         async with self._serial(key):
             try:
                 return await self._transact(key, step, create, deliver_own)
+            except AnswerLost as error:
+                self._cache.pop(key, None)
+                self._stats.errors += 1
+                raise OutcomeUnknown("the live hub's answer was lost") from error
             except RedisError as error:
                 self._cache.pop(key, None)
                 self._stats.errors += 1
@@ -178,6 +190,7 @@ class SessionStates:
             else:
                 state = current.state
             state.messages.track()
+            state.receipts.track()
             t = step(state)
             core = codec.core_json(state)
             whispers = codec.whispers_mark(state)
@@ -194,17 +207,40 @@ class SessionStates:
             result, batch = await self._write_step(key, current.version, state, parts, t)
             if result[0] == 1:
                 self._stats.published += len(t.events)
-                if batch:
-                    await deliver_own(key, state.epoch, result[2], result[3:], batch)
-                if t.ended:
-                    await self._redis.srem(self._keys.live, key)
-                else:
+                if not t.ended:
                     self._cache[key] = Stored(result[1], state, core, whispers)
                     if current.state is None:
-                        await self._redis.sadd(self._keys.live, key)
+                        self._unlisted.add(key)
+                await self._after_write(key, state.epoch, result, batch, t.ended, deliver_own)
                 return t
             current, fresh = stored(result[1], _pairs(result[2:])), True
         raise Unavailable("too many concurrent changes to one session")
+
+    async def _after_write(
+        self,
+        key: str,
+        epoch: str,
+        result: list[Any],
+        batch: list[Delivery],
+        ended: bool,
+        deliver_own: OwnDelivery,
+    ) -> None:
+        """What follows a step that was written: the step stands whatever happens here, so
+        a failure is logged and made good later, never reported as the command's. (A
+        batch not handed over is caught up by the probe; a session not yet listed for
+        the ticker is listed on its next step.)"""
+        try:
+            if batch:
+                await deliver_own(key, epoch, result[2], result[3:], batch)
+            if ended:
+                self._unlisted.discard(key)
+                await self._redis.srem(self._keys.live, key)
+            elif key in self._unlisted:
+                await self._redis.sadd(self._keys.live, key)
+                self._unlisted.discard(key)
+        except RedisError:
+            self._stats.errors += 1
+            log.warning("hub: after a written step", exc_info=True)
 
     async def read(self, state_key: str) -> Stored:
         fields: dict[str, str] = await self._redis.hgetall(state_key)  # type: ignore[assignment]
