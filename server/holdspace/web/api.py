@@ -25,7 +25,7 @@ from holdspace.rooms import Rooms
 from holdspace.settings import Settings
 from holdspace.web.refusals import error_response
 from holdspace.web.services import Services
-from holdspace.web.ws import COOKIE
+from holdspace.web.ws import cookie_name
 
 MAX_BODY = 64 * 1024
 _UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
@@ -97,7 +97,9 @@ class Api:
         bearer = self._bearer(request)
         if bearer is None and request.method in _UNSAFE:
             self._check_cookie_write(request)
-        user = await self.accounts.authenticate(bearer or request.cookies.get(COOKIE))
+        user = await self.accounts.authenticate(
+            bearer or request.cookies.get(cookie_name(self.settings))
+        )
         if user is None:
             raise NotAuthenticated("Please sign in.")
         return user
@@ -149,7 +151,7 @@ class Api:
             return ok({"user": user_data(user), "token": token})
         response = ok({"user": user_data(user)})
         response.set_cookie(
-            COOKIE,
+            cookie_name(self.settings),
             token,
             max_age=int(self.settings.token_ttl_hours * 3600),
             httponly=True,
@@ -199,12 +201,16 @@ class Api:
         token = self._bearer(request)
         if token is None:
             self._check_cookie_write(request)
-            token = request.cookies.get(COOKIE)
+            token = request.cookies.get(cookie_name(self.settings))
         if token:
             await self.accounts.logout(token)
         response = ok({"ok": True})
         response.delete_cookie(
-            COOKIE, path="/", httponly=True, samesite="lax", secure=self.settings.cookie_secure
+            cookie_name(self.settings),
+            path="/",
+            httponly=True,
+            samesite="lax",
+            secure=self.settings.cookie_secure,
         )
         return response
 

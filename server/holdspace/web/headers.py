@@ -34,6 +34,13 @@ HEADERS = [
 ]
 
 
+# API answers are about one person (their groups, their account, a moderation record):
+# never kept by a browser's or a proxy's cache, so a shared device shows nothing of them.
+NO_STORE = (b"cache-control", b"no-store")
+# Over HTTPS, browsers are told to come back only over HTTPS, for a year.
+HSTS = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
+
+
 class SecurityHeaders:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -42,10 +49,18 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        extra = list(HEADERS)
+        if scope.get("scheme") == "https":
+            extra.append(HSTS)
+        api = scope["path"].startswith("/api/")
 
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), *HEADERS]
+                headers = [*message.get("headers", []), *extra]
+                if api:
+                    headers = [h for h in headers if h[0].lower() != b"cache-control"]
+                    headers.append(NO_STORE)
+                message["headers"] = headers
             await send(message)
 
         await self.app(scope, receive, with_headers)

@@ -36,6 +36,15 @@ from holdspace.web.services import Services
 log = logging.getLogger("holdspace.ws")
 
 COOKIE = "holdspace_session"
+# Over HTTPS the cookie takes the __Host- prefix: browsers then keep it only if it is
+# Secure, for this host alone (no Domain) and the whole site (Path=/), so no other
+# site under the same domain can plant or overwrite it.
+SECURE_COOKIE = "__Host-holdspace_session"
+
+
+def cookie_name(settings: Settings) -> str:
+    """The session cookie's name as this server sets and reads it."""
+    return SECURE_COOKIE if settings.cookie_secure else COOKIE
 
 
 RAW_SEND = "holdspace.raw_send"
@@ -123,7 +132,7 @@ class Endpoint:
             log.info("websocket refused", extra={"reason": "origin"})
             await websocket.close(code=p.CloseCode.POLICY)  # before accept: HTTP 403
             return
-        token = websocket.cookies.get(COOKIE)
+        token = websocket.cookies.get(cookie_name(self.settings))
         try:
             user = await self.accounts.authenticate(token)
         except Unavailable:  # the store is out of reach: try again shortly
