@@ -47,7 +47,7 @@ class Config(uvicorn.Config):
 def options(settings: Settings) -> dict[str, Any]:
     """How Holdspace runs uvicorn: compression only if set (it costs memory per
     connection), frame size capped, no access log (client addresses stay out of the
-    logs), no server header."""
+    logs), no server header, forwarded headers believed from configured proxies only."""
     return {
         "host": settings.host,
         "port": settings.port,
@@ -61,6 +61,9 @@ def options(settings: Settings) -> dict[str, Any]:
         "timeout_graceful_shutdown": settings.shutdown_seconds,
         "tcp_user_timeout": settings.tcp_user_timeout_seconds,
         "send_buffer": settings.socket_send_buffer_bytes,
+        # X-Forwarded-* only from the proxies named (uvicorn trusts loopback by default).
+        "proxy_headers": bool(settings.trusted_proxies),
+        "forwarded_allow_ips": list(settings.trusted_proxies) or None,
     }
 
 

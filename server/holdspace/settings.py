@@ -35,6 +35,9 @@ class Settings:
     # Exact Origin values allowed to open a cookie-authenticated WebSocket or send
     # cookie-authenticated writes. Empty: the server's own http://host:port forms.
     allowed_origins: tuple[str, ...] = ()
+    # Proxies whose X-Forwarded-For and X-Forwarded-Proto are believed (their addresses);
+    # none by default: anyone else could claim any address and escape the sign-in limits.
+    trusted_proxies: tuple[str, ...] = ()
     cookie_secure: bool = False  # set when served over HTTPS
     token_ttl_hours: float = 24 * 14
     password_profile: str = "rfc9106-low-memory"  # noqa: S105 - a profile name
