@@ -18,7 +18,7 @@ from holdspace.clock import SystemClock
 from holdspace.core import commands as c
 from holdspace.core.room import Transition
 from holdspace.errors import Unavailable
-from holdspace.live.base import LiveHub, Step, Subscriber
+from holdspace.live.base import LiveHub, Step
 from holdspace.live.connection import Connection
 from holdspace.records import Role, Room, User
 from holdspace.rooms import Rooms
@@ -67,9 +67,6 @@ class HookedHub:
         if hook is not None:
             await hook()
         return t
-
-    async def subscribe(self, key: str, subscriber: Subscriber) -> None:
-        await self._hub.subscribe(key, subscriber)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._hub, name)
