@@ -87,6 +87,10 @@ class Worker:
             HOLDSPACE_PASSWORD_PROFILE="test",
             HOLDSPACE_WS_COMPRESSION="1" if compression else "0",
             HOLDSPACE_LOG_LEVEL="WARNING",
+            # One account's thousands of sockets, all from this address: limits off.
+            HOLDSPACE_CONNECTIONS_PER_ADDRESS="0",
+            HOLDSPACE_HANDSHAKE_BURST="0",
+            HOLDSPACE_SOCKETS_PER_ACCOUNT="0",
         )
         command = [sys.executable, "-m", "holdspace", "serve"]
         command += ["--port", str(self.port), "--data-dir", str(data_dir)]

@@ -169,6 +169,11 @@ def holdspace(
         HOLDSPACE_POST_BURST="1000",  # the limits are checked on every post, set high
         HOLDSPACE_POSTS_PER_MINUTE="1000000",
         HOLDSPACE_MAX_CAPACITY="16",
+        # Every member connects from this one address, and the facilitator's account
+        # holds a socket in every room: the edge's per-address and per-account limits off.
+        HOLDSPACE_CONNECTIONS_PER_ADDRESS="0",
+        HOLDSPACE_HANDSHAKE_BURST="0",
+        HOLDSPACE_SOCKETS_PER_ACCOUNT="0",
         HOLDSPACE_DATA_DIR=str(workdir / "data"),
     )
     try:

@@ -47,7 +47,7 @@ def server(
     backend = getattr(request, "param", "embedded")
     marker = request.node.get_closest_marker("server_settings")
     settings: dict[str, Any] = dict(marker.kwargs) if marker is not None else {}
-    overrides: dict[str, str] = {}
+    overrides: dict[str, Any] = {}
     if backend == "redis":
         redis: RedisServer = request.getfixturevalue("redis_server")
         overrides = {"redis_url": redis.url, "redis_prefix": f"hs:t{secrets.token_hex(4)}:"}

@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 import uvicorn
 
 from holdspace.app import create_app
+from holdspace.auth.passwords import PasswordService
 from holdspace.clock import ManualClock
 from holdspace.logs import JsonFormatter
 from holdspace.protocol import TRANSPORT_MAX_BYTES
@@ -74,7 +75,15 @@ class LogCapture(logging.Handler):
 
 
 class LiveServer:
-    def __init__(self, data_dir: Path, clock: ManualClock, **overrides: Any) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        clock: ManualClock,
+        *,
+        passwords: PasswordService | None = None,
+        **overrides: Any,
+    ) -> None:
+        """``overrides``: settings; ``passwords``: a hashing service the test can observe."""
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind(("127.0.0.1", 0))
@@ -91,7 +100,7 @@ class LiveServer:
         values.update(overrides)
         self.settings = Settings(**values)
         self.clock = clock
-        self.app = create_app(self.settings, clock=clock)
+        self.app = create_app(self.settings, clock=clock, passwords=passwords)
         config = uvicorn.Config(
             self.app,
             ws="websockets-sansio",

@@ -30,8 +30,9 @@ _log.addFilter(_NoPayloads())
 # Frames that carry the whole room as of their seq: an `admitted` notice is one too.
 _SNAPSHOTS = ("snapshot", "resync", "admitted")
 
-# Closes after which reconnecting cannot help: a normal close, or the sign-in is gone.
-_FINAL_CLOSES = (1000, 4001)
+# Closes after which reconnecting cannot help: a normal close, the sign-in is gone, or the
+# account opened another socket in this one's place (reconnecting would close that one).
+_FINAL_CLOSES = (1000, 4001, 4010)
 
 
 class CommandError(Exception):
@@ -57,7 +58,9 @@ class Client:
     then queues a ``{"type": "_resumed", "via": "reply" | "resync", "reply": ...}``
     marker, or
     ``{"type": "_resume_failed", "error": ...}`` when it gave up (the server
-    refused the handshake, or the sign-in was revoked).
+    refused the handshake, the sign-in was revoked, or the account opened another socket
+    in this one's place: close ``4010``). A handshake refused with 429 is tried again
+    after its ``Retry-After``.
     """
 
     def __init__(
@@ -335,6 +338,10 @@ class Client:
                 break
             except websockets.InvalidStatus as refused:
                 status = refused.response.status_code
+                if status == 429:  # too many from this address just now: wait as told
+                    await asyncio.sleep(_retry_after(refused.response.headers, delay))
+                    delay = min(delay * 2, self._max_backoff)
+                    continue
                 if status < 500:
                     # The server answered and said no (a foreign origin, say): retrying
                     # won't help.
@@ -368,3 +375,11 @@ class Client:
 
     def _give_up(self, why: str) -> None:
         self._events.put_nowait({"type": "_resume_failed", "error": why})
+
+
+def _retry_after(headers: Any, default: float) -> float:
+    """A refusal's ``Retry-After`` in seconds (whole seconds, as the server sends it)."""
+    try:
+        return max(default, float(headers.get("Retry-After", "")))
+    except ValueError:
+        return default

@@ -3,7 +3,9 @@
 Throttling is checked *before* any password hashing, and hashing runs off the
 event loop (see :mod:`holdspace.auth.passwords`), so a burst of logins can
 neither stall live rooms nor be used to guess passwords quickly. An unknown
-user and a wrong password get the same answer after the same work.
+user and a wrong password get the same answer after the same work. The limits
+are chosen so that people sharing an address don't lock each other out: see
+:mod:`holdspace.auth.throttle`.
 """
 
 from __future__ import annotations
@@ -13,12 +15,26 @@ import math
 import re
 from dataclasses import replace
 
-from holdspace.auth.passwords import PasswordService, validate_password
-from holdspace.auth.throttle import LoginThrottle
+from holdspace.auth.passwords import PasswordService, check_password_length, validate_password
+from holdspace.auth.throttle import (
+    Attempt,
+    LoginLimits,
+    LoginThrottle,
+    SignupLimits,
+    SignupThrottle,
+)
 from holdspace.auth.tokens import hash_token, new_token
 from holdspace.clock import Clock
 from holdspace.core.text import clean_name
-from holdspace.errors import ClientError, Code, Conflict, Forbidden, InvalidInput, Throttled
+from holdspace.errors import (
+    Busy,
+    ClientError,
+    Code,
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    Throttled,
+)
 from holdspace.names import imitation_refusal, reserved_refusal
 from holdspace.records import Role, User
 from holdspace.storage.base import Store
@@ -47,20 +63,29 @@ class Accounts:
         *,
         token_ttl_seconds: float,
         registration_open: bool = True,
+        login_limits: LoginLimits | None = None,
+        signup_limits: SignupLimits | None = None,
     ) -> None:
         self._store = store
         self._passwords = passwords
         self._clock = clock
         self._ttl = token_ttl_seconds
         self._registration_open = registration_open
-        self._logins = LoginThrottle(clock)
-        # Registration spends a hash too: cap it per client address.
-        self._signups = LoginThrottle(clock, per_account=(1000, 60.0), per_address=(10, 3600.0))
+        self._logins = LoginThrottle(clock, login_limits)
+        # Registration spends a hash too: capped per client address, or per invite.
+        self._signups = SignupThrottle(clock, signup_limits)
 
     async def create(self, username: str, password: str, display_name: str, role: Role) -> User:
         """Create an account (the admin CLI and registration share this)."""
+        name = await self._check_new(username, password, display_name, role)
+        validate_password(password, (username, name))
+        return await self._create(username, password, name, role)
+
+    async def _check_new(self, username: str, password: str, display_name: str, role: Role) -> str:
+        """The cheap checks on a new account, made before any limit is spent; return the
+        cleaned display name."""
         validate_username(username)
-        validate_password(password)
+        check_password_length(password)
         name = clean_name(display_name)
         refusal = reserved_refusal(name) if role == "member" else None
         if refusal is not None:
@@ -69,6 +94,9 @@ class Accounts:
             raise Conflict(
                 "That username is taken. Please choose another.", code=Code.USERNAME_TAKEN
             )
+        return name
+
+    async def _create(self, username: str, password: str, name: str, role: Role) -> User:
         password_hash = await self._passwords.hash(password)
         try:
             user = await self._store.create_user(
@@ -86,22 +114,49 @@ class Accounts:
         return user
 
     async def register(
-        self, username: str, password: str, display_name: str, address: str
+        self,
+        username: str,
+        password: str,
+        display_name: str,
+        address: str,
+        *,
+        invite_id: str | None = None,
     ) -> tuple[User, str]:
+        """Create a member account and sign it in.
+
+        ``invite_id`` names a usable invite the newcomer brought (see
+        :meth:`holdspace.rooms.Rooms.signup_invite`): the sign-up then counts against that
+        invite's limit instead of the address's. Redeeming it is the caller's to do."""
         if not self._registration_open:
             raise Forbidden("New accounts are created by an administrator here.", code=Code.CLOSED)
-        self._throttle(self._signups, "signup", address)
-        user = await self.create(username, password, display_name, "member")
+        name = await self._check_new(username, password, display_name, "member")
+        wait = self._signups.check(address, invite_id)
+        if wait is not None:
+            raise _throttled(wait)
+        try:
+            # After the limit: the strength estimate costs milliseconds of CPU.
+            validate_password(password, (username, name))
+            user = await self._create(username, password, name, "member")
+        except Busy:
+            self._signups.refund(address, invite_id)
+            raise
         return user, await self._issue(user)
 
     async def login(self, username: str, password: str, address: str) -> tuple[User, str]:
-        self._throttle(self._logins, username, address)
-        user = await self._store.get_user_by_username(username)
-        ok, new_hash = await self._passwords.verify(user.password_hash if user else None, password)
+        attempt = self._logins.check(username, address)
+        if not isinstance(attempt, Attempt):
+            raise _throttled(attempt)
+        try:
+            user = await self._store.get_user_by_username(username)
+            password_hash = user.password_hash if user else None
+            ok, new_hash = await self._passwords.verify(password_hash, password)
+        except Exception:  # never checked (the hashing queue was full, the store away)
+            self._logins.cancelled(attempt)
+            raise
         if user is None or not ok:
             log.info("login refused", extra={"user_id": user.id if user else None})
             raise ClientError(BAD_LOGIN, code=Code.BAD_CREDENTIALS)
-        self._logins.succeeded(username, address)
+        self._logins.succeeded(attempt)
         if new_hash is not None:
             await self._store.set_password_hash(user.id, new_hash)
         log.info("login", extra={"user_id": user.id})
@@ -133,7 +188,7 @@ class Accounts:
         return names
 
     async def set_password(self, user: User, password: str) -> None:
-        validate_password(password)
+        validate_password(password, (user.username, user.display_name))
         await self._store.set_password_hash(user.id, await self._passwords.hash(password))
         await self._store.revoke_user_tokens(user.id)
 
@@ -153,12 +208,9 @@ class Accounts:
         )
         return token
 
-    @staticmethod
-    def _throttle(throttle: LoginThrottle, account: str, address: str) -> None:
-        wait = throttle.check(account, address)
-        if wait is not None:
-            seconds = max(1, math.ceil(wait))  # waiting exactly this long must be enough
-            raise Throttled(
-                f"Too many attempts. Please wait {seconds} s and try again.",
-                retry_after=seconds,
-            )
+
+def _throttled(wait: float) -> Throttled:
+    seconds = max(1, math.ceil(wait))  # waiting exactly this long must be enough
+    return Throttled(
+        f"Too many attempts. Please wait {seconds} s and try again.", retry_after=seconds
+    )

@@ -23,6 +23,7 @@ from starlette.staticfiles import StaticFiles
 from holdspace import logs, metrics
 from holdspace.accounts import Accounts
 from holdspace.auth.passwords import PasswordService
+from holdspace.auth.throttle import LoginLimits, SignupLimits
 from holdspace.clock import Clock, SystemClock
 from holdspace.errors import ClientError, Code, Unavailable, unavailable
 from holdspace.live.base import LiveHub
@@ -47,25 +48,42 @@ from holdspace_web import INDEX, STATIC
 log = logging.getLogger("holdspace")
 
 
-def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
+def create_app(
+    settings: Settings, *, clock: Clock | None = None, passwords: PasswordService | None = None
+) -> Starlette:
+    """``passwords``: a service to hash with instead of one built from the settings (tests
+    hold its threads to fill its queue); the app closes it when it stops."""
     clock = clock or SystemClock()
     services = Services()
     api = Api(services, settings)
     endpoint = Endpoint(services, settings)
 
     @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+    async def lifespan(app: Starlette) -> AsyncIterator[dict[str, object]]:
         logs.install_filters()
         store, hub = await _backends(settings, clock)
-        passwords = PasswordService(
-            settings.password_profile, max_concurrency=settings.hash_concurrency
+        hashing = passwords or PasswordService(
+            settings.password_profile,
+            max_concurrency=settings.hash_concurrency,
+            max_waiting=settings.hash_queue,
         )
         accounts = Accounts(
             store,
-            passwords,
+            hashing,
             clock,
             token_ttl_seconds=settings.token_ttl_hours * 3600,
             registration_open=settings.registration_open,
+            login_limits=LoginLimits(
+                per_pair=settings.login_attempts,
+                per_account=settings.login_account_attempts,
+                accounts_per_address=settings.login_address_accounts,
+                window_seconds=settings.login_window_seconds,
+            ),
+            signup_limits=SignupLimits(
+                per_address=settings.signup_per_address,
+                per_invite=settings.signup_per_invite,
+                window_seconds=settings.signup_window_seconds,
+            ),
         )
         rooms = Rooms(store, clock, settings)
         sessions = LiveSessions(rooms, store, hub, clock, settings)
@@ -79,7 +97,9 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
         backend = "redis" if settings.redis_url else "embedded"
         log.info("started", extra={"backend": backend, "port": settings.port})
         try:
-            yield
+            # Lifespan state, which uvicorn also hands its protocols: the guards beneath
+            # the app (holdspace.edge) count into the same metrics.
+            yield {metrics.EDGE_STATS: endpoint.stats}
         finally:
             stopping.set()
             ticker.cancel()
@@ -91,7 +111,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
                 log.warning("ticker did not stop in time")
             await hub.close()
             await store.close()
-            passwords.close()
+            hashing.close()
             log.info("stopped")
 
     async def healthz(request: Request) -> Response:

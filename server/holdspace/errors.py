@@ -48,6 +48,7 @@ class Code(StrEnum):
     NAME_RESERVED = "name_reserved", 400
     NAME_CONFUSABLE = "name_confusable", 400
     INVALID_USERNAME = "invalid_username", 400
+    COMMON_PASSWORD = "common_password", 400
     BAD_CREDENTIALS = "bad_credentials", 400
     # -- who is asking (401, 403) ---------------------------------------------------
     NOT_AUTHENTICATED = "not_authenticated", 401
@@ -94,7 +95,9 @@ class Code(StrEnum):
     NOT_LOCKED = "not_locked", 409
     # -- slow down, try again (429, 503) -----------------------------------------------
     RATE_LIMITED = "rate_limited", 429
+    TOO_MANY_CONNECTIONS = "too_many_connections", 429
     UNAVAILABLE = "unavailable", 503
+    BUSY = "busy", 503
     OUTCOME_UNKNOWN = "outcome_unknown", 503
 
 
@@ -145,6 +148,13 @@ class Conflict(ClientError):
 
 class Throttled(ClientError):
     code = Code.RATE_LIMITED
+
+
+class Busy(ClientError):
+    """Costly work (password hashing) already has as many callers waiting as it may:
+    refused at once with ``retry_after``, rather than queued without bound."""
+
+    code = Code.BUSY
 
 
 class Rejected(ClientError):

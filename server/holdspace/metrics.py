@@ -24,17 +24,27 @@ from starlette.responses import Response
 
 from holdspace.live.base import LATENCY_BUCKETS, HubStats, LiveHub
 
+# The key under which the app's lifespan shares its :class:`EdgeStats` with the server
+# (ASGI lifespan state), so the connection guards beneath the app count into it too.
+EDGE_STATS = "holdspace.edge_stats"
+
 
 @dataclass(slots=True)
 class EdgeStats:
-    """What the WebSocket endpoint and the HTTP API count."""
+    """What the WebSocket endpoint, the HTTP API and the guards beneath them count."""
 
     ws_rate_limited: int = 0  # commands refused for going too fast
     http_rate_limited: int = 0  # requests answered 429
+    handshakes_rate_limited: int = 0  # WebSocket handshakes answered 429: too many, too fast
     ws_unavailable: int = 0  # commands refused because the backend was out of reach
     http_unavailable: int = 0  # requests answered 503 for the same reason
     slow_disconnects: int = 0  # sockets closed with 4008: the device stopped reading
     restart_closes: int = 0  # sockets closed with 1012 when the worker shut down
+    # Connections refused for one address holding too many: closed as they opened, or
+    # (behind a trusted proxy, by forwarded address) WebSocket handshakes answered 429.
+    connections_refused: int = 0
+    header_timeouts: int = 0  # closed before their request headers or upgrade were done
+    sockets_replaced: int = 0  # closed with 4010: their account opened one too many
 
 
 class Collector:
@@ -59,6 +69,7 @@ class Collector:
         )
         limited.add_metric(["websocket"], edge.ws_rate_limited)
         limited.add_metric(["http"], edge.http_rate_limited)
+        limited.add_metric(["handshake"], edge.handshakes_rate_limited)
         yield limited
         unavailable = CounterMetricFamily(
             "holdspace_unavailable",
@@ -77,6 +88,21 @@ class Collector:
             "holdspace_restart_closes",
             "Connections closed (1012) because this worker was shutting down",
             value=edge.restart_closes,
+        )
+        yield CounterMetricFamily(
+            "holdspace_connections_refused",
+            "Connections refused because their address already held as many as allowed",
+            value=edge.connections_refused,
+        )
+        yield CounterMetricFamily(
+            "holdspace_header_timeouts",
+            "Connections closed for not finishing their request headers or upgrade in time",
+            value=edge.header_timeouts,
+        )
+        yield CounterMetricFamily(
+            "holdspace_sockets_replaced",
+            "Sockets closed (4010) because their account opened more than allowed here",
+            value=edge.sockets_replaced,
         )
         hub = self._hub()
         if hub is not None:

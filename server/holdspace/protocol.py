@@ -29,7 +29,8 @@ TRANSPORT_MAX_BYTES = 64 * 1024  # the server refuses anything larger at the tra
 
 class CloseCode:
     """Why the server closes a socket. Refusals that happen before the upgrade is
-    accepted (a foreign ``Origin``) are HTTP 403 responses instead."""
+    accepted are HTTP responses instead: 403 (a foreign ``Origin``), 429 (too many or too
+    fast from one address), 503 (the backend is out of reach)."""
 
     POLICY = 1008  # refused before accepting: the client sees HTTP 403
     TOO_BIG = 1009  # a frame over TRANSPORT_MAX_BYTES (sent by the transport)
@@ -40,6 +41,9 @@ class CloseCode:
     AUTH_TIMEOUT = 4002  # no `auth` frame in time
     TOO_SLOW = 4008  # the connection could not keep up: reconnect and resume
     RESYNC = 4009  # the room's history couldn't be proven complete: reconnect and rejoin
+    # The account opened one socket more than HOLDSPACE_SOCKETS_PER_ACCOUNT on this worker
+    # and this was its oldest: don't reconnect by yourself (it would close another).
+    REPLACED = 4010
 
 
 # -- commands only the edge handles ------------------------------------------

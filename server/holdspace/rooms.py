@@ -297,6 +297,20 @@ class Rooms:
             raise Forbidden(BARRED, code=Code.BARRED)
         return room
 
+    async def signup_invite(self, code: str) -> Invite:
+        """The usable invite behind ``code``, checked before an account is made with it (a
+        valid one lifts the per-address sign-up limit). Redeem it once the account exists:
+        another newcomer may have taken its last use meanwhile."""
+        invite = await self.store.find_invite(hash_invite_code(normalize_invite_code(code)))
+        room = None if invite is None else await self.store.get_room(invite.room_id)
+        if invite is None or not invite.usable(self.clock.now()) or room is None or room.archived:
+            raise NotFound(
+                "That invite code isn't valid any more. Please ask your facilitator for a new one.",
+                code=Code.INVALID_INVITE,
+                field="invite",
+            )
+        return invite
+
     async def moderation_record(self, actor: User, room_id: str) -> list[ModerationEntry]:
         room = await self.manageable(actor, room_id)
         return await self.store.moderation_record(room.id)

@@ -5,7 +5,8 @@ The listening socket is bound here, not by uvicorn, so that it carries
 both): a peer that stops acknowledging data is dropped by the kernel, and until
 then holds a bounded buffer. Without them a client that stops reading pins its
 socket and megabytes of kernel send buffer long after the server has given up
-on it.
+on it. uvicorn's protocol classes are named here too, guarded
+(:mod:`holdspace.edge`): a deadline for request headers, a cap per address.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import uvicorn
 from uvicorn.supervisors import Multiprocess
 
 from holdspace.app import create_app
+from holdspace.edge import EdgeGuard, GuardedWebSockets, http_protocol
 from holdspace.protocol import TRANSPORT_MAX_BYTES
 from holdspace.seed import DEMO_FILE, demo_accounts
 from holdspace.settings import Settings
@@ -27,11 +29,18 @@ from holdspace.settings import Settings
 
 class Config(uvicorn.Config):
     def __init__(
-        self, *args: Any, tcp_user_timeout: float = 0.0, send_buffer: int = 0, **kwargs: Any
+        self,
+        *args: Any,
+        tcp_user_timeout: float = 0.0,
+        send_buffer: int = 0,
+        edge_guard: EdgeGuard | None = None,
+        **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         self.tcp_user_timeout = tcp_user_timeout
         self.send_buffer = send_buffer
+        # Read by the guarded protocol classes (holdspace.edge); each worker has its own.
+        self.edge_guard = edge_guard
 
     def bind_socket(self) -> socket.socket:
         """The listening socket; connections it accepts inherit both options."""
@@ -47,11 +56,14 @@ class Config(uvicorn.Config):
 def options(settings: Settings) -> dict[str, Any]:
     """How Holdspace runs uvicorn: compression only if set (it costs memory per
     connection), frame size capped, no access log (client addresses stay out of the
-    logs), no server header, forwarded headers believed from configured proxies only."""
+    logs), no server header, forwarded headers believed from configured proxies only; the
+    HTTP parser uvicorn would choose and its sans-I/O WebSockets, both guarded."""
     return {
         "host": settings.host,
         "port": settings.port,
-        "ws": "websockets-sansio",
+        "http": http_protocol(),
+        "ws": GuardedWebSockets,  # uvicorn's "websockets-sansio", guarded
+        "edge_guard": EdgeGuard.from_settings(settings),
         "ws_max_size": TRANSPORT_MAX_BYTES,
         "ws_per_message_deflate": settings.ws_compression,
         "log_config": None,

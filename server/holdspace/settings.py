@@ -6,6 +6,7 @@ a message naming the variable rather than surfacing later as odd behaviour.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
@@ -42,6 +43,15 @@ class Settings:
     token_ttl_hours: float = 24 * 14
     password_profile: str = "rfc9106-low-memory"  # noqa: S105 - a profile name
     hash_concurrency: int = 2  # argon2 hashes running at once per worker
+    hash_queue: int = 8  # and waiting their turn; more are refused at once (503 busy)
+    # Sign-in limits (holdspace.auth.throttle), each refilling evenly over its window:
+    login_attempts: int = 10  # per account from one address: what a member's typos meet
+    login_account_attempts: int = 50  # per account from all addresses (not its recent ones)
+    login_address_accounts: int = 20  # distinct accounts tried from one address (stuffing)
+    login_window_seconds: float = 900.0
+    signup_per_address: int = 10  # sign-ups without an invite code, per address
+    signup_per_invite: int = 30  # sign-ups with one valid invite code, from anywhere
+    signup_window_seconds: float = 3600.0
     registration_open: bool = True
     default_capacity: int = 8
     max_capacity: int = 16
@@ -67,6 +77,18 @@ class Settings:
     send_queue_bytes: int = 1024 * 1024
     auth_timeout_seconds: float = 10.0
     reauth_seconds: float = 30.0  # how soon an open socket notices its sign-in was revoked
+    # The worker's own edge (holdspace.edge, docs/OPERATIONS.md), per worker; for each
+    # limit, 0 is none. A connection's request headers (and a WebSocket's upgrade) must
+    # be in within this many seconds, or it is closed.
+    header_timeout_seconds: float = 10.0
+    # Connections one address may hold open (a clinic's network is one address). The
+    # proxies in trusted_proxies are exempt; behind them, each client's WebSockets count.
+    connections_per_address: int = 100
+    # WebSocket handshakes from one address: this many at once, then this many a minute.
+    handshake_burst: int = 30
+    handshakes_per_minute: float = 60.0
+    # Open sockets per account; one more closes the account's oldest (4010).
+    sockets_per_account: int = 10
     # On SIGTERM: stop accepting, close sockets with 1012, exit within this long.
     shutdown_seconds: float = 10.0
     demo: bool = False  # seed demo accounts and a room on first start
@@ -119,6 +141,16 @@ class Settings:
             )
         if self.workers < 1:
             raise SettingsError("HOLDSPACE_WORKERS must be at least 1")
+        if self.hash_concurrency < 1:
+            raise SettingsError("HOLDSPACE_HASH_CONCURRENCY must be at least 1")
+        if self.hash_queue < 0:
+            raise SettingsError("HOLDSPACE_HASH_QUEUE must be 0 or more")
+        for limit in _SIGN_IN_LIMITS:
+            if getattr(self, limit) < 1:
+                raise SettingsError(f"HOLDSPACE_{limit.upper()} must be at least 1")
+        for window in ("login_window_seconds", "signup_window_seconds"):
+            if not getattr(self, window) > 0:
+                raise SettingsError(f"HOLDSPACE_{window.upper()} must be positive")
         if self.workers > 1 and not self.redis_url:
             raise SettingsError(
                 "more than one worker needs Redis to share rooms: set HOLDSPACE_REDIS_URL "
@@ -139,9 +171,36 @@ class Settings:
                 raise SettingsError(
                     f"HOLDSPACE_ALLOWED_ORIGINS: {origin!r} must look like https://example.org"
                 )
+        self._validate_edge()
+
+    def _validate_edge(self) -> None:
+        """The worker's own edge: a mistyped proxy would be capped like one client."""
+        for proxy in self.trusted_proxies:
+            try:
+                if proxy != "*":
+                    ipaddress.ip_network(proxy, strict=False)
+            except ValueError:
+                raise SettingsError(
+                    f"HOLDSPACE_TRUSTED_PROXIES: {proxy!r} must be an address (127.0.0.1), "
+                    "a network (10.0.0.0/8) or *"
+                ) from None
+        if not self.header_timeout_seconds > 0:
+            raise SettingsError("HOLDSPACE_HEADER_TIMEOUT_SECONDS must be positive")
+        for limit in ("connections_per_address", "handshake_burst", "sockets_per_account"):
+            if getattr(self, limit) < 0:
+                raise SettingsError(f"HOLDSPACE_{limit.upper()} must be 0 (no limit) or more")
+        if not self.handshakes_per_minute > 0:
+            raise SettingsError("HOLDSPACE_HANDSHAKES_PER_MINUTE must be positive")
 
 
 _LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+_SIGN_IN_LIMITS = (
+    "login_attempts",
+    "login_account_attempts",
+    "login_address_accounts",
+    "signup_per_address",
+    "signup_per_invite",
+)
 
 
 def _convert(name: str, raw: str, default: Any) -> Any:

@@ -1,4 +1,5 @@
-"""Password hashing: correctness, uniform failure, rehashing and staying off the event loop."""
+"""Password hashing: correctness, uniform failure, rehashing, staying off the event loop and
+never queueing without bound; and which passwords are refused."""
 
 from __future__ import annotations
 
@@ -11,13 +12,14 @@ import pytest
 from argon2 import PasswordHasher, Type, extract_parameters, profiles
 
 from holdspace.auth.passwords import (
+    BUSY_RETRY_AFTER,
     MAX_PASSWORD_LENGTH,
     MIN_PASSWORD_LENGTH,
     PROFILES,
     PasswordService,
     validate_password,
 )
-from holdspace.errors import InvalidInput
+from holdspace.errors import Busy, InvalidInput
 
 PASSWORD = "correct horse battery staple"
 
@@ -45,13 +47,18 @@ class RecordingService(PasswordService):
 class GatedService(PasswordService):
     """Holds each verify at a gate and tracks how many are inside at once."""
 
-    def __init__(self, *, max_concurrency: int) -> None:
-        super().__init__("test", max_concurrency=max_concurrency)
+    def __init__(self, *, max_concurrency: int, max_waiting: int = 8) -> None:
+        super().__init__("test", max_concurrency=max_concurrency, max_waiting=max_waiting)
         self.lock = threading.Lock()
         self.entered = threading.Semaphore(0)
         self.gate = threading.Event()
         self.active = 0
         self.max_active = 0
+        self.finished = asyncio.Event()  # set on the loop each time a hash gives its place back
+
+    def _finished(self) -> None:
+        super()._finished()
+        self.finished.set()
 
     def _verify_sync(self, password_hash: str, password: str) -> bool:
         with self.lock:
@@ -261,11 +268,48 @@ def test_max_concurrency_must_be_positive() -> None:
 
 @pytest.mark.parametrize(
     "password",
-    ["a" * MIN_PASSWORD_LENGTH, "aaaaaaaaaa", "lowercase only words", "x" * MAX_PASSWORD_LENGTH],
+    [
+        "lowercase only words",
+        "blue kettle morning",
+        "x7Qm-2xWd-R9ta",
+        "MaryJane1985",
+        "a strong start " + "a" * (MAX_PASSWORD_LENGTH - 15),
+    ],
 )
-def test_validate_password_accepts_any_composition_within_length(password: str) -> None:
-    """Only length matters: no composition rules."""
+def test_validate_password_accepts_uncommon_passwords_of_any_composition(password: str) -> None:
+    """No composition rules: words, symbols or none, any case, up to the length limit."""
     validate_password(password)
+
+
+@pytest.mark.parametrize(
+    "password",
+    [
+        "password123",
+        "Password123!",
+        "qwertyuiop",
+        "1234567890",
+        "iloveyou123",
+        "aaaaaaaaaa",
+        "x" * MAX_PASSWORD_LENGTH,
+    ],
+)
+def test_validate_password_refuses_common_passwords_kindly(password: str) -> None:
+    """The passwords people most often choose are refused with a code, a reason and a hint."""
+    with pytest.raises(InvalidInput) as info:
+        validate_password(password)
+    assert info.value.code == "common_password"
+    assert info.value.http_status == 400
+    assert "easy to guess" in info.value.message
+    assert "a few unrelated words" in info.value.message
+    assert info.value.detail == {"field": "password"}
+
+
+def test_a_password_made_of_the_person_s_own_name_is_refused() -> None:
+    """Username and display name count as well-known words for the person choosing."""
+    validate_password("riverstone1987")
+    with pytest.raises(InvalidInput) as info:
+        validate_password("riverstone1987", ["riverstone", "River Stone"])
+    assert info.value.code == "common_password"
 
 
 @pytest.mark.parametrize(
@@ -282,3 +326,79 @@ def test_validate_password_rejects_bad_lengths(password: str, fragment: str) -> 
         validate_password(password)
     assert info.value.code == "invalid"
     assert fragment in info.value.message
+
+
+async def test_a_full_queue_refuses_at_once_with_retry_after() -> None:
+    """With every worker busy and every waiting place taken, one more verify (or hash) is
+    refused at once with Busy; the ones admitted all finish once the workers free up."""
+    service = GatedService(max_concurrency=2, max_waiting=3)
+    password_hash = PasswordHasher.from_parameters(PROFILES["test"]).hash(PASSWORD)
+    try:
+        admitted = [asyncio.create_task(service.verify(password_hash, PASSWORD)) for _ in range(5)]
+        await asyncio.sleep(0)  # each task is admitted (or not) in its first step
+        assert service.pending == 5
+
+        for attempt in (service.verify(password_hash, PASSWORD), service.hash(PASSWORD)):
+            with pytest.raises(Busy) as busy:
+                await attempt
+            assert busy.value.code == "busy"
+            assert busy.value.http_status == 503
+            assert busy.value.detail == {"retry_after": BUSY_RETRY_AFTER}
+        assert service.pending == 5  # a refusal takes no place
+
+        service.gate.set()
+        assert await asyncio.gather(*admitted) == [(True, None)] * 5
+        # Each thread hands its place back before its caller resumes.
+        assert service.pending == 0
+        assert await service.verify(password_hash, PASSWORD) == (True, None)
+    finally:
+        service.gate.set()
+        service.close()
+    assert service.max_active == 2
+
+
+async def test_no_waiting_places_means_only_the_running_hashes() -> None:
+    """``max_waiting=0``: one verify per worker thread, and nothing waits."""
+    service = GatedService(max_concurrency=1, max_waiting=0)
+    password_hash = PasswordHasher.from_parameters(PROFILES["test"]).hash(PASSWORD)
+    try:
+        running = asyncio.create_task(service.verify(password_hash, PASSWORD))
+        assert await asyncio.to_thread(service.entered.acquire, timeout=30)
+        with pytest.raises(Busy):
+            await service.verify(password_hash, PASSWORD)
+        service.gate.set()
+        assert await running == (True, None)
+    finally:
+        service.gate.set()
+        service.close()
+
+
+async def test_a_cancelled_caller_s_hash_keeps_its_place_until_its_thread_is_done() -> None:
+    """Cancelling a caller doesn't free its place while its hash still occupies a worker, so
+    cancelled requests can't pile unbounded work up behind the pool."""
+    service = GatedService(max_concurrency=1, max_waiting=0)
+    password_hash = PasswordHasher.from_parameters(PROFILES["test"]).hash(PASSWORD)
+    try:
+        running = asyncio.create_task(service.verify(password_hash, PASSWORD))
+        assert await asyncio.to_thread(service.entered.acquire, timeout=30)
+        running.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await running
+        assert service.pending == 1
+        with pytest.raises(Busy):
+            await service.verify(password_hash, PASSWORD)
+
+        service.finished.clear()
+        service.gate.set()
+        await asyncio.wait_for(service.finished.wait(), 30)
+        assert service.pending == 0
+        assert await service.verify(password_hash, PASSWORD) == (True, None)
+    finally:
+        service.gate.set()
+        service.close()
+
+
+def test_max_waiting_must_not_be_negative() -> None:
+    """A negative queue makes no sense and is refused up front."""
+    with pytest.raises(ValueError, match="max_waiting"):
+        PasswordService("test", max_waiting=-1)

@@ -168,6 +168,10 @@ def test_compose_runs_redis_two_workers_and_nginx_from_these_files() -> None:
         assert spec["depends_on"]["redis"]["condition"] == "service_healthy"
         assert spec["build"]["dockerfile"] == "deploy/Dockerfile"
         assert "@redis:6379" in spec["environment"]["HOLDSPACE_REDIS_URL"]
+        # nginx connects from the project's network: trusted, so it isn't capped as one
+        # client (the worker's own edge) and members' forwarded addresses are believed.
+        subnet = compose["networks"]["default"]["ipam"]["config"][0]["subnet"]
+        assert spec["environment"]["HOLDSPACE_TRUSTED_PROXIES"] == subnet
     made_by_the_operator = {"./users.acl", "./certs", "holdspace.env"}
     for service in services.values():
         for volume in service.get("volumes", []):

@@ -1,7 +1,7 @@
 """``X-Forwarded-For`` is believed only from the proxies a worker is told to trust: from
 anyone else, claiming another address on every attempt must not escape the per-address
-sign-in limit (20 attempts per address in five minutes). Run against ``holdspace serve``
-itself, with nothing in front of it."""
+sign-in limit (20 different accounts tried without success per address in 15 minutes).
+Run against ``holdspace serve`` itself, with nothing in front of it."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from tests.processes import Worker
 
 pytestmark = pytest.mark.integration
 
-PER_ADDRESS = 20  # holdspace.accounts: sign-in attempts an address gets in five minutes
+PER_ADDRESS = 20  # HOLDSPACE_LOGIN_ADDRESS_ACCOUNTS: accounts an address may try in vain
 
 
 async def attempts_with_forged_addresses(worker: Worker) -> list[int]:

@@ -223,21 +223,22 @@ async def test_unknown_user_and_wrong_password_are_indistinguishable(
 async def test_repeated_failures_on_one_account_are_throttled_until_the_window_passes(
     community: Community, server: LiveServer, http: httpx.AsyncClient
 ) -> None:
-    """The 6th failed login on one account is a 429 with Retry-After; time restores it."""
+    """The 11th failed login on one account from one address is a 429 with Retry-After;
+    time restores it."""
     await community.person("sam", "Sam")
-    for _ in range(5):
+    for _ in range(10):
         failed = await sign_in(http, "sam", "wrong password, sorry")
         assert error_of(failed)["code"] == "bad_credentials"
     limited = await sign_in(http, "sam", "wrong password, sorry")
     assert limited.status_code == 429
     assert error_of(limited)["code"] == "rate_limited"
     retry_after = int(limited.headers["retry-after"])
-    assert 1 <= retry_after <= 300
+    assert 1 <= retry_after <= 900
     # Even the right password waits: nothing is hashed while throttled.
     right_too_soon = await sign_in(http, "SAM")
     assert right_too_soon.status_code == 429
 
-    server.clock.advance(300 + 1)
+    server.clock.advance(900 + 1)
     again = await sign_in(http, "sam")
     assert again.status_code == 200
     assert again.json()["user"]["username"] == "sam"
@@ -248,7 +249,7 @@ async def test_waiting_exactly_retry_after_is_enough(
 ) -> None:
     """A client that waits the Retry-After it was given is let in on its next attempt."""
     await community.person("sam", "Sam")
-    for _ in range(5):
+    for _ in range(10):
         await sign_in(http, "sam", "wrong password, sorry")
     server.clock.advance(0.6)
     limited = await sign_in(http, "sam")

@@ -429,6 +429,22 @@ async def test_redeem_revoked_invite_is_none(store: Store) -> None:
     assert stored.revoked_at == T0 + 5
 
 
+async def test_find_invite_by_code_in_any_state(store: Store) -> None:
+    """An invite is found by its code hash with its uses and revocation as they stand;
+    an unknown code finds nothing."""
+    owner = await make_user(store, "owner")
+    member = await make_user(store, "member")
+    room = await make_room(store, owner)
+    invite = make_invite(room, "code", max_uses=1)
+    await store.create_invite(invite)
+    await store.create_invite(make_invite(room, "other"))
+    assert await store.find_invite("code") == invite
+    assert await store.find_invite("nope") is None
+    await store.redeem_invite("code", member.id, T0)
+    await store.revoke_invite(room.id, invite.id, T0 + 5)
+    assert await store.find_invite("code") == dataclasses.replace(invite, uses=1, revoked_at=T0 + 5)
+
+
 async def test_revoke_invite_needs_matching_room(store: Store) -> None:
     """Revoking reports False for an unknown invite or one from another room."""
     owner = await make_user(store, "owner")

@@ -75,6 +75,10 @@ class Store(Protocol):
 
     async def list_invites(self, room_id: str) -> list[Invite]: ...
 
+    async def find_invite(self, code_hash: str) -> Invite | None:
+        """The invite with this code hash, whatever its state (revoked, expired, used up)."""
+        ...
+
     async def revoke_invite(self, room_id: str, invite_id: str, now: float) -> bool:
         """False when no such invite exists in that room."""
         ...

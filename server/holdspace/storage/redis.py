@@ -669,6 +669,13 @@ class RedisStore:
         found.sort(key=lambda entry: (entry[0], entry[1]))
         return [invite for _, _, invite in found]
 
+    async def find_invite(self, code_hash: str) -> Invite | None:
+        pointer = await self._redis.get(self._code_key(code_hash))
+        if pointer is None:
+            return None
+        room_id, _, invite_id = str(pointer).partition(" ")
+        return next((i for i in await self.list_invites(room_id) if i.id == invite_id), None)
+
     async def revoke_invite(self, room_id: str, invite_id: str, now: float) -> bool:
         """Revoking twice keeps the first revocation time."""
         keys = [self._room_key(room_id, "invites"), self._room_key(room_id, "invite-revoked")]

@@ -710,6 +710,16 @@ class SQLiteStore:
 
         return await self._run(job)
 
+    async def find_invite(self, code_hash: str) -> Invite | None:
+        def job(conn: sqlite3.Connection) -> Invite | None:
+            row = conn.execute(
+                f"SELECT {_INVITE_COLUMNS} FROM invites WHERE code_hash = ?",  # noqa: S608
+                (code_hash,),
+            ).fetchone()
+            return None if row is None else _invite(row)
+
+        return await self._run(job)
+
     async def revoke_invite(self, room_id: str, invite_id: str, now: float) -> bool:
         """Revoking twice keeps the first revocation time."""
 

@@ -146,10 +146,13 @@ class Api:
     def _address(request: Request) -> str:
         return request.client.host if request.client else "unknown"
 
-    def _signed_in(self, user: User, token: str, bearer: bool) -> JSONResponse:
+    def _signed_in(
+        self, user: User, token: str, bearer: bool, extra: dict[str, Any] | None = None
+    ) -> JSONResponse:
+        body = {"user": user_data(user), **(extra or {})}
         if bearer:
-            return ok({"user": user_data(user), "token": token})
-        response = ok({"user": user_data(user)})
+            return ok({**body, "token": token})
+        response = ok(body)
         response.set_cookie(
             cookie_name(self.settings),
             token,
@@ -177,15 +180,33 @@ class Api:
         return ok({"crisis_resources": resources, "crisis_resources_html": linkify(resources)})
 
     async def register(self, request: Request) -> Response:
+        """A member account, signed in. With a valid ``invite`` code the sign-up counts
+        against that invite's limit rather than the address's (a group signing up together
+        from one network), and the new member joins its group: ``room`` in the answer
+        (null if its last use went to someone else meanwhile)."""
         self._check_cookie_write(request)
         data = await self._json(request)
+        code = data.get("invite")
+        if code is not None and not isinstance(code, str):
+            raise InvalidInput("`invite` must be text.", field="invite")
+        code = code.strip() if code else None  # a form's empty field: no invite
+        invite = await self.rooms.signup_invite(code) if code else None
         user, token = await self.accounts.register(
             self._str(data, "username"),
             self._str(data, "password"),
             self._str(data, "display_name"),
             self._address(request),
+            invite_id=invite.id if invite else None,
         )
-        response = self._signed_in(user, token, data.get("bearer") is True)
+        extra: dict[str, Any] = {}
+        if code:
+            try:
+                room = await self.rooms.redeem(user, code)
+            except ClientError:
+                extra["room"] = None
+            else:
+                extra["room"] = await self._describe(room, user)
+        response = self._signed_in(user, token, data.get("bearer") is True, extra)
         response.status_code = 201
         return response
 

@@ -24,12 +24,14 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from holdspace import protocol as p
 from holdspace.accounts import Accounts
 from holdspace.errors import ClientError, Code, InvalidInput, Rejected, Unavailable, unavailable
+from holdspace.limits import AccountSockets
 from holdspace.live.connection import Connection, Lost, Overflow
 from holdspace.metrics import EdgeStats
 from holdspace.records import User
 from holdspace.sessions import LiveSessions, Presence
 from holdspace.settings import Settings
 from holdspace.web.access import request_id
+from holdspace.web.admission import Admission
 from holdspace.web.refusals import error_response
 from holdspace.web.services import Services
 
@@ -112,6 +114,12 @@ class Endpoint:
         self._sessions: set[_Session] = set()
         self._sweeper: asyncio.Task[None] | None = None
         self.stats = EdgeStats()
+        # Handshakes per client address (docs/OPERATIONS.md, "The worker's own edge").
+        self.admission = Admission(settings, self.stats)
+        # Each account's sockets here, oldest first; one too many closes the oldest (4010),
+        # which then waits in ``_replaced`` for its handle() to say so.
+        self._per_account: AccountSockets[_Session] = AccountSockets(settings.sockets_per_account)
+        self._replaced: set[_Session] = set()
 
     @property
     def open(self) -> int:
@@ -127,6 +135,16 @@ class Endpoint:
         return self.services.sessions
 
     async def handle(self, websocket: WebSocket) -> None:
+        refused = self.admission.admit(websocket, websocket.scope)
+        if refused is not None:  # too many, or too fast, from one address: HTTP 429
+            await websocket.send_denial_response(error_response(refused))
+            return
+        try:
+            await self._admitted(websocket)
+        finally:
+            self.admission.release(websocket)
+
+    async def _admitted(self, websocket: WebSocket) -> None:
         origin = websocket.headers.get("origin")
         if origin is not None and origin not in self.settings.origins:
             log.info("websocket refused", extra={"reason": "origin"})
@@ -139,7 +157,10 @@ class Endpoint:
             self.stats.ws_unavailable += 1
             await websocket.send_denial_response(error_response(unavailable()))
             return
-        await websocket.accept()
+        try:
+            await websocket.accept()
+        except WebSocketDisconnect:  # gone meanwhile, or cut at the handshake deadline
+            return
         if user is None:
             try:
                 user, token = await self._auth_frame(websocket)
@@ -152,12 +173,26 @@ class Endpoint:
         assert token is not None
         session = _Session(self, websocket, user, token)
         self._sessions.add(session)
+        oldest = self._per_account.add(user.id, session)
+        if oldest is not None:
+            # Ended as if it had gone away (its seat is held; the newer one may take it
+            # back); its own handle() then closes it with REPLACED, below.
+            log.info("replaced", extra={"conn": oldest.conn.id, "user_id": user.id})
+            self.stats.sockets_replaced += 1
+            self._replaced.add(oldest)
+            oldest._stop(WebSocketDisconnect(p.CloseCode.REPLACED))
         if self._sweeper is None or self._sweeper.done():
             self._sweeper = asyncio.create_task(self._sweep(), name="ws-sign-in-checks")
         try:
             await session.run()
         finally:
             self._sessions.discard(session)
+            self._per_account.discard(user.id, session)
+            if session in self._replaced:
+                self._replaced.discard(session)
+                with contextlib.suppress(Exception):
+                    async with asyncio.timeout(2):
+                        await websocket.close(p.CloseCode.REPLACED, "opened elsewhere")
 
     async def _sweep(self) -> None:
         """Close sockets soon after their sign-in is revoked (logout, password or role

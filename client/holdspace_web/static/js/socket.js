@@ -6,10 +6,12 @@ const NOTICES = new Set([
   "whisper", "arrival", "arrival_left", "admitted", "declined", "removed", "session_over",
   "turn_outcome", "session_summary", "post_state",
 ]);
-// Closes after which trying again can't help: done, and signed out. (A handshake the
-// server refuses — a foreign Origin, HTTP 403 — reaches a page only as 1006, like a lost
-// network: see `lost`.)
-const FINAL = new Set([1000, 4001]);
+// Closes after which trying again can't help: done, signed out, and opened elsewhere
+// (4010: this account opened more sockets than the server keeps, and this was the oldest —
+// coming back by ourselves would close another tab's, and that one would do the same).
+// (A handshake the server refuses — a foreign Origin, HTTP 403; too many from this
+// network, 429 — reaches a page only as 1006, like a lost network: see `lost`.)
+const FINAL = new Set([1000, 4001, 4010]);
 const REFUSALS_BEFORE_ASKING = 3; // failed opens in a row before asking whether we're signed out
 const RETRIES = 5; // sends of one command whose outcome stays unknown, at most
 const RETRY_WAIT_MS = 30000; // how long a command waits for the room to be joined again

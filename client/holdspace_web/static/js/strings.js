@@ -285,6 +285,9 @@ export const strings = {
     signedOut: "You've been signed out. Please sign in again.",
     closed: "The connection was closed.",
     signIn: "Sign in",
+    elsewhereHeading: "Open somewhere else",
+    elsewhere: "Holdspace is open in another tab or on another device, so this tab stepped aside.",
+    useHere: "Use it here",
   },
 
   // -- the room's parts ------------------------------------------------------------------------
@@ -560,8 +563,11 @@ export const strings = {
     bad_credentials: () => "That username and password don't match an account.",
     username_taken: () => "That username is taken. Please choose another.",
     invalid_username: () => "Usernames are 3–32 letters, digits, dots, dashes or underscores.",
+    common_password: () =>
+      "That password is one many people use, so it would be easy to guess. Please choose another: a few unrelated words work well.",
     closed: () => "New accounts are created by an administrator here.",
     rate_limited: ({ retry_after: s }) => (s ? `Too many attempts. Please wait ${s} s and try again.` : null),
+    busy: () => "A lot of people are signing in right now. Please try again in a moment.",
     invalid_invite: () => "That invite code isn't valid any more. Please ask your facilitator for a new one.",
     bad_origin: () => "This request came from a page we don't recognise.",
   },

@@ -94,9 +94,18 @@ export function rename(message, save) {
   back());
 }
 
-/** The connection closed for good: signed out (4001), or closed. */
-export function closed(code) {
+/** The connection closed for good: signed out (4001), opened in another tab or on
+ * another device (4010: `reopen` brings it back here), or closed. */
+export function closed(code, reopen) {
   const S = strings.closed;
+  if (code === 4010) {
+    return h("section", { class: "card" },
+      h("h2", {}, S.elsewhereHeading),
+      h("p", { role: "status" }, S.elsewhere),
+      h("div", { class: "actions" },
+        h("button", { type: "button", class: "primary", onclick: reopen }, S.useHere)),
+      back());
+  }
   return h("section", { class: "card" },
     h("h2", {}, S.heading),
     h("p", { role: "alert" }, code === 4001 ? S.signedOut : S.closed),

@@ -35,6 +35,7 @@ class RoomView {
     this.roomId = roomId;
     this.model = null;
     this.connected = false;
+    this.closedForGood = false; // signed out, or opened elsewhere: no "Reconnecting…"
     this.roomEl = null; // the room itself, while it is the screen shown
     this.farewell = null; // the farewell card, once the session is over for this person
     this.summary = null; // the facilitators' end-of-session summary, when it comes
@@ -113,7 +114,7 @@ class RoomView {
   showStatus() {
     const ended = this.model?.ended;
     const text = ended ? S.sessionEnded
-      : this.connected ? ""
+      : this.connected || this.closedForGood ? ""
         : this.unreachable ? S.unreachable : S.reconnecting;
     this.status.textContent = text;
     this.status.hidden = !text;
@@ -262,8 +263,10 @@ class RoomView {
   }
 
   showClosed({ code }) {
+    this.closedForGood = true;
     this.setConnected(false);
-    replace(this.area, screens.closed(code));
+    const reopen = () => this.app.go(`/room/${encodeURIComponent(this.roomId)}`);
+    replace(this.area, screens.closed(code, reopen));
   }
 
   showRoom() {

@@ -1,0 +1,183 @@
+"""The worker's own edge, beneath the app: a deadline for each request's headers (and a
+WebSocket's upgrade), and a cap on the connections one address holds open.
+
+Workers often run behind load balancers that guard neither, or with nothing in front.
+uvicorn starts no timer before a request's headers are in — its keep-alive timeout runs
+only while a connection is idle *between* requests, and the first byte of the next one
+cancels it — so a client that sends a header line now and then holds its socket, and a
+file descriptor, for as long as it likes. And nothing stops one address opening
+thousands of sockets.
+
+Both guards live in uvicorn's own protocol classes, subclassed here, because only they
+see a connection before its request is whole: the app never hears of a connection that
+never finishes its headers. :func:`http_protocol` picks the class for the HTTP parser
+that is installed (httptools, else h11); :class:`GuardedWebSockets` takes a connection
+over once it is upgraded. The per-address counts and the app's metrics reach them through
+:class:`EdgeGuard` (on :class:`holdspace.serving.Config`) and the lifespan state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any
+
+from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+
+from holdspace.limits import OpenCounts, TrustedProxies
+from holdspace.metrics import EDGE_STATS, EdgeStats
+from holdspace.settings import Settings
+
+__all__ = ["EdgeGuard", "GuardedH11", "GuardedWebSockets", "http_protocol"]
+
+
+@dataclass(slots=True)
+class EdgeGuard:
+    """One worker's guard beneath the app: the header deadline and the open connections
+    per peer address. :class:`holdspace.serving.Config` carries it to the protocols (with
+    several workers, each process gets a copy of its own: the counts are per worker)."""
+
+    header_timeout: float  # seconds for a request's headers, and a WebSocket's upgrade
+    per_address: OpenCounts[asyncio.BaseTransport]
+    trusted: TrustedProxies  # their peers carry many people: never capped here
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> EdgeGuard:
+        return cls(
+            settings.header_timeout_seconds,
+            OpenCounts(settings.connections_per_address),
+            TrustedProxies(settings.trusted_proxies),
+        )
+
+    def admit(self, transport: asyncio.BaseTransport, address: str | None) -> bool:
+        """Count a new connection from ``address``; False if it is one too many. (A
+        connection with no address — a Unix socket — is not counted.)"""
+        if address is None or address in self.trusted:
+            return True
+        return self.per_address.take(transport, address)
+
+    def release(self, transport: asyncio.BaseTransport) -> None:
+        self.per_address.give_back(transport)
+
+
+def _guard(config: object) -> EdgeGuard | None:
+    guard = getattr(config, "edge_guard", None)
+    return guard if isinstance(guard, EdgeGuard) else None
+
+
+def _count(app_state: dict[str, Any], counter: str) -> None:
+    """Bump one of the app's :class:`EdgeStats` counters, which its lifespan put in the
+    state uvicorn shares with every protocol (there are none before the app starts)."""
+    stats = app_state.get(EDGE_STATS)
+    if isinstance(stats, EdgeStats):
+        setattr(stats, counter, getattr(stats, counter) + 1)
+
+
+class _Guarded(asyncio.Protocol):
+    """Mixed in before one of uvicorn's HTTP protocol classes (which set the attributes
+    below). Refuses a connection one over its address's cap by closing it at once, before
+    reading anything; otherwise closes it if a request's headers are not in within the
+    deadline — counted from when it opened, or from the end of the previous response on
+    a kept-alive connection. For a WebSocket upgrade the deadline runs on until the app
+    has accepted or refused it."""
+
+    config: Any
+    loop: asyncio.AbstractEventLoop
+    transport: asyncio.Transport
+    app_state: dict[str, Any]
+    client: tuple[str, int] | None
+    cycle: Any  # the request being answered, if any (uvicorn's RequestResponseCycle)
+
+    _deadline: asyncio.TimerHandle | None = None
+    _waiting_after: Any = None  # the cycle in place when the deadline was set
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        guard = _guard(self.config)
+        if guard is None:
+            return
+        if not guard.admit(self.transport, self.client[0] if self.client else None):
+            _count(self.app_state, "connections_refused")
+            self.transport.close()  # nothing has been read: no request to answer
+            return
+        self._expect_headers(guard)
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        # Parsing a request's headers starts a new cycle (an upgrade does not: the
+        # deadline runs on until the WebSocket's handshake is over).
+        if self._deadline is not None and self.cycle is not self._waiting_after:
+            self._deadline.cancel()
+            self._deadline = None
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()  # type: ignore[misc]  # uvicorn's class, next in line
+        guard = _guard(self.config)
+        # Unless the next request (pipelined) is already being answered, wait for one.
+        if guard is not None and (self.cycle is None or self.cycle.response_complete):
+            self._expect_headers(guard)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        super().connection_lost(exc)
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+        guard = _guard(self.config)
+        if guard is not None:
+            guard.release(self.transport)
+
+    def _expect_headers(self, guard: EdgeGuard) -> None:
+        if self.transport.is_closing():
+            return
+        if self._deadline is not None:
+            self._deadline.cancel()
+        self._waiting_after = self.cycle
+        self._deadline = self.loop.call_later(guard.header_timeout, self._too_late)
+
+    def _too_late(self) -> None:
+        self._deadline = None
+        if self.transport.is_closing():
+            return
+        now_serving = self.transport.get_protocol()
+        if now_serving is self:
+            if self.cycle is not self._waiting_after:
+                return  # its headers did come in
+        elif getattr(now_serving, "handshake_complete", True):
+            return  # upgraded, and the app has accepted or refused the WebSocket
+        _count(self.app_state, "header_timeouts")
+        self.transport.close()
+
+
+class GuardedH11(_Guarded, H11Protocol):
+    """uvicorn's h11 (pure Python) HTTP protocol, guarded."""
+
+
+try:
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+except ImportError:  # httptools comes with uvicorn[standard]; without it uvicorn uses h11
+    _CHOSEN: type[asyncio.Protocol] = GuardedH11
+else:
+
+    class GuardedHttpTools(_Guarded, HttpToolsProtocol):
+        """uvicorn's httptools HTTP protocol (the faster parser), guarded."""
+
+    _CHOSEN = GuardedHttpTools
+
+
+class GuardedWebSockets(WebSocketsSansIOProtocol):
+    """uvicorn's sans-I/O ``websockets`` protocol, which takes a connection over from the
+    HTTP protocol when it is upgraded: gives the connection's place in its address's
+    count back when it ends. (The HTTP protocol's deadline watches its handshake.)"""
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        super().connection_lost(exc)
+        guard = _guard(self.config)
+        if guard is not None:
+            guard.release(self.transport)
+
+
+def http_protocol() -> type[asyncio.Protocol]:
+    """The guarded HTTP protocol for the parser uvicorn would pick itself ("auto"):
+    httptools if it is installed, else h11."""
+    return _CHOSEN
