@@ -23,7 +23,6 @@ It never looks at message text.
 from __future__ import annotations
 
 import logging
-import secrets
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,7 +42,7 @@ from holdspace.errors import (
     outcome_unknown,
     unavailable,
 )
-from holdspace.live.base import LiveHub, connection_id, worker_of
+from holdspace.live.base import LiveHub, connection_id, new_epoch, worker_of
 from holdspace.live.connection import Connection
 from holdspace.records import ModerationEntry, Room, User, split_session_key
 from holdspace.rooms import Rooms, Seat
@@ -213,7 +212,7 @@ class LiveSessions:
             show_passes=room.show_passes,
             post_rate=Rate(settings.post_burst, settings.posts_per_minute / 60),
         )
-        return RoomState(config=config, epoch=secrets.token_hex(8))
+        return RoomState(config=config, epoch=new_epoch())
 
     async def _enter(
         self, seat: Seat, user: User, conn: str

@@ -306,8 +306,13 @@ class Following:
             self._lose(ch, epoch, ids[-1])
             return
         ch.epoch = epoch
-        if prev != ch.last_id and entry_id(prev) > entry_id(ch.last_id):
-            await self._catch_up(ch)  # a gap: something was published we didn't hear
+        if prev != ch.last_id:
+            if entry_id(prev) < entry_id(ch.last_id):
+                # Entries are published a whole step at a time, and our position is always
+                # a step's end: a step reaching back across it means the log was rewound.
+                self._lose(ch, epoch, ids[-1])
+            else:
+                await self._catch_up(ch)  # a gap: something was published we didn't hear
             return
         last = entry_id(ch.last_id)
         batch = [delivery(*row) for i, row in zip(ids, rows, strict=True) if entry_id(i) > last]
@@ -317,15 +322,22 @@ class Following:
     async def _catch_up(self, ch: Channel, *, reconnected: bool = False) -> None:
         """Deliver, in order, whatever the log holds after the last entry we delivered."""
         assert ch.last_id is not None
+        before = ch.last_id
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.hmget(ch.name, ["epoch", "last"])
-            pipe.xrange(self._keys.log(ch.key), f"({ch.last_id}", "+")
+            pipe.xrange(self._keys.log(ch.key), f"({before}", "+")
             (epoch, last), entries = await pipe.execute()
         if epoch is None:
             if reconnected and ch.epoch is not None:
                 self._lose(ch, None, "0-0")  # ended or lost while we weren't listening
             return
         if ch.epoch is not None and epoch != ch.epoch:
+            self._lose(ch, epoch, last or "0-0")
+            return
+        if entry_id(last or "0-0") < entry_id(before):
+            # The log ends before what we already delivered: Redis came back without its
+            # last writes (an older file, a replica that was behind). What members saw
+            # after that point is gone from the log, and the next step starts a new epoch.
             self._lose(ch, epoch, last or "0-0")
             return
         ch.epoch = epoch
@@ -375,19 +387,19 @@ class Following:
         """Our probe came back. Everything published before it has reached us too; check
         no session moved on without us (a message lost on the way)."""
         self._liveness.arrived(nonce)
-        channels = [ch for ch in self._by_name.values() if ch.last_id is not None]
+        channels = [(ch, ch.last_id) for ch in self._by_name.values() if ch.last_id is not None]
         if not channels:
             return
         async with self._redis.pipeline(transaction=False) as pipe:
-            for ch in channels:
+            for ch, _ in channels:
                 pipe.hget(ch.name, "last")
             lasts = await pipe.execute()
-        for ch, last in zip(channels, lasts, strict=True):
-            if (
-                last is not None
-                and ch.last_id is not None
-                and entry_id(last) > entry_id(ch.last_id)
-            ):
+        for (ch, before), last in zip(channels, lasts, strict=True):
+            # Ahead of us: a message lost on the way. Behind what we had delivered when we
+            # asked: the log was rewound. The catch-up tells which, and acts.
+            if last is None or ch.last_id is None:
+                continue
+            if entry_id(last) > entry_id(ch.last_id) or entry_id(last) < entry_id(before):
                 await self._catch_up(ch)
 
     async def unfollow_all(self) -> None:
