@@ -62,6 +62,7 @@ class PipelinedScript:
         self._pending: list[_Call] = []
         self._sender: asyncio.Task[None] | None = None
         self._conn: AbstractConnection | None = None
+        self._deadline: asyncio.Timeout | None = None  # the pipeline in flight's
         self.round_trips = 0  # pipelines sent, for tests and tuning
 
     async def __call__(self, keys: Sequence[str], args: Args) -> Any:
@@ -70,6 +71,17 @@ class PipelinedScript:
         if self._sender is None:
             self._sender = asyncio.create_task(self._send_all(), name="script-pipeline")
         return await answer
+
+    def abandon(self, why: str) -> None:
+        """Redis has stopped answering: fail every call now rather than at the timeout —
+        those waiting to be sent with an error that says they never were, the pipeline
+        in flight as :class:`AnswerLost`."""
+        waiting, self._pending = self._pending, []
+        for _, _, answer in waiting:
+            if not answer.done():
+                answer.set_exception(RedisConnectionError(why))
+        if self._deadline is not None:
+            self._deadline.reschedule(asyncio.get_running_loop().time())
 
     async def _send_all(self) -> None:
         """Send what is pending, then what gathered meanwhile, until nothing is left."""
@@ -131,7 +143,7 @@ class PipelinedScript:
         conn = self._conn
         sent = False
         try:
-            async with asyncio.timeout(self._timeout):
+            async with asyncio.timeout(self._timeout) as self._deadline:
                 if conn is None:
                     pool = self._client.connection_pool
                     conn = self._conn = await pool.get_connection()  # type: ignore[no-untyped-call]
@@ -160,6 +172,8 @@ class PipelinedScript:
             if conn is not None:
                 await conn.disconnect(nowait=True)
             raise
+        finally:
+            self._deadline = None
         return results
 
     async def close(self) -> None:

@@ -141,6 +141,14 @@ class SessionStates:
         self._cache: dict[str, Stored] = {}
         self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
         self._unlisted: set[str] = set()  # written, not yet in the ticker's set of sessions
+        self._redis_ok = True  # as the health check last found it
+
+    def redis_answers(self, ok: bool) -> None:
+        """What the health check found: while Redis is stalled, steps are refused at once
+        and the calls already waiting on it fail now (see :mod:`.health`)."""
+        self._redis_ok = ok
+        if not ok:
+            self._write.abandon("Redis is not answering")
 
     @contextlib.asynccontextmanager
     async def _serial(self, key: str) -> AsyncIterator[None]:
@@ -165,8 +173,12 @@ class SessionStates:
         create: Callable[[], RoomState] | None,
         deliver_own: OwnDelivery,
     ) -> Transition | None:
+        if not self._redis_ok:
+            raise Unavailable("Redis is not answering")
         async with self._serial(key):
             try:
+                if not self._redis_ok:  # it stalled while this step waited its turn
+                    raise Unavailable("Redis is not answering")
                 return await self._transact(key, step, create, deliver_own)
             except AnswerLost as error:
                 self._cache.pop(key, None)
