@@ -40,6 +40,7 @@ class CloseCode:
     AUTH_TIMEOUT = 4002  # no `auth` frame in time
     TOO_SLOW = 4008  # the connection could not keep up: reconnect and resume
     RESYNC = 4009  # the room's history couldn't be proven complete: reconnect and rejoin
+    UNCHECKED = 4012  # the sign-in couldn't be re-checked in time: reconnect (and resume)
 
 
 # -- commands only the edge handles ------------------------------------------

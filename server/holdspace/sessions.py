@@ -266,6 +266,32 @@ class LiveSessions:
         if t is not None:
             await self._persist(room.id, window.key, t)
 
+    async def sign_out(self, user: User, device: str) -> None:
+        """A sign-in of ``user`` was revoked: in every session they could be in, its
+        connections hear nothing said after now, on whichever worker they are (the
+        sign-out takes its place in each room's order; see ``core.events.SignedOut``).
+        A session out of reach is left to the edge's checks, which close the socket
+        within ``reauth_seconds``."""
+        rooms = (
+            await self.store.all_rooms()
+            if user.role == "admin"
+            else await self.store.rooms_for_user(user.id)
+        )
+        now = self.clock.now()
+        cmd = c.SignOut(device)
+        for room in rooms:
+            window = current_session(room, now)
+            if window is None:
+                continue
+
+            def step(state: RoomState) -> Transition:
+                return apply(state, user.id, cmd, self.clock.now())
+
+            try:
+                await self.hub.transact(window.key, step)  # None: the session isn't live
+            except Unavailable:
+                log.warning("sign-out not sequenced", extra={"room_id": room.id})
+
     # -- time -------------------------------------------------------------------------
 
     async def tick(self) -> None:

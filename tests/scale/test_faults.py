@@ -128,7 +128,7 @@ async def test_a_redis_restart_loses_nothing_acknowledged(
     for member in (robin, kim):
         await holds(member, said)
         assert member.epoch != epoch
-        assert member.reconnects == 1
+        assert member.reconnects >= 1  # the new epoch; an unchecked sign-in may add one
     assert [i for i, _ in view(kim)][-6:] == [*acked, after, mine]
     assert robin.duplicates == kim.duplicates == robin.gaps == kim.gaps == 0
     for worker in cluster.workers:

@@ -4,7 +4,7 @@ import { refusal, strings } from "./strings.js";
 
 const NOTICES = new Set([
   "whisper", "arrival", "arrival_left", "admitted", "declined", "removed", "session_over",
-  "turn_outcome", "session_summary", "post_state",
+  "turn_outcome", "session_summary", "post_state", "signed_out",
 ]);
 // Closes after which trying again can't help: done, and signed out. (A handshake the
 // server refuses — a foreign Origin, HTTP 403 — reaches a page only as 1006, like a lost
