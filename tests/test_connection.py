@@ -186,7 +186,12 @@ async def test_signing_out_every_device_reaches_each() -> None:
     conn.deliver([notice(0, "signed_out", to="d:*u"), *batch(1)])
     assert not stops
     stopped = asyncio.Event()
-    conn._on_stop = lambda reason: (stops.append(reason), stopped.set())
+
+    def on_stop(reason: BaseException) -> None:
+        stops.append(reason)
+        stopped.set()
+
+    conn._on_stop = on_stop
     socket.reading.set()
     async with asyncio.timeout(5):
         await stopped.wait()
