@@ -176,22 +176,22 @@ async def test_a_sign_out_is_the_last_thing_a_connection_hears() -> None:
 
 
 async def test_signing_out_every_device_reaches_each() -> None:
+    """A sign-out of all of someone's devices stops this one too, once its frame is out."""
     socket = Socket()
     stops: list[BaseException] = []
-    conn = Connection(
-        "c", "u", socket.send, max_frames=100, max_bytes=10_000, on_stop=stops.append,
-        sign_in=frozenset({"d:this-device", "d:*u"}),
-    )  # fmt: skip
-    socket.reading.clear()  # nothing goes out yet: the stop waits for the frame
-    conn.deliver([notice(0, "signed_out", to="d:*u"), *batch(1)])
-    assert not stops
     stopped = asyncio.Event()
 
     def on_stop(reason: BaseException) -> None:
         stops.append(reason)
         stopped.set()
 
-    conn._on_stop = on_stop
+    conn = Connection(
+        "c", "u", socket.send, max_frames=100, max_bytes=10_000, on_stop=on_stop,
+        sign_in=frozenset({"d:this-device", "d:*u"}),
+    )  # fmt: skip
+    socket.reading.clear()  # nothing goes out yet: the stop waits for the frame
+    conn.deliver([notice(0, "signed_out", to="d:*u"), *batch(1)])
+    assert not stops
     socket.reading.set()
     async with asyncio.timeout(5):
         await stopped.wait()
