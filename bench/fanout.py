@@ -77,6 +77,7 @@ class Plan:
     steps: list[dict[str, float]]
     resume_missed: int = 300
     resume_trials: int = 20
+    stalled: int = 0  # members (one per room, from the first) that stop reading
 
 
 def free_port() -> int:
@@ -350,6 +351,7 @@ def run_target(key: str, plan: Plan) -> dict[str, Any]:
             "steps": plan.steps,
             "stop_p99_ms": P99_LIMIT_MS,
             "pause_after_setup": True,
+            "stalled": plan.stalled,
         }))  # fmt: skip
         idle_share = wait_quiet()
         rss_before = sum(rss_kib(p) for p in pids)
@@ -494,6 +496,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         "changes on the CPU per delivery at a rate every version sustains)",
     )
     parser.add_argument("--seconds", type=float, default=None, help="per step")
+    parser.add_argument(
+        "--stalled",
+        type=int,
+        default=0,
+        help="this many members (the last of the first rooms) stop reading once the run "
+        "starts; the others' latency shows whether one slow socket holds anyone else up",
+    )
     args = parser.parse_args(argv)
     rooms = args.rooms or (10 if args.quick else 200)
     plan = Plan(
@@ -505,6 +514,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.seconds,
         ),
         resume_trials=3 if args.quick else 20,
+        stalled=args.stalled,
     )
     if args.smoke:
         plan = Plan(rooms=3, members=4, steps=[{"rate": 150, "seconds": 1}], resume_missed=20,

@@ -51,9 +51,11 @@ class Cluster:
             await self.add_worker()
         return self
 
-    async def add_worker(self) -> Worker:
+    async def add_worker(self, **settings: str) -> Worker:
+        """Another worker, with ``settings`` over the cluster's (say, a ``redis_url``
+        through a fault proxy)."""
         index = len(self.workers)
-        worker = Worker(self.tmp_path / f"worker{index}", self.settings)
+        worker = Worker(self.tmp_path / f"worker{index}", {**self.settings, **settings})
         self.workers.append(worker)
         return await worker.ready()
 

@@ -77,6 +77,17 @@ class RedisServer:
         self.halt()
         self.start()
 
+    def crash(self) -> None:
+        """Kill the server outright (SIGKILL): nothing is flushed on the way out."""
+        if self.process.poll() is None:
+            self.process.kill()
+        self.halt()
+
+    @property
+    def aof_dir(self) -> Path:
+        """Where the append-only file's parts and manifest are kept."""
+        return self.dir / "appendonlydir"
+
     def pause(self) -> None:
         """Freeze the server: connections stay open but nothing answers (SIGSTOP)."""
         self.process.send_signal(signal.SIGSTOP)

@@ -34,7 +34,7 @@ DIRECT_FRAMES = frozenset({"hello", "snapshot", "resync", "reply", "error", "pon
 NOTICES = frozenset(
     {
         "whisper", "arrival", "arrival_left", "admitted", "declined", "removed", "session_over",
-        "turn_outcome", "session_summary", "post_state",
+        "turn_outcome", "session_summary", "post_state", "signed_out",
     }
 )  # fmt: skip
 # Close codes sent outside CloseCode: 1011 by ws.py (internal error) and uvicorn (keepalive).
@@ -203,7 +203,7 @@ def notice_fields() -> dict[str, frozenset[str]]:
     """The fields of each notice, read off notices the room core really sends: a waiting
     room's arrival, admission, departure and decline, a whisper and its answer, a pass
     (whose outcome only the facilitators hear), a removal, and the end of the session for
-    someone still waiting and for the facilitators."""
+    someone still waiting and for the facilitators, and a sign-out."""
     config = RoomConfig(
         "room_x", "room_x:0", "Room", capacity=8, starts_at=0.0, ends_at=3600.0, waiting_room=True
     )
@@ -224,6 +224,7 @@ def notice_fields() -> dict[str, frozenset[str]]:
         ("cy", c.Join("c1", "Cy", "member")),
         ("cy", c.Disconnect("c1")),
         ("dot", c.Join("d1", "Dot", "member")),
+        ("dot", c.SignOut("d:dots-phone")),
         ("fac", c.EndSession()),
     ]
     found: dict[str, frozenset[str]] = {}

@@ -111,6 +111,11 @@ class HoldspaceClient {
     this.ws.send(`{"type":"post","text":"b|${id}|${now()}"}`);
   }
 
+  /** Stop reading: the socket's data stays in the kernel until it is full. */
+  stall() {
+    this.ws._socket.pause();
+  }
+
   close() {
     this.ws.terminate();
   }
@@ -231,6 +236,17 @@ if (plan.pause_after_setup) {
   await new Promise((resolve) => process.stdin.once("data", resolve));
 }
 
+// Members that stop reading (the last of each of the first `stalled` rooms): the
+// kernel's buffers fill, then the server's queue for them; they send nothing more and
+// nothing sent to them is counted. The rest show whether anyone else waits on them.
+const stalled = new Set();
+for (const room of rooms.slice(0, plan.stalled || 0)) {
+  const member = room.clients[room.clients.length - 1];
+  stalled.add(member);
+  member.stall?.();
+}
+const receivers = (room) => room.clients.filter((c) => !stalled.has(c)).length - 1;
+
 // Every message: who should get it, and what arrived.
 let nextId = 0;
 const expected = new Map(); // id -> remaining receivers
@@ -238,6 +254,7 @@ let latencies = [];
 let delivered = 0;
 for (const room of rooms) {
   for (const c of room.clients) {
+    if (stalled.has(c)) continue;
     c.onMark = (id, sent) => {
       const left = expected.get(id);
       if (left === undefined) return;
@@ -265,9 +282,9 @@ async function step(rate, seconds) {
       const room = rooms[turn % rooms.length];
       const sender = room.clients[Math.floor(turn / rooms.length) % room.clients.length];
       turn += 1;
-      if (sender.closed) continue;
+      if (sender.closed || stalled.has(sender)) continue;
       const id = nextId++;
-      expected.set(id, room.clients.length - 1);
+      expected.set(id, receivers(room));
       sender.post(id);
       sent += 1;
     }

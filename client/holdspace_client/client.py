@@ -29,6 +29,8 @@ _log.addFilter(_NoPayloads())
 
 # Frames that carry the whole room as of their seq: an `admitted` notice is one too.
 _SNAPSHOTS = ("snapshot", "resync", "admitted")
+# Refusals that promise nothing changed and ask to try again shortly.
+_TRY_AGAIN = ("unavailable", "outcome_unknown")
 
 # Closes after which reconnecting cannot help: a normal close, the sign-in is gone, or the
 # account opened another socket in this one's place (reconnecting would close that one).
@@ -365,11 +367,23 @@ class Client:
         fields: dict[str, Any] = {"room": self.room}
         if resume:
             fields["resume"] = resume
-        try:
-            reply = await self.request("join", **fields)
-        except (CommandError, ConnectionLost, TimeoutError) as error:
-            self._give_up(repr(error))
-            return
+        delay = 0.05
+        while True:
+            try:
+                reply = await self.request("join", **fields)
+                break
+            except CommandError as error:
+                # Briefly unavailable (Redis reconnecting): the rejoin is tried again.
+                if error.code not in _TRY_AGAIN or self._closing:
+                    self._give_up(repr(error))
+                    return
+            except ConnectionLost:
+                return  # the reader has already started the next attempt
+            except TimeoutError as error:
+                self._give_up(repr(error))
+                return
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, self._max_backoff)
         self.in_room.set()
         self._events.put_nowait({"type": "_resumed", "via": reply["type"], "reply": reply})
 

@@ -126,6 +126,9 @@ def _hub_metrics(stats: HubStats, followed: int) -> Iterator[Metric]:
          stats.errors),
         ("holdspace_subscriber_reconnects", "Times the pub/sub subscriber was rebuilt",
          stats.reconnects),
+        ("holdspace_epochs_renewed",
+         "Sessions given a new epoch because an earlier Redis (before a restart, restore "
+         "or failover) wrote their state", stats.renewed),
     ]  # fmt: skip
     for name, documentation, value in counters:
         yield CounterMetricFamily(name, documentation, value=value)

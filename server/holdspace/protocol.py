@@ -44,6 +44,7 @@ class CloseCode:
     # The account opened one socket more than HOLDSPACE_SOCKETS_PER_ACCOUNT on this worker
     # and this was its oldest: don't reconnect by yourself (it would close another).
     REPLACED = 4010
+    UNCHECKED = 4012  # the sign-in couldn't be re-checked in time: reconnect (and resume)
 
 
 # -- commands only the edge handles ------------------------------------------

@@ -23,7 +23,6 @@ It never looks at message text.
 from __future__ import annotations
 
 import logging
-import secrets
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,7 +42,7 @@ from holdspace.errors import (
     outcome_unknown,
     unavailable,
 )
-from holdspace.live.base import LiveHub, connection_id, worker_of
+from holdspace.live.base import LiveHub, connection_id, new_epoch, worker_of
 from holdspace.live.connection import Connection
 from holdspace.records import ModerationEntry, Room, User, split_session_key
 from holdspace.rooms import Rooms, Seat
@@ -213,7 +212,7 @@ class LiveSessions:
             show_passes=room.show_passes,
             post_rate=Rate(settings.post_burst, settings.posts_per_minute / 60),
         )
-        return RoomState(config=config, epoch=secrets.token_hex(8))
+        return RoomState(config=config, epoch=new_epoch())
 
     async def _enter(
         self, seat: Seat, user: User, conn: str
@@ -266,6 +265,32 @@ class LiveSessions:
         t = await self.hub.transact(window.key, step)  # None: the session isn't live
         if t is not None:
             await self._persist(room.id, window.key, t)
+
+    async def sign_out(self, user: User, device: str) -> None:
+        """A sign-in of ``user`` was revoked: in every session they could be in, its
+        connections hear nothing said after now, on whichever worker they are (the
+        sign-out takes its place in each room's order; see ``core.events.SignedOut``).
+        A session out of reach is left to the edge's checks, which close the socket
+        within ``reauth_seconds``."""
+        rooms = (
+            await self.store.all_rooms()
+            if user.role == "admin"
+            else await self.store.rooms_for_user(user.id)
+        )
+        now = self.clock.now()
+        cmd = c.SignOut(device)
+        for room in rooms:
+            window = current_session(room, now)
+            if window is None:
+                continue
+
+            def step(state: RoomState) -> Transition:
+                return apply(state, user.id, cmd, self.clock.now())
+
+            try:
+                await self.hub.transact(window.key, step)  # None: the session isn't live
+            except Unavailable:
+                log.warning("sign-out not sequenced", extra={"room_id": room.id})
 
     # -- time -------------------------------------------------------------------------
 

@@ -64,6 +64,9 @@ class Settings:
     log_size: int = 1000  # events kept per session for resuming
     log_seconds: float = 3600.0  # and for how long (Redis backend)
     probe_seconds: float = 5.0  # how often a worker checks its Redis subscriber hears
+    # Redis not answering a ping within this counts as stalled: members hear `service`,
+    # /readyz fails and commands are refused at once instead of waiting on it.
+    redis_stall_seconds: float = 1.5
     # Drop a connection whose peer hasn't acknowledged sent data for this long, so a
     # client that stops reading can't pin its socket and kernel buffers (TCP_USER_TIMEOUT).
     tcp_user_timeout_seconds: float = 30.0
@@ -139,6 +142,8 @@ class Settings:
             raise SettingsError(
                 "HOLDSPACE_POST_BURST and HOLDSPACE_POSTS_PER_MINUTE must be positive"
             )
+        if not 0.1 <= self.redis_stall_seconds <= 30:
+            raise SettingsError("HOLDSPACE_REDIS_STALL_SECONDS must be between 0.1 and 30")
         if self.workers < 1:
             raise SettingsError("HOLDSPACE_WORKERS must be at least 1")
         if self.hash_concurrency < 1:

@@ -16,6 +16,7 @@ from redis.exceptions import ConnectionError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeout
 
 from holdspace.live.redis.pipelined import AnswerLost, PipelinedScript
+from tests.fault_proxy import FaultProxy
 from tests.redis_server import RedisServer
 
 # Append ARGV[1] to a list and answer with its new length; refuse "boom".
@@ -55,22 +56,56 @@ async def test_calls_made_together_share_a_pipeline_and_each_gets_its_answer(
     assert script.round_trips == warmed + 1
 
 
-async def test_calls_made_while_a_pipeline_is_out_go_together_in_the_next(
+async def test_calls_made_while_others_are_out_go_at_once_together(
     loaded: tuple[PipelinedScript, str],
 ) -> None:
     script, key = loaded
     warmed = script.round_trips
     first = asyncio.create_task(script([key], ["first"]))
-    for _ in range(100):  # a few turns of the loop, until the first pipeline has gone out
+    for _ in range(100):  # a few turns of the loop, until the first call has gone out
         if script.round_trips > warmed:
             break
         await asyncio.sleep(0)
     assert script.round_trips == warmed + 1
-    # These run before the loop reads the first answer: they wait for it, then go as one.
+    # These are made before the first answer is read: they don't wait for it, and the
+    # answers still come back each to its own call, in order.
     later = [asyncio.create_task(script([key], [str(n)])) for n in range(20)]
     assert await first == 2
     assert [await t for t in later] == list(range(3, 23))
     assert script.round_trips == warmed + 2
+
+
+async def test_on_a_slow_link_a_call_costs_one_round_trip_however_many_are_out(
+    redis_server: RedisServer,
+) -> None:
+    """200 ms each way between the worker and Redis: a call sent while another is on its
+    way comes back one round trip after it was made, not after waiting for the first to
+    return (which doubled every latency when one pipeline at a time was out)."""
+    proxy = await FaultProxy(redis_server.admin_url).start()
+    proxy.latency = 0.2
+    redis = Redis.from_url(proxy.url, decode_responses=True, retry=Retry(NoBackoff(), 0))
+    script = PipelinedScript(redis, APPEND, timeout=5)
+    key = f"t{secrets.token_hex(4)}"
+    try:
+        await script([key], ["warm"])  # connected, and the script loaded
+        loop = asyncio.get_running_loop()
+
+        async def timed(value: str) -> float:
+            started = loop.time()
+            await script([key], [value])
+            return loop.time() - started
+
+        calls = []
+        for n in range(10):  # one every 80 ms: always some out when the next is made
+            calls.append(asyncio.create_task(timed(str(n))))
+            await asyncio.sleep(0.08)
+        took = await asyncio.gather(*calls)
+    finally:
+        await script.close()
+        await redis.aclose()
+        await proxy.close()
+    assert min(took) >= 0.4  # each really crossed the slow link both ways
+    assert max(took) < 0.4 + 0.15, took  # and none waited for another's answer
 
 
 async def test_calls_whose_answers_are_lost_fail_and_are_not_sent_again() -> None:

@@ -19,6 +19,8 @@ __all__ = [
     "INVITE_GROUPS",
     "INVITE_GROUP_SIZE",
     "TOKEN_BYTES",
+    "device_key",
+    "every_device_key",
     "hash_invite_code",
     "hash_token",
     "new_invite_code",
@@ -46,6 +48,18 @@ def new_token() -> str:
 def hash_token(token: str) -> str:
     """SHA-256 hex: tokens are high-entropy, so a fast hash is safe and keeps lookups cheap."""
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def device_key(token: str) -> str:
+    """The name of the sign-in ``token`` in live sessions, where a sign-out is addressed
+    to it (see :class:`holdspace.core.events.SignedOut`): 64 bits of a digest that is not
+    the stored one, so it can neither be used nor looked up as a token."""
+    return "d:" + hashlib.sha256(b"holdspace-device:" + token.encode("utf-8")).hexdigest()[:16]
+
+
+def every_device_key(user_id: str) -> str:
+    """The name of all of ``user_id``'s sign-ins at once (a password change ends them all)."""
+    return "d:*" + user_id
 
 
 def new_invite_code() -> str:

@@ -237,6 +237,14 @@ class Balance:
 
 
 @dataclass(frozen=True, slots=True)
+class SignOut:
+    """A sign-in was revoked: its connections here hear nothing after this point. ``device``
+    names the sign-in (or all of someone's: :mod:`holdspace.auth.tokens`)."""
+
+    device: str
+
+
+@dataclass(frozen=True, slots=True)
 class Tick:
     """Time has passed: start the session, expire mutes and held seats, end the session."""
 
@@ -246,5 +254,5 @@ Command = (
     | EndSession | Redact | Whisper | WhisperReply | WhoReacted | Crisis | StartRound | Done
     | Pass | SkipTurn | ReorderRound | EndRound | RaiseHand | LowerHand | GiveFloor | EndFloor
     | ClearHands | Remove | Lock | Unlock | Admit | Decline | SetWaitingRoom | Reconfigure
-    | SlowMode | Balance | Tick
+    | SlowMode | Balance | SignOut | Tick
 )  # fmt: skip

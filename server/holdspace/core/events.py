@@ -434,6 +434,17 @@ class Declined(SentOff):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class SignedOut(Notice):
+    """To the connections of a sign-in that was revoked (``to`` names the sign-in, not a
+    person: see :class:`~holdspace.core.commands.SignOut`). It sits in the room's order,
+    so every worker closes those connections before anything said after it, however
+    late it hears of it."""
+
+    type: ClassVar[str] = "signed_out"
+    gate: ClassVar[bool | None] = True
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class SessionOver(Notice):
     """To those still waiting at the door when the session ends."""
 

@@ -89,6 +89,9 @@ def _dispatch(
         raise Rejected("This session has ended.", code=Code.SESSION_ENDED)
     if actor_id is None:
         raise InvalidInput("A command needs someone to act.")
+    if isinstance(cmd, c.SignOut):  # whether or not they are here: nothing is told to others
+        t.notices.append(e.SignedOut(to=(cmd.device,), seq=state.seq))
+        return
     if isinstance(cmd, c.Join):
         _join(state, t, actor_id, cmd, now)
         return

@@ -65,6 +65,7 @@ class HubStats:
     resyncs: int = 0  # connections told to rejoin: the log could not prove continuity
     errors: int = 0  # commands and reads that failed to reach the backend
     reconnects: int = 0  # times the pub/sub subscriber was lost and rebuilt
+    renewed: int = 0  # sessions given a new epoch: an earlier Redis wrote their state
     # Publish to delivery on this worker, per batch: counts per bucket (the last one
     # unbounded) and their sum. Stays empty for a hub with nothing in between.
     latency: list[int] = field(default_factory=lambda: [0] * (len(LATENCY_BUCKETS) + 1))
@@ -73,6 +74,11 @@ class HubStats:
     def observe(self, seconds: float) -> None:
         self.latency[bisect.bisect_left(LATENCY_BUCKETS, seconds)] += 1
         self.latency_sum += seconds
+
+
+def new_epoch() -> str:
+    """A fresh epoch: a session's sequence is only ever compared within one."""
+    return secrets.token_hex(8)
 
 
 class Subscriber(Protocol):

@@ -27,6 +27,10 @@ class Lost(Exception):
     """The hub can't prove this connection has every event: it must rejoin."""
 
 
+class Revoked(Exception):
+    """The connection's sign-in was revoked: nothing said after that reaches it."""
+
+
 class Connection:
     def __init__(
         self,
@@ -37,11 +41,15 @@ class Connection:
         max_frames: int,
         max_bytes: int,
         on_stop: Callable[[BaseException], Any] | None = None,
+        sign_in: frozenset[str] = frozenset(),
     ) -> None:
         """``on_stop`` hears why sending stopped for good: :class:`Overflow`,
-        :class:`Lost`, or the error a send raised (the peer has gone)."""
+        :class:`Lost`, :class:`Revoked`, or the error a send raised (the peer has gone).
+        ``sign_in``: the names a sign-out of this connection's sign-in is addressed to
+        (:func:`holdspace.auth.tokens.device_key` and ``every_device_key``)."""
         self.id = conn_id
         self.user_id = user_id
+        self.sign_in = sign_in
         # Shut off from room events: waiting at the door, or removed from the session.
         self.gated = False
         self._send = send
@@ -57,6 +65,7 @@ class Connection:
         self.seq = 0  # last room event queued: anything at or below it is a duplicate
         # While joining, events are held here until the snapshot's seq is known.
         self._held: list[Delivery] | None = None
+        self._then_stop: BaseException | None = None  # once what is queued has gone out
 
     def deliver(self, batch: Sequence[Delivery]) -> None:
         if self._held is not None:
@@ -66,6 +75,9 @@ class Connection:
             if d.to is not None:
                 if self.user_id in d.to:
                     self._notice(d)
+                elif not self.sign_in.isdisjoint(d.to):
+                    self._signed_out(d.frame)
+                    return  # nothing after it in the room's order reaches this connection
             elif not self.gated and d.seq > self.seq:
                 self.seq = d.seq
                 self.send(d.frame)
@@ -108,6 +120,15 @@ class Connection:
             self.seq = d.seq
         self.send(d.frame)
 
+    def _signed_out(self, frame: str) -> None:
+        """Say so, then stop: room events and notices that follow are dropped, and the
+        socket is closed once the frame is out (or at once if it can't go out)."""
+        self.gated = True
+        self.send(frame)
+        self._then_stop = Revoked()
+        if self._writer is None:
+            self._stop(self._then_stop)
+
     def hold(self) -> None:
         """Buffer room events until :meth:`release`: subscribe first, then read state."""
         self._held = []
@@ -124,7 +145,7 @@ class Connection:
         self._held = None
 
     def send(self, frame: str) -> None:
-        if self.stopped is not None:
+        if self.stopped is not None or self._then_stop is not None:
             return
         self._queue.append(frame)
         self._bytes += len(frame)
@@ -144,6 +165,8 @@ class Connection:
             self._stop(error)
         finally:
             self._writer = None
+        if self._then_stop is not None:
+            self._stop(self._then_stop)
 
     async def close(self) -> None:
         """The socket is closing: drop what is queued and end a send in progress. Nothing

@@ -17,6 +17,7 @@ from starlette.routing import Route
 
 from holdspace import protocol
 from holdspace.accounts import Accounts
+from holdspace.auth.tokens import device_key
 from holdspace.clock import iso
 from holdspace.core.links import linkify
 from holdspace.errors import ClientError, Code, Forbidden, InvalidInput, NotAuthenticated
@@ -224,7 +225,10 @@ class Api:
             self._check_cookie_write(request)
             token = request.cookies.get(cookie_name(self.settings))
         if token:
+            user = await self.accounts.authenticate(token)
             await self.accounts.logout(token)
+            if user is not None:
+                await self.services.sessions.sign_out(user, device_key(token))
         response = ok({"ok": True})
         response.delete_cookie(
             cookie_name(self.settings),

@@ -23,9 +23,10 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from holdspace import protocol as p
 from holdspace.accounts import Accounts
+from holdspace.auth.tokens import device_key, every_device_key
 from holdspace.errors import ClientError, Code, InvalidInput, Rejected, Unavailable, unavailable
 from holdspace.limits import AccountSockets
-from holdspace.live.connection import Connection, Lost, Overflow
+from holdspace.live.connection import Connection, Lost, Overflow, Revoked
 from holdspace.metrics import EdgeStats
 from holdspace.records import User
 from holdspace.sessions import LiveSessions, Presence
@@ -103,8 +104,22 @@ def frame_sender(websocket: WebSocket) -> Callable[[str], Awaitable[None]]:
     return send
 
 
+def _quietly(check: asyncio.Future[None]) -> None:
+    """A late check's outcome is no one's to report any more."""
+    if not check.cancelled():
+        check.exception()
+
+
 class SignedOut(Exception):
     """The socket's token is no longer valid."""
+
+
+class Unchecked(Exception):
+    """The socket's sign-in could not be checked for too long: it is closed, fail-safe."""
+
+
+class Replaced(Exception):
+    """The account opened one socket too many here, and this was its oldest."""
 
 
 class Endpoint:
@@ -113,13 +128,12 @@ class Endpoint:
         self.settings = settings
         self._sessions: set[_Session] = set()
         self._sweeper: asyncio.Task[None] | None = None
+        self._late_checks: set[asyncio.Future[None]] = set()
         self.stats = EdgeStats()
         # Handshakes per client address (docs/OPERATIONS.md, "The worker's own edge").
         self.admission = Admission(settings, self.stats)
-        # Each account's sockets here, oldest first; one too many closes the oldest (4010),
-        # which then waits in ``_replaced`` for its handle() to say so.
+        # Each account's sockets here, oldest first; one too many closes the oldest (4010).
         self._per_account: AccountSockets[_Session] = AccountSockets(settings.sockets_per_account)
-        self._replaced: set[_Session] = set()
 
     @property
     def open(self) -> int:
@@ -176,11 +190,10 @@ class Endpoint:
         oldest = self._per_account.add(user.id, session)
         if oldest is not None:
             # Ended as if it had gone away (its seat is held; the newer one may take it
-            # back); its own handle() then closes it with REPLACED, below.
+            # back), and closed with REPLACED.
             log.info("replaced", extra={"conn": oldest.conn.id, "user_id": user.id})
             self.stats.sockets_replaced += 1
-            self._replaced.add(oldest)
-            oldest._stop(WebSocketDisconnect(p.CloseCode.REPLACED))
+            oldest._stop(Replaced())
         if self._sweeper is None or self._sweeper.done():
             self._sweeper = asyncio.create_task(self._sweep(), name="ws-sign-in-checks")
         try:
@@ -188,27 +201,48 @@ class Endpoint:
         finally:
             self._sessions.discard(session)
             self._per_account.discard(user.id, session)
-            if session in self._replaced:
-                self._replaced.discard(session)
-                with contextlib.suppress(Exception):
-                    async with asyncio.timeout(2):
-                        await websocket.close(p.CloseCode.REPLACED, "opened elsewhere")
 
     async def _sweep(self) -> None:
-        """Close sockets soon after their sign-in is revoked (logout, password or role
-        change): one task checks them all, every ``reauth_seconds``, rather than a timer
-        per socket. It ends when the last socket does."""
+        """Close sockets soon after their sign-in is revoked other than by signing out in
+        the app (which reaches the rooms at once: see LiveSessions.sign_out) — a password
+        or role change, a token expiring — and close those whose sign-in can't be checked
+        at all: revocation fails closed. One task checks them all, every half
+        ``reauth_seconds``, rather than a timer per socket; a socket not checked for half
+        of it more is closed, so either way none outlives ``reauth_seconds``. It ends
+        when the last socket does."""
+        half = self.settings.reauth_seconds / 2
         while self._sessions:
-            await asyncio.sleep(self.settings.reauth_seconds)
+            doubtful = any(s.unchecked_since is not None for s in self._sessions)
+            await asyncio.sleep(min(1.0, half) if doubtful else half)
+            out_of_reach: float | None = None  # when the check that found it so began
+            loop = asyncio.get_running_loop()
             for session in list(self._sessions):
                 if session not in self._sessions:
                     continue  # gone while we checked others
+                if out_of_reach is not None:  # one check found the store out of reach
+                    session.unchecked(since=out_of_reach, within=half)
+                    continue
+                started = loop.time()
                 try:
-                    await session.check_sign_in()
-                except Unavailable:
-                    pass  # checked again next time
+                    await self._check_in_time(session, min(half, 5.0))
+                except (Unavailable, TimeoutError):
+                    out_of_reach = started
+                    session.unchecked(since=started, within=half)
                 except Exception:
                     log.exception("sign-in check failed", extra={"conn": session.conn.id})
+
+    async def _check_in_time(self, session: _Session, within: float) -> None:
+        """A store that doesn't answer is no better than one that refuses: past ``within``
+        the check counts as failed, though it goes on (bounded by the store's own
+        timeout) and still closes the socket if it finds the sign-in revoked."""
+        check = asyncio.ensure_future(session.check_sign_in())
+        done, _ = await asyncio.wait({check}, timeout=within)
+        if not done:
+            self._late_checks.add(check)
+            check.add_done_callback(self._late_checks.discard)
+            check.add_done_callback(_quietly)
+            raise TimeoutError
+        check.result()
 
     async def close(self) -> None:
         if self._sweeper is not None:
@@ -255,9 +289,11 @@ class _Session:
             frame_sender(websocket),
             max_frames=settings.send_queue_frames,
             max_bytes=settings.send_queue_bytes,
-            on_stop=self._stop,  # overflow, lost track, or a failed send
+            on_stop=self._stop,  # overflow, lost track, signed out, or a failed send
+            sign_in=frozenset((device_key(token), every_device_key(user.id))),
         )
         self.presence = Presence(user, self.conn)
+        self.unchecked_since: float | None = None  # when a sign-in check first failed
 
     @property
     def user(self) -> User:
@@ -302,11 +338,13 @@ class _Session:
                 "disconnected",
                 extra={"conn": self.conn.id, "close_code": close[0] if close else None},
             )
-            await self.sessions.part(self.presence, leaving=False)
+            # Closed first: leaving the room may wait on Redis, and a device signed out
+            # or unchecked must be let go of now, not once Redis answers.
             if close is not None:
                 with contextlib.suppress(Exception):
                     async with asyncio.timeout(2):
                         await self.websocket.close(*close)
+            await self.sessions.part(self.presence, leaving=False)
 
     def _close_for(self, reason: BaseException | None) -> tuple[int, str] | None:
         if reason is None or isinstance(reason, WebSocketDisconnect):
@@ -316,8 +354,12 @@ class _Session:
             return (p.CloseCode.TOO_SLOW, "too slow: reconnect and resume")
         if isinstance(reason, Lost):
             return (p.CloseCode.RESYNC, "reconnect and rejoin")
-        if isinstance(reason, SignedOut):
+        if isinstance(reason, SignedOut | Revoked):
             return (p.CloseCode.AUTH_FAILED, "signed out")
+        if isinstance(reason, Unchecked):
+            return (p.CloseCode.UNCHECKED, "sign-in not checked: reconnect")
+        if isinstance(reason, Replaced):
+            return (p.CloseCode.REPLACED, "opened elsewhere")
         log.error("connection failed", exc_info=reason, extra={"conn": self.conn.id})
         return (p.CloseCode.INTERNAL, "internal error")
 
@@ -333,6 +375,18 @@ class _Session:
             await self._reauthenticate()
         except SignedOut as signed_out:
             self._stop(signed_out)
+        else:
+            self.unchecked_since = None
+
+    def unchecked(self, *, since: float, within: float) -> None:
+        """A check begun at ``since`` couldn't be made: close the socket once checks have
+        failed for ``within`` seconds. A device still signed in reconnects at once and is
+        checked then."""
+        if self.unchecked_since is None:
+            self.unchecked_since = since
+        if asyncio.get_running_loop().time() - self.unchecked_since >= within:
+            log.info("sign-in unchecked", extra={"conn": self.conn.id, "user_id": self.user.id})
+            self._stop(Unchecked())
 
     async def _reauthenticate(self) -> None:
         user = await self.accounts.authenticate(self._token)

@@ -4,7 +4,7 @@ import { refusal, strings } from "./strings.js";
 
 const NOTICES = new Set([
   "whisper", "arrival", "arrival_left", "admitted", "declined", "removed", "session_over",
-  "turn_outcome", "session_summary", "post_state",
+  "turn_outcome", "session_summary", "post_state", "signed_out",
 ]);
 // Closes after which trying again can't help: done, signed out, and opened elsewhere
 // (4010: this account opened more sockets than the server keeps, and this was the oldest —

@@ -79,9 +79,13 @@ class Following:
         stats: HubStats,
         *,
         timeout: float,
+        grace: float,
     ) -> None:
         """``listener`` is a client that never retries on its own: every pub/sub
-        disconnect must be seen, and caught up after."""
+        disconnect must be seen, and caught up after. Members hear of an outage when
+        Redis stops answering, or when the subscriber can't be rebuilt within
+        ``grace`` seconds; a rebuild that is quicker (a killed connection, a blip)
+        loses nothing, and nobody is told."""
         self._redis = client
         self._listener_client = listener
         self._keys = keys
@@ -98,6 +102,10 @@ class Following:
         self.listening = False  # the pub/sub connection is up and subscribed
         self.deaf = False  # the probe found it deaf: the listener rebuilds it
         self._outage = False  # subscribers were told of an outage
+        self._grace = grace
+        self._redis_ok = True  # as the health check last found it
+        self._lost_at: float | None = None  # when the subscriber went down (loop time)
+        self._review_later: asyncio.TimerHandle | None = None
         self.connected = asyncio.Event()
         self._closing = False
 
@@ -112,7 +120,7 @@ class Following:
             if ch.ready is not None:
                 await self._await_ready(ch, subscriber)
             return
-        if not self.listening or self._pubsub is None:
+        if not self.listening or self._pubsub is None or not self._redis_ok:
             raise Unavailable("the live hub is reconnecting")
         ch = Channel(key, self._keys.state(key), {subscriber})
         ch.ready = asyncio.get_running_loop().create_future()
@@ -197,13 +205,14 @@ class Following:
                 self._stats.reconnects += 1
                 reason = "deaf" if isinstance(error, Deaf) else type(error).__name__
                 log.warning("hub subscriber lost", extra={"reason": reason})
-                self._tell_all(self._encode_service(False), outage=True)
+                self._went_down()
                 await self.drop_pubsub()
                 await asyncio.sleep(pause)
                 pause = min(pause * 2, 2.0)
             except Exception:
                 self.listening = False
                 log.exception("hub listener failed")
+                self._went_down()
                 await self.drop_pubsub()
                 await asyncio.sleep(pause)
                 pause = min(pause * 2, 2.0)
@@ -243,8 +252,8 @@ class Following:
         self.listening = True
         self._liveness.probe_ok = True
         self.connected.set()
-        if self._outage:
-            self._tell_all(self._encode_service(True), outage=False)
+        self._lost_at = None
+        self._review()
         log.info("hub subscriber ready", extra={"sessions": len(self._by_name)})
 
     async def _route(self, message: dict[str, Any]) -> None:
@@ -306,8 +315,13 @@ class Following:
             self._lose(ch, epoch, ids[-1])
             return
         ch.epoch = epoch
-        if prev != ch.last_id and entry_id(prev) > entry_id(ch.last_id):
-            await self._catch_up(ch)  # a gap: something was published we didn't hear
+        if prev != ch.last_id:
+            if entry_id(prev) < entry_id(ch.last_id):
+                # Entries are published a whole step at a time, and our position is always
+                # a step's end: a step reaching back across it means the log was rewound.
+                self._lose(ch, epoch, ids[-1])
+            else:
+                await self._catch_up(ch)  # a gap: something was published we didn't hear
             return
         last = entry_id(ch.last_id)
         batch = [delivery(*row) for i, row in zip(ids, rows, strict=True) if entry_id(i) > last]
@@ -317,15 +331,22 @@ class Following:
     async def _catch_up(self, ch: Channel, *, reconnected: bool = False) -> None:
         """Deliver, in order, whatever the log holds after the last entry we delivered."""
         assert ch.last_id is not None
+        before = ch.last_id
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.hmget(ch.name, ["epoch", "last"])
-            pipe.xrange(self._keys.log(ch.key), f"({ch.last_id}", "+")
+            pipe.xrange(self._keys.log(ch.key), f"({before}", "+")
             (epoch, last), entries = await pipe.execute()
         if epoch is None:
             if reconnected and ch.epoch is not None:
                 self._lose(ch, None, "0-0")  # ended or lost while we weren't listening
             return
         if ch.epoch is not None and epoch != ch.epoch:
+            self._lose(ch, epoch, last or "0-0")
+            return
+        if entry_id(last or "0-0") < entry_id(before):
+            # The log ends before what we already delivered: Redis came back without its
+            # last writes (an older file, a replica that was behind). What members saw
+            # after that point is gone from the log, and the next step starts a new epoch.
             self._lose(ch, epoch, last or "0-0")
             return
         ch.epoch = epoch
@@ -363,6 +384,32 @@ class Following:
             self._stats.delivered += len(batch) * len(subscribers)
             self._stats.observe(max(0.0, self._clock.now() - entry_id(last_id)[0] / 1000))
 
+    @property
+    def outage(self) -> bool:
+        """Redis isn't answering, or the subscriber has been down longer than the grace."""
+        if not self._redis_ok:
+            return True
+        lost_at = self._lost_at
+        return lost_at is not None and asyncio.get_running_loop().time() - lost_at >= self._grace
+
+    def redis_answers(self, ok: bool) -> None:
+        """What the health check found (see :mod:`.health`)."""
+        self._redis_ok = ok
+        self._review()
+
+    def _went_down(self) -> None:
+        if self._lost_at is None:
+            loop = asyncio.get_running_loop()
+            self._lost_at = loop.time()
+            if self._review_later is not None:
+                self._review_later.cancel()
+            self._review_later = loop.call_later(self._grace, self._review)
+
+    def _review(self) -> None:
+        """Tell members of an outage, or of its end, when that changes."""
+        outage = self.outage
+        self._tell_all(self._encode_service(not outage), outage=outage)
+
     def _tell_all(self, frame: str, *, outage: bool) -> None:
         if self._outage == outage:
             return
@@ -375,19 +422,19 @@ class Following:
         """Our probe came back. Everything published before it has reached us too; check
         no session moved on without us (a message lost on the way)."""
         self._liveness.arrived(nonce)
-        channels = [ch for ch in self._by_name.values() if ch.last_id is not None]
+        channels = [(ch, ch.last_id) for ch in self._by_name.values() if ch.last_id is not None]
         if not channels:
             return
         async with self._redis.pipeline(transaction=False) as pipe:
-            for ch in channels:
+            for ch, _ in channels:
                 pipe.hget(ch.name, "last")
             lasts = await pipe.execute()
-        for ch, last in zip(channels, lasts, strict=True):
-            if (
-                last is not None
-                and ch.last_id is not None
-                and entry_id(last) > entry_id(ch.last_id)
-            ):
+        for (ch, before), last in zip(channels, lasts, strict=True):
+            # Ahead of us: a message lost on the way. Behind what we had delivered when we
+            # asked: the log was rewound. The catch-up tells which, and acts.
+            if last is None or ch.last_id is None:
+                continue
+            if entry_id(last) > entry_id(ch.last_id) or entry_id(last) < entry_id(before):
                 await self._catch_up(ch)
 
     async def unfollow_all(self) -> None:
@@ -402,6 +449,8 @@ class Following:
 
     def stop(self) -> None:
         self._closing = True
+        if self._review_later is not None:
+            self._review_later.cancel()
 
     def forget(self) -> None:
         self._channels.clear()

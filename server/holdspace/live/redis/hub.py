@@ -68,6 +68,7 @@ from holdspace.live.base import (
     Subscriber,
 )
 from holdspace.live.redis.following import Following
+from holdspace.live.redis.health import Health
 from holdspace.live.redis.keys import Keys
 from holdspace.live.redis.liveness import Liveness
 from holdspace.live.redis.scripts import SINCE, since_args
@@ -87,6 +88,9 @@ class HubTuning:
     worker_ttl_seconds: float = 20.0  # a worker silent this long is presumed dead
     lease_seconds: float = 5.0
     command_timeout_seconds: float = 5.0
+    # Redis taking longer than this to answer a ping counts as stalled: members are told,
+    # /readyz fails, steps are refused at once. A subscriber rebuilt within it is silent.
+    stall_seconds: float = 1.5
 
 
 class RedisHub:
@@ -99,6 +103,7 @@ class RedisHub:
         encode_notice: NoticeEncoder,
         encode_service: ServiceEncoder,
         *,
+        pinger: Redis,
         prefix: str = "hs:",
         tuning: HubTuning | None = None,
         clock: Clock | None = None,
@@ -122,12 +127,13 @@ class RedisHub:
         )  # fmt: skip
         self.following = Following(
             client, listener, keys, self.worker_id, self.liveness, encode_service, clock,
-            self.stats, timeout=timeout,
+            self.stats, timeout=timeout, grace=tuning.stall_seconds,
         )  # fmt: skip
         limits = Limits(tuning.log_size, int(tuning.log_seconds * 1000), timeout)
         self.states = SessionStates(
             client, writer, keys, self.worker_id, encode, encode_notice, limits, self.stats
         )
+        self.health = Health(pinger, stall_seconds=tuning.stall_seconds, on_change=self._answers)
         self._since: AsyncScript = client.register_script(SINCE)
         self._tasks: list[asyncio.Task[None]] = []
         self._closing = False
@@ -175,9 +181,16 @@ class RedisHub:
             socket_connect_timeout=timeout,
             retry=Retry(NoBackoff(), 0),
         )
+        stall = tuning.stall_seconds
+        pinger: Redis = Redis.from_url(
+            url,
+            socket_timeout=stall,
+            socket_connect_timeout=stall,
+            retry=Retry(NoBackoff(), 0),
+        )
         hub = cls(
             client, writer, listener, encode, encode_notice, encode_service,
-            prefix=prefix, tuning=tuning, clock=clock,
+            pinger=pinger, prefix=prefix, tuning=tuning, clock=clock,
         )  # fmt: skip
         try:
             await client.ping()
@@ -195,6 +208,8 @@ class RedisHub:
         return await self.states.transact(key, step, create, self.following.deliver_own)
 
     async def since(self, key: str, epoch: str, seq: int) -> list[Delivery] | None:
+        if not self.health.ok:
+            raise Unavailable("Redis is not answering")
         try:
             found = await self._since(
                 keys=[self.keys.state(key), self.keys.log(key)], args=since_args(epoch, seq)
@@ -225,8 +240,14 @@ class RedisHub:
 
     @property
     def ready(self) -> bool:
+        """Redis answers, and this worker hears it (a subscriber being rebuilt within the
+        grace still counts: nothing is lost meanwhile, and it is back in moments)."""
         f = self.following
-        return f.listening and self.liveness.probe_ok and not f.deaf
+        return self.health.ok and self.liveness.probe_ok and not f.deaf and not f.outage
+
+    def _answers(self, ok: bool) -> None:
+        self.states.redis_answers(ok)
+        self.following.redis_answers(ok)
 
     @property
     def followed(self) -> int:
@@ -238,6 +259,7 @@ class RedisHub:
         self._tasks = [
             asyncio.create_task(self.following.listen(), name="hub-listener"),
             asyncio.create_task(self._heartbeat(), name="hub-probe"),
+            asyncio.create_task(self.health.run(), name="hub-health"),
         ]
         async with asyncio.timeout(self.tuning.command_timeout_seconds * 2):
             await self.following.connected.wait()
@@ -266,6 +288,7 @@ class RedisHub:
             ("client", self._redis.aclose),
             ("writer", self._writer_client.aclose),
             ("listener", self._listener_client.aclose),
+            ("health", self.health.close),
         ]
         for name, step in steps:
             try:

@@ -1,26 +1,33 @@
-"""Calls to one Lua script, sent to Redis in pipelines on one connection of their own.
+"""Calls to one Lua script, sent to Redis on one connection of their own, without
+waiting for each other's answers.
 
-One pipeline is in flight at a time. Calls made while it is out wait for it and go
-together in the next one: under load, many sessions' steps share each round trip
-(and, with Redis on the same core, each pair of context switches), and a lone call
-costs what a plain ``EVALSHA`` does. The calls are packed here and the replies read
-straight off the connection: redis-py's pipeline and pool machinery (a connection
-checked out and back, per-socket-operation timeouts, event dispatch) cost more per
-call than the script itself takes to run.
+Calls made in the same turn of the event loop are written together, and a call never
+waits for answers to calls sent before it: Redis answers one connection's commands in
+the order they came, so replies are read in order and matched to their calls. Under
+load many sessions' steps share each write (and, with Redis on the same core, each
+pair of context switches); on a slow link each call costs one round trip, however
+many are out — a design with one pipeline in flight made a call wait for the one
+before it to come back first, doubling latency on a distant Redis. The calls are
+packed here and the replies read straight off the connection: redis-py's pipeline
+and pool machinery cost more per call than the script itself takes to run.
 
-Calls are never retried on a connection error: a script that ran but whose
-answer was lost would run twice. The caller sees the error instead — and
-:class:`AnswerLost` when the calls had been sent (they may have run), any other
-error when they had not. A pipeline that takes longer than ``timeout`` fails, and
-its connection is dropped: replies still on their way would be read as the next
-pipeline's.
+Calls are never retried on a connection error: a script that ran but whose answer
+was lost would run twice. The caller sees the error instead — :class:`AnswerLost`
+when the call had been sent (it may have run), any other error when it had not. A
+call not answered within ``timeout`` of being sent fails, with every call sent after
+it, and the connection is dropped: replies still on their way would be read as
+answers to the calls that follow. (A call refused with ``NOSCRIPT`` did not run: the
+script is loaded and the call sent again.)
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
+from collections import deque
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from redis.asyncio import Redis
@@ -29,8 +36,9 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeout
 
+log = logging.getLogger("holdspace.hub")
+
 Args = Sequence[str | int | bytes]
-_Call = tuple[Sequence[str], Args, asyncio.Future[Any]]
 
 
 class AnswerLost(RedisConnectionError):
@@ -49,75 +57,54 @@ def _closed_by_server(conn: AbstractConnection) -> bool:
     return reader is not None and (reader.at_eof() or reader.exception() is not None)
 
 
+@dataclass(slots=True)
+class _Call:
+    """One command on the connection: a call of the script, or (``answer`` None) the
+    script's source loaded ahead of calls sent again."""
+
+    packed: bytes
+    answer: asyncio.Future[Any] | None
+    again: bool = False  # already sent once and refused with NOSCRIPT
+    deadline: float = 0.0  # loop time by which its answer must have come
+
+
 class PipelinedScript:
     def __init__(self, client: Redis, source: str, *, timeout: float | None = None) -> None:
-        """``client``'s pool lends one connection for good; ``timeout`` bounds each
-        pipeline (see the module's docstring)."""
+        """``client``'s pool lends one connection for good; ``timeout`` bounds each call
+        from the moment it is sent (see the module's docstring)."""
         self._client = client
         self._source = source
         self._timeout = timeout
         # Redis names scripts by SHA-1; not a security use.
         self._sha = hashlib.sha1(source.encode(), usedforsecurity=False).hexdigest()
         self._head = _bulk("EVALSHA") + _bulk(self._sha)
-        self._pending: list[_Call] = []
-        self._sender: asyncio.Task[None] | None = None
+        self._load = b"*3\r\n" + _bulk("SCRIPT") + _bulk("LOAD") + _bulk(source)
+        self._outbox: list[_Call] = []  # to be written
+        self._sent: deque[_Call] = deque()  # written, answers due in this order
+        self._writer: asyncio.Task[None] | None = None
+        self._reader: asyncio.Task[None] | None = None
         self._conn: AbstractConnection | None = None
-        self.round_trips = 0  # pipelines sent, for tests and tuning
+        self._deadline: asyncio.Timeout | None = None  # the read under way's
+        self._generation = 0  # bumped each time the connection is dropped
+        self.round_trips = 0  # writes to the connection, for tests and tuning
 
     async def __call__(self, keys: Sequence[str], args: Args) -> Any:
         answer: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._pending.append((keys, args, answer))
-        if self._sender is None:
-            self._sender = asyncio.create_task(self._send_all(), name="script-pipeline")
+        self._outbox.append(_Call(self._pack(keys, args), answer))
+        if self._writer is None:
+            self._writer = asyncio.create_task(self._write_all(), name="script-writer")
         return await answer
 
-    async def _send_all(self) -> None:
-        """Send what is pending, then what gathered meanwhile, until nothing is left."""
-        try:
-            while self._pending:
-                calls, self._pending = self._pending, []
-                await self._send(calls)
-        finally:
-            self._sender = None
-
-    async def _send(self, calls: list[_Call]) -> None:
-        try:
-            results = await self._execute([(keys, args) for keys, args, _ in calls])
-        except Exception as error:
-            for _, _, answer in calls:
-                if not answer.done():
-                    answer.set_exception(error)
-            return
-        except BaseException:  # cancelled (the hub is closing): so are its callers
-            for _, _, answer in [*calls, *self._pending]:
-                answer.cancel()
-            self._pending = []
-            raise
-        for (_, _, answer), result in zip(calls, results, strict=True):
-            if answer.done():
-                continue  # its caller gave up waiting
-            if isinstance(result, Exception):
-                answer.set_exception(result)
-            else:
-                answer.set_result(result)
-
-    async def _execute(self, calls: list[tuple[Sequence[str], Args]]) -> list[Any]:
-        packed = [self._pack(keys, args) for keys, args in calls]
-        results = await self._pipeline(b"".join(packed), len(calls))
-        missing = [i for i, r in enumerate(results) if isinstance(r, NoScriptError)]
-        if missing:
-            # Redis restarted or its script cache was flushed. A call refused with
-            # NOSCRIPT did not run, so running it again after loading is safe: the
-            # script goes first in the same pipeline, on the same connection.
-            load = b"*3\r\n" + _bulk("SCRIPT") + _bulk("LOAD") + _bulk(self._source)
-            loaded, *again = await self._pipeline(
-                load + b"".join(packed[i] for i in missing), 1 + len(missing)
-            )
-            if isinstance(loaded, Exception):
-                raise loaded
-            for i, result in zip(missing, again, strict=True):
-                results[i] = result
-        return results
+    def abandon(self, why: str) -> None:
+        """Redis has stopped answering: fail every call now rather than at its timeout —
+        those not yet written with an error that says they never were, those sent as
+        :class:`AnswerLost`."""
+        waiting, self._outbox = self._outbox, []
+        for call in waiting:
+            if call.answer is not None and not call.answer.done():
+                call.answer.set_exception(RedisConnectionError(why))
+        if self._deadline is not None:
+            self._deadline.reschedule(asyncio.get_running_loop().time())
 
     def _pack(self, keys: Sequence[str], args: Args) -> bytes:
         parts = [b"*%d\r\n" % (3 + len(keys) + len(args)), self._head, _bulk(len(keys))]
@@ -125,48 +112,130 @@ class PipelinedScript:
         parts += [_bulk(a) for a in args]
         return b"".join(parts)
 
-    async def _pipeline(self, packed: bytes, replies: int) -> list[Any]:
+    # -- writing ------------------------------------------------------------------------
+
+    async def _write_all(self) -> None:
+        """Write what is waiting, then what gathered meanwhile, until nothing is left."""
+        try:
+            while self._outbox:
+                calls, self._outbox = self._outbox, []
+                await self._write(calls)
+        finally:
+            self._writer = None
+
+    async def _write(self, calls: list[_Call]) -> None:
+        try:
+            conn = await self._connection()
+        except Exception as error:  # nothing was written: none of them ran
+            for call in calls:
+                if call.answer is not None and not call.answer.done():
+                    call.answer.set_exception(error)
+            return
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + (self._timeout if self._timeout is not None else 1e9)
+        for call in calls:
+            call.deadline = deadline
+        self._sent.extend(calls)  # before writing: an answer may come back at once
         self.round_trips += 1
-        results: list[Any] = []
+        try:
+            await conn.send_packed_command(b"".join(c.packed for c in calls), check_health=False)
+        except Exception as error:  # from the first byte on, the calls may have run
+            await self._broken(self._generation, str(error) or type(error).__name__)
+            return
+        if self._reader is None:
+            self._reader = asyncio.create_task(self._read_all(), name="script-reader")
+
+    async def _connection(self) -> AbstractConnection:
+        """The connection, connected; replaced first if Redis closed it while idle."""
         conn = self._conn
-        sent = False
         try:
             async with asyncio.timeout(self._timeout):
                 if conn is None:
                     pool = self._client.connection_pool
                     conn = self._conn = await pool.get_connection()  # type: ignore[no-untyped-call]
-                elif _closed_by_server(conn):
+                elif not self._sent and _closed_by_server(conn):
                     await conn.disconnect()  # nothing written on it: safe to send anew
-                sent = True  # from the first byte on, the calls may run
-                await conn.send_packed_command(packed, check_health=False)
-                for _ in range(replies):
-                    try:
-                        results.append(await conn.read_response())
-                    except ResponseError as refused:  # this call only; the rest stand
-                        results.append(refused)
+                if not conn.is_connected:
+                    await conn.connect()
         except TimeoutError:
             if conn is not None:
                 await conn.disconnect(nowait=True)
-            if sent:
-                raise AnswerLost(f"no answer from Redis within {self._timeout} s") from None
             raise RedisTimeout(f"no answer from Redis within {self._timeout} s") from None
+        return conn
+
+    # -- reading ------------------------------------------------------------------------
+
+    async def _read_all(self) -> None:
+        """Read answers in order while calls are out, each within its deadline."""
+        conn, generation = self._conn, self._generation
+        assert conn is not None
+        try:
+            while self._sent and generation == self._generation:
+                head = self._sent[0]
+                try:
+                    async with asyncio.timeout_at(head.deadline) as self._deadline:
+                        reply: Any = await conn.read_response()
+                except ResponseError as refused:  # this call only; the rest stand
+                    reply = refused
+                finally:
+                    self._deadline = None
+                self._sent.popleft()
+                self._settle(head, reply)
+        except TimeoutError:
+            await self._broken(generation, f"no answer from Redis within {self._timeout} s")
         except (OSError, RedisConnectionError, RedisTimeout) as error:
-            if conn is not None:
-                await conn.disconnect(nowait=True)  # out of step with its replies now
-            if sent:
-                raise AnswerLost(str(error) or type(error).__name__) from error
+            await self._broken(generation, str(error) or type(error).__name__)
+        except BaseException:  # cancelled (the hub is closing): so are its callers
+            await self._broken(generation, "the hub is closing")
             raise
-        except BaseException:
-            if conn is not None:
-                await conn.disconnect(nowait=True)
-            raise
-        return results
+        finally:
+            self._reader = None
+        if self._sent and self._reader is None:
+            # Written after the loop above saw the queue empty, or on a new connection.
+            self._reader = asyncio.create_task(self._read_all(), name="script-reader")
+
+    def _settle(self, call: _Call, reply: Any) -> None:
+        if call.answer is None:  # the script loaded ahead of calls sent again
+            if isinstance(reply, Exception):
+                log.warning("hub: loading the step script failed", extra={"error": str(reply)})
+            return
+        if isinstance(reply, NoScriptError) and not call.again:
+            # Redis restarted or its script cache was flushed. A call refused with NOSCRIPT
+            # did not run, so sending it again after loading the script is safe.
+            if not any(c.answer is None for c in self._outbox):
+                self._outbox.insert(0, _Call(self._load, None))
+            self._outbox.append(_Call(call.packed, call.answer, again=True))
+            if self._writer is None:
+                self._writer = asyncio.create_task(self._write_all(), name="script-writer")
+            return
+        if call.answer.done():
+            return  # its caller gave up waiting
+        if isinstance(reply, Exception):
+            call.answer.set_exception(reply)
+        else:
+            call.answer.set_result(reply)
+
+    async def _broken(self, generation: int, why: str) -> None:
+        """The connection is out of step with its answers: fail every call out on it, and
+        drop it (the next write connects afresh). ``generation`` is the connection's as
+        the caller knew it: one already dropped and replaced is left alone."""
+        if generation != self._generation:
+            return
+        self._generation += 1
+        sent, self._sent = self._sent, deque()
+        lost = AnswerLost(why)
+        for call in sent:
+            if call.answer is not None and not call.answer.done():
+                call.answer.set_exception(lost)
+        conn = self._conn
+        if conn is not None:
+            await conn.disconnect(nowait=True)
 
     async def close(self) -> None:
-        """Wait for the pipeline in flight (its callers are waiting for answers), then
-        give the connection back."""
-        if self._sender is not None:
-            await asyncio.gather(self._sender, return_exceptions=True)
+        """Wait for the calls written or waiting (their callers want answers), then give
+        the connection back."""
+        while tasks := [t for t in (self._writer, self._reader) if t is not None and not t.done()]:
+            await asyncio.gather(*tasks, return_exceptions=True)
         conn, self._conn = self._conn, None
         if conn is not None:
             await self._client.connection_pool.release(conn)

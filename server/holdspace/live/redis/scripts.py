@@ -55,6 +55,7 @@ def write_args(
     log_ms: int,
     expire_at_ms: int,
     worker_id: str,
+    renew: bool,
     rows: Sequence[Row],
     replaced: Sequence[tuple[int, str]],
     written: dict[str, str],
@@ -65,11 +66,12 @@ def write_args(
     (its keys are deleted), the epoch and seq, what goes on the channel after the ids
     ([epoch, rows] as JSON), the most log entries and the oldest (ms) kept, when every
     key of the session expires, the calling worker (it delivers to its own subscribers
-    itself); then the counts and the rows, the rewritten log entries (seq, new frame),
-    the state parts to set and those to delete."""
+    itself), whether the step starts a new epoch for a state another Redis wrote; then
+    the counts and the rows, the rewritten log entries (seq, new frame), the state parts
+    to set and those to delete."""
     out: list[Arg] = [
         version, "1" if ends else "", epoch, seq, published, log_size, log_ms, expire_at_ms,
-        len(rows), len(replaced), len(written), len(deleted), worker_id,
+        len(rows), len(replaced), len(written), len(deleted), worker_id, "1" if renew else "",
     ]  # fmt: skip
     for r in rows:
         out += r

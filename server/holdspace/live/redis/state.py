@@ -28,7 +28,15 @@ from holdspace.core.events import SessionEnded
 from holdspace.core.room import Transition
 from holdspace.core.state import RoomState
 from holdspace.errors import OutcomeUnknown, Unavailable
-from holdspace.live.base import Delivery, Encoder, HubStats, NoticeEncoder, Step, merge
+from holdspace.live.base import (
+    Delivery,
+    Encoder,
+    HubStats,
+    NoticeEncoder,
+    Step,
+    merge,
+    new_epoch,
+)
 from holdspace.live.redis import codec
 from holdspace.live.redis.keys import Keys
 from holdspace.live.redis.pipelined import AnswerLost, PipelinedScript
@@ -133,6 +141,14 @@ class SessionStates:
         self._cache: dict[str, Stored] = {}
         self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
         self._unlisted: set[str] = set()  # written, not yet in the ticker's set of sessions
+        self._redis_ok = True  # as the health check last found it
+
+    def redis_answers(self, ok: bool) -> None:
+        """What the health check found: while Redis is stalled, steps are refused at once
+        and the calls already waiting on it fail now (see :mod:`.health`)."""
+        self._redis_ok = ok
+        if not ok:
+            self._write.abandon("Redis is not answering")
 
     @contextlib.asynccontextmanager
     async def _serial(self, key: str) -> AsyncIterator[None]:
@@ -157,8 +173,12 @@ class SessionStates:
         create: Callable[[], RoomState] | None,
         deliver_own: OwnDelivery,
     ) -> Transition | None:
+        if not self._redis_ok:
+            raise Unavailable("Redis is not answering")
         async with self._serial(key):
             try:
+                if not self._redis_ok:  # it stalled while this step waited its turn
+                    raise Unavailable("Redis is not answering")
                 return await self._transact(key, step, create, deliver_own)
             except AnswerLost as error:
                 self._cache.pop(key, None)
@@ -179,6 +199,7 @@ class SessionStates:
         state_key = self._keys.session(key)[0]
         current = self._cache.pop(key, None)  # the step may change its state: taken out
         fresh = current is None  # read from Redis just now, not remembered from earlier
+        renew = False  # the state was written by an earlier Redis: start a new epoch
         if current is None:
             current = await self.read(state_key)
         for _ in range(MAX_ATTEMPTS):
@@ -189,6 +210,8 @@ class SessionStates:
                 state = create()
             else:
                 state = current.state
+                if renew:
+                    state.epoch = new_epoch()
             state.messages.track()
             state.receipts.track()
             t = step(state)
@@ -204,7 +227,9 @@ class SessionStates:
                     return t
                 current, fresh = await self.read(state_key), True
                 continue
-            result, batch = await self._write_step(key, current.version, state, parts, t)
+            result, batch = await self._write_step(
+                key, current.version, state, parts, t, renew=renew
+            )
             if result[0] == 1:
                 self._stats.published += len(t.events)
                 if not t.ended:
@@ -213,6 +238,14 @@ class SessionStates:
                         self._unlisted.add(key)
                 await self._after_write(key, state.epoch, result, batch, t.ended, deliver_own)
                 return t
+            if result[0] == 2 and not renew:
+                # Redis restarted, was restored or failed over since this session was
+                # last written, and may have come back without its last writes: the
+                # seqs members saw after them would be handed out again. A new epoch
+                # makes every member resume from what Redis still holds (a resync).
+                renew = True
+                self._stats.renewed += 1
+                log.warning("hub: a new epoch for a session an earlier Redis wrote")
             current, fresh = stored(result[1], _pairs(result[2:])), True
         raise Unavailable("too many concurrent changes to one session")
 
@@ -253,6 +286,8 @@ class SessionStates:
         state: RoomState,
         parts: tuple[dict[str, str], list[str]],
         t: Transition,
+        *,
+        renew: bool,
     ) -> tuple[list[Any], list[Delivery]]:
         batch = [
             Delivery(ev.seq, self._encode(ev), final=isinstance(ev, SessionEnded))
@@ -272,6 +307,7 @@ class SessionStates:
             log_ms=self._limits.log_ms,
             expire_at_ms=int((state.config.ends_at + 6 * 3600) * 1000),
             worker_id=self._worker_id,
+            renew=renew,
             rows=rows,
             replaced=[(ev.seq, self._encode(ev)) for ev in t.replaced],
             written=written,

@@ -3,14 +3,24 @@
 -- KEYS: state, log, followers.
 -- ARGV: see holdspace.live.redis.scripts.write_args (fixed fields, then the rows,
 -- the replaced entries, the parts written and the parts deleted).
--- Returns {1, new version, previous entry id, new entry ids...} or, on a version
--- conflict, {0, version, the hash's fields and values...}.
+-- Returns {1, new version, previous entry id, new entry ids...}; on a version
+-- conflict, {0, version, the hash's fields and values...}; and {2, the same...} when
+-- the state was last written by another Redis (before a restart, a restore or a
+-- failover, which may have lost its last writes): the step must start a new epoch.
 local current = redis.call('HGET', KEYS[1], 'v') or '0'
 if current ~= ARGV[1] then
   return {0, current, unpack(redis.call('HGETALL', KEYS[1]))}
 end
+-- This server's run id: a new one with every start, and another on a replica.
+local run = string.match(redis.call('INFO', 'server'), 'run_id:(%x+)')
+if current ~= '0' and redis.call('HGET', KEYS[1], 'run') ~= run then
+  local renewing = ARGV[14] == '1' and redis.call('HGET', KEYS[1], 'epoch') ~= ARGV[3]
+  if not renewing then
+    return {2, current, unpack(redis.call('HGETALL', KEYS[1]))}
+  end
+end
 local n, r = tonumber(ARGV[9]), tonumber(ARGV[10])
-local at = 14 + n * 5
+local at = 15 + n * 5
 if r > 0 then
   -- Rewrite the log into a fresh key: an edited entry's old bytes must not linger.
   local new = {}
@@ -35,7 +45,7 @@ local ms, sq = string.match(prev, '^(%d+)-(%d+)$')
 ms, sq = tonumber(ms), tonumber(sq)
 local last, ids = prev, {}
 for k = 0, n - 1 do
-  local i = 14 + k * 5
+  local i = 15 + k * 5
   if now_ms > ms then ms, sq = now_ms, 0 else sq = sq + 1 end
   last = string.format('%d-%d', ms, sq)
   redis.call('XADD', KEYS[2], last, 'p', ids[#ids] or prev, 's', ARGV[i], 'f', ARGV[i + 1],
@@ -58,7 +68,7 @@ end
 local version = tostring(tonumber(current) + 1)
 local h, d = tonumber(ARGV[11]), tonumber(ARGV[12])
 local parts = at + r * 2
-local set = {'v', version, 'epoch', ARGV[3], 'seq', ARGV[4], 'last', last}
+local set = {'v', version, 'epoch', ARGV[3], 'seq', ARGV[4], 'last', last, 'run', run}
 for k = parts, parts + h * 2 - 1 do set[#set + 1] = ARGV[k] end
 redis.call('HSET', KEYS[1], unpack(set))
 if d > 0 then
