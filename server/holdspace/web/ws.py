@@ -224,7 +224,8 @@ class Endpoint:
                     continue
                 started = loop.time()
                 try:
-                    await self._check_in_time(session, min(half, 5.0))
+                    # A check may take a while (5 s at most), never less than a second.
+                    await self._check_in_time(session, min(max(half, 1.0), 5.0))
                 except (Unavailable, TimeoutError):
                     out_of_reach = started
                     session.unchecked(since=started, within=half)
