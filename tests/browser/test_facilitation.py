@@ -17,6 +17,7 @@ from tests.browser.conftest import (
     dialog_submit,
     screenshot,
     sign_in,
+    watch_console,
 )
 from tests.live import Community, LiveServer
 
@@ -128,6 +129,32 @@ async def test_creating_a_group_and_signing_up(
     await expect(page.get_by_text("You're not in any groups yet")).to_be_visible()
     await page.get_by_role("button", name="Crisis support").click()
     await expect(page.get_by_role("dialog", name="Crisis support")).to_contain_text("crisis")
+
+
+@pytest.mark.server_settings(signup_per_address=1)
+async def test_a_newcomer_signs_up_with_an_invite_code_and_is_in_the_group(
+    browser: Browser, server: LiveServer, community: Community, people: list[Person]
+) -> None:
+    """On a phone: the sign-up form takes the facilitator's code, and the newcomer lands
+    in the group — even from an address that has used up its sign-ups."""
+    robin = await community.person("robin", "Robin", "facilitator")
+    room = await community.room("robin", [], name="Grief circle")
+    _, code = await server.call(server.services.rooms.invite(robin, room.id, 10, 24.0))
+    for username, name, invite in (("first", "Ash", ""), ("second", "Bo", code.lower())):
+        context = await browser.new_context(viewport=PHONE)  # another phone, same network
+        page = await context.new_page()
+        people.append(Person(context, page, watch_console(page)))
+        await page.goto(server.base + "/#/signup")
+        await expect(page.get_by_role("heading", name="Create an account")).to_be_visible()
+        await page.get_by_label("Username").fill(username)
+        await page.get_by_label("Display name").fill(name)
+        await page.get_by_label("Password").fill("a long enough password")
+        await page.get_by_label("Invite code (if you have one)").fill(invite)
+        await page.get_by_role("button", name="Create account").click()
+        await expect(page.get_by_role("heading", name="My groups")).to_be_visible()
+        if not invite:  # the address's one sign-up without a code
+            await expect(page.get_by_text("You're not in any groups yet")).to_be_visible()
+    await expect(page.locator(".group", has_text="Grief circle")).to_be_visible()
 
 
 async def test_zoom_dark_mode_and_keyboard(

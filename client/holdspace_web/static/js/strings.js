@@ -56,6 +56,8 @@ export const strings = {
     usernameHint: "For signing in. Others never see it.",
     displayNameHint: "What your group sees. A first name or a nickname is fine; not a role such as facilitator (everyone sees roles beside names).",
     passwordHint: "At least 10 characters.",
+    inviteOptional: "Invite code (if you have one)",
+    inviteHint: "From your facilitator: you'll be in their group as soon as your account is made.",
     createAccount: "Create account",
     haveAccount: "Already have an account? ",
   },

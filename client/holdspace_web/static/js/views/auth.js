@@ -55,6 +55,10 @@ export function signUp(app) {
         S.displayNameHint),
       field(S.password, h("input", { name: "password", type: "password", autocomplete: "new-password", required: true, minlength: 10 }),
         S.passwordHint),
+      // With a facilitator's code the newcomer is in the group at once, and a group
+      // signing up together from one network isn't held to that address's sign-up limit.
+      field(S.inviteOptional, h("input", { name: "invite", autocomplete: "off", autocapitalize: "characters", spellcheck: "false" }),
+        S.inviteHint),
     ],
     submit: S.createAccount,
     send: (data) => post("/api/auth/register", data),
