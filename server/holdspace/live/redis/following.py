@@ -64,6 +64,10 @@ class Channel:
     early: list[str] = field(default_factory=list)  # messages before the position was known
     own_pending: bool = False  # our own steps answered before the position was known
     ready: asyncio.Future[None] | None = None
+    # While the log is read to fill a gap, this session's next messages wait here (the
+    # listener goes on with every other session's: one read never holds them up).
+    catching: asyncio.Task[None] | None = None
+    backlog: list[str] = field(default_factory=list)
 
 
 class Following:
@@ -154,6 +158,8 @@ class Following:
         self._by_name.pop(ch.name, None)
         if ch.ready is not None and not ch.ready.done():
             ch.ready.cancel()
+        if ch.catching is not None:
+            ch.catching.cancel()
         if self.listening and self._pubsub is not None:
             with contextlib.suppress(RedisError, OSError):
                 await self._pubsub.unsubscribe(ch.name)
@@ -270,8 +276,10 @@ class Following:
         elif kind == "message":
             if ch.last_id is None:
                 ch.early.append(message["data"])
-            else:
-                await self._receive(ch, message["data"])
+            elif ch.catching is not None:
+                ch.backlog.append(message["data"])
+            elif await self._receive(ch, message["data"]):
+                self._catch_up_aside(ch)
 
     async def _follow(self, ch: Channel) -> None:
         """Join the session's followers, so other workers' steps publish to us. Nothing
@@ -296,7 +304,8 @@ class Following:
         ch.last_id = str(last or "0-0")
         early, ch.early = ch.early, []
         for data in early:
-            await self._receive(ch, data)
+            if await self._receive(ch, data):
+                await self._catch_up(ch)
         if ch.own_pending:
             ch.own_pending = False
             await self._catch_up(ch)  # whatever of ours came after the position
@@ -304,29 +313,31 @@ class Following:
             ch.ready.set_result(None)
         ch.ready = None
 
-    async def _receive(self, ch: Channel, data: str) -> None:
+    async def _receive(self, ch: Channel, data: str) -> bool:
+        """Deliver one published batch in its place; True when it showed a gap, which
+        the caller fills from the log (the batch is in it too)."""
         assert ch.last_id is not None
         prev, ids_text, body = data.split("\n", 2)
         ids = ids_text.split(" ")
         if entry_id(ids[-1]) <= entry_id(ch.last_id):
-            return  # caught up past it already
+            return False  # caught up past it already
         epoch, rows = orjson.loads(body)
         if ch.epoch is not None and epoch != ch.epoch:
             self._lose(ch, epoch, ids[-1])
-            return
+            return False
         ch.epoch = epoch
         if prev != ch.last_id:
-            if entry_id(prev) < entry_id(ch.last_id):
-                # Entries are published a whole step at a time, and our position is always
-                # a step's end: a step reaching back across it means the log was rewound.
-                self._lose(ch, epoch, ids[-1])
-            else:
-                await self._catch_up(ch)  # a gap: something was published we didn't hear
-            return
+            if entry_id(prev) > entry_id(ch.last_id):
+                return True  # a gap: something was published we didn't hear
+            # Entries are published a whole step at a time, and our position is always a
+            # step's end: a step reaching back across it means the log was rewound.
+            self._lose(ch, epoch, ids[-1])
+            return False
         last = entry_id(ch.last_id)
         batch = [delivery(*row) for i, row in zip(ids, rows, strict=True) if entry_id(i) > last]
         ch.last_id = ids[-1]
         self._deliver(ch, batch, ids[-1])
+        return False
 
     async def _catch_up(self, ch: Channel, *, reconnected: bool = False) -> None:
         """Deliver, in order, whatever the log holds after the last entry we delivered."""
@@ -366,6 +377,28 @@ class Following:
         ch.last_id = entries[-1][0]
         batch = [delivery(m["s"], m["f"], m["t"], m["g"], m["x"]) for _, m in entries]
         self._deliver(ch, batch, ch.last_id)
+
+    def _catch_up_aside(self, ch: Channel) -> None:
+        """Fill a gap in a task of its own: the listener goes on with other sessions,
+        and this one's messages wait in its backlog until the log has been read."""
+        if ch.catching is None:
+            ch.catching = asyncio.create_task(self._fill_gap(ch), name="hub-catch-up")
+
+    async def _fill_gap(self, ch: Channel) -> None:
+        try:
+            gap = True
+            while gap and self._channels.get(ch.key) is ch:
+                await self._catch_up(ch)
+                gap = False
+                while ch.backlog and ch.last_id is not None and not gap:
+                    gap = await self._receive(ch, ch.backlog.pop(0))
+        except (RedisError, OSError):
+            # What waited is in the log: the catch-up after the listener's reconnect (its
+            # connection is likely failing too) or the next probe reads it.
+            self._stats.errors += 1
+            ch.backlog.clear()
+        finally:
+            ch.catching = None
 
     def _lose(self, ch: Channel, epoch: str | None, last: str) -> None:
         log.warning("hub lost continuity", extra={"subscribers": len(ch.subscribers)})
@@ -435,7 +468,7 @@ class Following:
             if last is None or ch.last_id is None:
                 continue
             if entry_id(last) > entry_id(ch.last_id) or entry_id(last) < entry_id(before):
-                await self._catch_up(ch)
+                self._catch_up_aside(ch)
 
     async def unfollow_all(self) -> None:
         """Leave every followers set, so the workers that stay stop publishing to us (a
@@ -453,5 +486,8 @@ class Following:
             self._review_later.cancel()
 
     def forget(self) -> None:
+        for ch in self._channels.values():
+            if ch.catching is not None:
+                ch.catching.cancel()
         self._channels.clear()
         self._by_name.clear()
