@@ -149,58 +149,56 @@ class Endpoint:
         return self.services.sessions
 
     async def handle(self, websocket: WebSocket) -> None:
+        # One coroutine for the socket's whole life (a frame more would cost ~1 KiB a socket).
         refused = self.admission.admit(websocket, websocket.scope)
         if refused is not None:  # too many, or too fast, from one address: HTTP 429
             await websocket.send_denial_response(error_response(refused))
             return
         try:
-            await self._admitted(websocket)
+            origin = websocket.headers.get("origin")
+            if origin is not None and origin not in self.settings.origins:
+                log.info("websocket refused", extra={"reason": "origin"})
+                await websocket.close(code=p.CloseCode.POLICY)  # before accept: HTTP 403
+                return
+            token = websocket.cookies.get(cookie_name(self.settings))
+            try:
+                user = await self.accounts.authenticate(token)
+            except Unavailable:  # the store is out of reach: try again shortly
+                self.stats.ws_unavailable += 1
+                await websocket.send_denial_response(error_response(unavailable()))
+                return
+            try:
+                await websocket.accept()
+            except WebSocketDisconnect:  # gone meanwhile, or cut at the handshake deadline
+                return
+            if user is None:
+                try:
+                    user, token = await self._auth_frame(websocket)
+                except Unavailable:
+                    self.stats.ws_unavailable += 1
+                    await websocket.close(p.CloseCode.TRY_AGAIN, "try again shortly")
+                    return
+                if user is None or token is None:
+                    return
+            assert token is not None
+            session = _Session(self, websocket, user, token)
+            self._sessions.add(session)
+            oldest = self._per_account.add(user.id, session)
+            if oldest is not None:
+                # Ended as if it had gone away (its seat is held; the newer one may take it
+                # back), and closed with REPLACED.
+                log.info("replaced", extra={"conn": oldest.conn.id, "user_id": user.id})
+                self.stats.sockets_replaced += 1
+                oldest._stop(Replaced())
+            if self._sweeper is None or self._sweeper.done():
+                self._sweeper = asyncio.create_task(self._sweep(), name="ws-sign-in-checks")
+            try:
+                await session.run()
+            finally:
+                self._sessions.discard(session)
+                self._per_account.discard(user.id, session)
         finally:
             self.admission.release(websocket)
-
-    async def _admitted(self, websocket: WebSocket) -> None:
-        origin = websocket.headers.get("origin")
-        if origin is not None and origin not in self.settings.origins:
-            log.info("websocket refused", extra={"reason": "origin"})
-            await websocket.close(code=p.CloseCode.POLICY)  # before accept: HTTP 403
-            return
-        token = websocket.cookies.get(cookie_name(self.settings))
-        try:
-            user = await self.accounts.authenticate(token)
-        except Unavailable:  # the store is out of reach: try again shortly
-            self.stats.ws_unavailable += 1
-            await websocket.send_denial_response(error_response(unavailable()))
-            return
-        try:
-            await websocket.accept()
-        except WebSocketDisconnect:  # gone meanwhile, or cut at the handshake deadline
-            return
-        if user is None:
-            try:
-                user, token = await self._auth_frame(websocket)
-            except Unavailable:
-                self.stats.ws_unavailable += 1
-                await websocket.close(p.CloseCode.TRY_AGAIN, "try again shortly")
-                return
-            if user is None or token is None:
-                return
-        assert token is not None
-        session = _Session(self, websocket, user, token)
-        self._sessions.add(session)
-        oldest = self._per_account.add(user.id, session)
-        if oldest is not None:
-            # Ended as if it had gone away (its seat is held; the newer one may take it
-            # back), and closed with REPLACED.
-            log.info("replaced", extra={"conn": oldest.conn.id, "user_id": user.id})
-            self.stats.sockets_replaced += 1
-            oldest._stop(Replaced())
-        if self._sweeper is None or self._sweeper.done():
-            self._sweeper = asyncio.create_task(self._sweep(), name="ws-sign-in-checks")
-        try:
-            await session.run()
-        finally:
-            self._sessions.discard(session)
-            self._per_account.discard(user.id, session)
 
     async def _sweep(self) -> None:
         """Close sockets soon after their sign-in is revoked other than by signing out in
