@@ -49,6 +49,8 @@ MAX_ATTEMPTS = 50  # compare-and-set retries before a command is refused as unav
 # After a write: hand the step's batch to this worker's subscribers (session key,
 # epoch, the log entry before the batch, the batch's entry ids, the batch).
 OwnDelivery = Callable[[str, str, str, Sequence[str], list[Delivery]], Awaitable[None]]
+# A step written: its epoch, the script's answer, its batch, whether it ended the session.
+Written = tuple[str, list[Any], list[Delivery], bool]
 
 
 @dataclass(slots=True)
@@ -179,7 +181,7 @@ class SessionStates:
             try:
                 if not self._redis_ok:  # it stalled while this step waited its turn
                     raise Unavailable("Redis is not answering")
-                return await self._transact(key, step, create, deliver_own)
+                t, written = await self._transact(key, step, create)
             except AnswerLost as error:
                 self._cache.pop(key, None)
                 self._stats.errors += 1
@@ -188,14 +190,16 @@ class SessionStates:
                 self._cache.pop(key, None)
                 self._stats.errors += 1
                 raise Unavailable("the live hub is out of reach") from error
+        # Handed over once the session's next step may go: delivering may have to read
+        # the log first (a round trip on a slow link), and the next step need not wait
+        # for that — following puts every batch in its place by the log's own order.
+        if written is not None:
+            await self._after_write(key, *written, deliver_own)
+        return t
 
     async def _transact(
-        self,
-        key: str,
-        step: Step,
-        create: Callable[[], RoomState] | None,
-        deliver_own: OwnDelivery,
-    ) -> Transition | None:
+        self, key: str, step: Step, create: Callable[[], RoomState] | None
+    ) -> tuple[Transition | None, Written | None]:
         state_key = self._keys.session(key)[0]
         current = self._cache.pop(key, None)  # the step may change its state: taken out
         fresh = current is None  # read from Redis just now, not remembered from earlier
@@ -206,7 +210,7 @@ class SessionStates:
             if current.state is None:
                 if create is None:
                     await self._redis.srem(self._keys.live, key)
-                    return None
+                    return None, None
                 state = create()
             else:
                 state = current.state
@@ -224,7 +228,7 @@ class SessionStates:
                 # computed on the current state counts, so a remembered one is checked.
                 if fresh or str(await self._redis.hget(state_key, "v") or "0") == current.version:
                     self._cache[key] = current
-                    return t
+                    return t, None
                 current, fresh = await self.read(state_key), True
                 continue
             result, batch = await self._write_step(
@@ -236,8 +240,7 @@ class SessionStates:
                     self._cache[key] = Stored(result[1], state, core, whispers)
                     if current.state is None:
                         self._unlisted.add(key)
-                await self._after_write(key, state.epoch, result, batch, t.ended, deliver_own)
-                return t
+                return t, (state.epoch, result, batch, t.ended)
             if result[0] == 2 and not renew:
                 # Redis restarted, was restored or failed over since this session was
                 # last written, and may have come back without its last writes: the
