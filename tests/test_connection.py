@@ -150,10 +150,9 @@ async def test_a_gated_connection_sees_only_its_notices_until_let_in() -> None:
     assert conn.gated
 
 
-async def test_a_sign_out_is_the_last_thing_a_connection_hears() -> None:
-    """A sign-out addressed to this connection's sign-in goes out, then nothing more —
-    not the room events after it in the same batch, not later notices — and the
-    connection stops, saying why."""
+def signed_in() -> tuple[Socket, Connection, list[BaseException], asyncio.Event]:
+    """A connection signed in as device ``d:this-device`` of ``u``; why it stopped, and
+    an event set when it does."""
     socket = Socket()
     stops: list[BaseException] = []
     stopped = asyncio.Event()
@@ -166,6 +165,14 @@ async def test_a_sign_out_is_the_last_thing_a_connection_hears() -> None:
         "c", "u", socket.send, max_frames=100, max_bytes=10_000, on_stop=on_stop,
         sign_in=frozenset({"d:this-device", "d:*u"}),
     )  # fmt: skip
+    return socket, conn, stops, stopped
+
+
+async def test_a_sign_out_is_the_last_thing_a_connection_hears() -> None:
+    """A sign-out addressed to this connection's sign-in goes out, then nothing more —
+    not the room events after it in the same batch, not later notices — and the
+    connection stops, saying why."""
+    socket, conn, stops, stopped = signed_in()
     conn.deliver([*batch(1), notice(1, "signed-out-elsewhere", to="d:other-device"), *batch(2)])
     conn.deliver([*batch(3), notice(3, "signed_out", to="d:this-device"), *batch(4)])
     conn.deliver([*batch(5), notice(5, "for-u")])
@@ -177,18 +184,7 @@ async def test_a_sign_out_is_the_last_thing_a_connection_hears() -> None:
 
 async def test_signing_out_every_device_reaches_each() -> None:
     """A sign-out of all of someone's devices stops this one too, once its frame is out."""
-    socket = Socket()
-    stops: list[BaseException] = []
-    stopped = asyncio.Event()
-
-    def on_stop(reason: BaseException) -> None:
-        stops.append(reason)
-        stopped.set()
-
-    conn = Connection(
-        "c", "u", socket.send, max_frames=100, max_bytes=10_000, on_stop=on_stop,
-        sign_in=frozenset({"d:this-device", "d:*u"}),
-    )  # fmt: skip
+    socket, conn, stops, stopped = signed_in()
     socket.reading.clear()  # nothing goes out yet: the stop waits for the frame
     conn.deliver([notice(0, "signed_out", to="d:*u"), *batch(1)])
     assert not stops

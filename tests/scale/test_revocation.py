@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from holdspace_client import Client
 from tests.cluster import Cluster
 from tests.fault_proxy import FaultProxy
 from tests.live import bearer
@@ -38,17 +39,23 @@ async def partitioned(
     return cluster
 
 
+async def robin_and_kims_phone(cluster: Cluster) -> tuple[Client, Client]:
+    """Robin in the room through worker 0; Kim's phone through worker 1 (the proxied one)."""
+    room, _ = await seated(cluster)
+    robin = await cluster.client("robin", 0)
+    await robin.join(room)
+    phone = await cluster.client("kim", 1)
+    await phone.join(room)
+    return robin, phone
+
+
 async def test_a_device_signed_out_while_its_worker_was_cut_off_hears_nothing_after(
     tmp_path: Path, own_redis: RedisServer, proxy: FaultProxy
 ) -> None:
     # Sign-in checks far apart: only the sign-out's place in the room's order can act.
     cluster = await partitioned(tmp_path, own_redis, proxy, reauth_seconds="3600")
     try:
-        room, _ = await seated(cluster)
-        robin = await cluster.client("robin", 0)
-        await robin.join(room)
-        phone = await cluster.client("kim", 1)
-        await phone.join(room)
+        robin, phone = await robin_and_kims_phone(cluster)
         before = await robin.post("before")
         await phone.wait_for(is_("message", seq=before), timeout=10)
 
@@ -80,11 +87,7 @@ async def test_a_socket_whose_sign_in_cant_be_checked_is_closed_and_comes_back(
     reconnects and resumes."""
     cluster = await partitioned(tmp_path, own_redis, proxy, reauth_seconds="4")
     try:
-        room, _ = await seated(cluster)
-        robin = await cluster.client("robin", 0)
-        await robin.join(room)
-        phone = await cluster.client("kim", 1)
-        await phone.join(room)
+        robin, phone = await robin_and_kims_phone(cluster)
         proxy.blackhole()
         cut = time.monotonic()
         await phone.wait_disconnected(timeout=20)
