@@ -23,7 +23,6 @@ from typing import Final, ParamSpec, TypeVar
 
 from argon2 import Parameters, PasswordHasher, Type, profiles
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from zxcvbn import zxcvbn
 
 from holdspace.errors import Busy, Code, InvalidInput
 
@@ -104,6 +103,10 @@ def validate_password(password: str, user_inputs: Iterable[str] = ()) -> None:
     the calling thread: call it once a request has passed its rate limit.
     """
     check_password_length(password)
+    # Imported on first use: its word lists take 13 MB, and most workers only ever check
+    # tokens (a sign-in doesn't come here, only choosing a password does).
+    from zxcvbn import zxcvbn
+
     words = [word for word in user_inputs if word]
     with _STRENGTH_LOCK:
         score = int(zxcvbn(password[:_STRENGTH_CHARS], user_inputs=words)["score"])
