@@ -74,6 +74,17 @@ def _count(app_state: dict[str, Any], counter: str) -> None:
         setattr(stats, counter, getattr(stats, counter) + 1)
 
 
+def _let_go(protocol: Any) -> None:
+    """A guarded connection ended: stop its deadline, give back its place in its
+    address's count (whichever protocol had it last)."""
+    if protocol._deadline is not None:
+        protocol._deadline.cancel()
+        protocol._deadline = None
+    guard = _guard(protocol.config)
+    if guard is not None:
+        guard.release(protocol.transport)
+
+
 class _Guarded(asyncio.Protocol):
     """Mixed in before one of uvicorn's HTTP protocol classes (which set the attributes
     below). Refuses a connection one over its address's cap by closing it at once, before
@@ -120,12 +131,7 @@ class _Guarded(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         super().connection_lost(exc)
-        if self._deadline is not None:
-            self._deadline.cancel()
-            self._deadline = None
-        guard = _guard(self.config)
-        if guard is not None:
-            guard.release(self.transport)
+        _let_go(self)
 
     def handle_websocket_upgrade(self, *args: Any) -> None:
         """Hand the deadline to the WebSocket protocol that takes the connection over: a
@@ -197,12 +203,7 @@ class GuardedWebSockets(WebSocketsSansIOProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         super().connection_lost(exc)
-        if self._deadline is not None:
-            self._deadline.cancel()
-            self._deadline = None
-        guard = _guard(self.config)
-        if guard is not None:
-            guard.release(self.transport)
+        _let_go(self)
 
 
 def http_protocol() -> type[asyncio.Protocol]:

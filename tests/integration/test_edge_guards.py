@@ -15,8 +15,6 @@ import asyncio
 import json
 import socket
 import time
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -41,17 +39,6 @@ DEADLINE = 0.5  # seconds: the header deadline these workers run with
 PARTIAL = b"GET /healthz HTTP/1.1\r\nHost: holdspace.test\r\n"  # no blank line: unfinished
 REQUEST = PARTIAL + b"\r\n"
 Stream = tuple[asyncio.StreamReader, asyncio.StreamWriter]
-
-
-@pytest.fixture
-async def worker(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[Worker]:
-    """``holdspace serve`` with the settings the test names (``indirect``)."""
-    settings: dict[str, str] = getattr(request, "param", {})
-    worker = await Worker(tmp_path / "data", settings).ready()
-    try:
-        yield worker
-    finally:
-        worker.stop()
 
 
 async def dial(port: int, source: str = "127.0.0.1") -> Stream:

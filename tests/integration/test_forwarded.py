@@ -5,9 +5,6 @@ Run against ``holdspace serve`` itself, with nothing in front of it."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
 import httpx
 import pytest
 
@@ -30,16 +27,6 @@ async def attempts_with_forged_addresses(worker: Worker) -> list[int]:
             )
             statuses.append(answer.status_code)
     return statuses
-
-
-@pytest.fixture
-async def worker(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[Worker]:
-    settings: dict[str, str] = getattr(request, "param", {})
-    worker = await Worker(tmp_path / "data", settings).ready()
-    try:
-        yield worker
-    finally:
-        worker.stop()
 
 
 async def test_a_client_can_not_claim_another_address(worker: Worker) -> None:
