@@ -109,6 +109,7 @@ class Client:
         self.duplicates = 0
         self.gaps = 0
         self.history: list[Event] = []  # every room event taken, in order, across reconnects
+        self._snapshot_at = 0  # where in the history the latest snapshot came
         self._online = asyncio.Event()
         self._online.set()
 
@@ -214,6 +215,10 @@ class Client:
         cid = f"{self._cid_prefix}-{next(self._cids)}"
         async with asyncio.timeout(timeout):
             while True:
+                if self.room is not None and self._reconnect:
+                    # A rejoin under way: sent now, the command would find us not in the
+                    # room yet (``not_joined``). It goes once we are back.
+                    await self.in_room.wait()
                 try:
                     return await self.request(kind, cid=cid, **fields)
                 except CommandError as error:
@@ -277,6 +282,12 @@ class Client:
             out.append(self._events.get_nowait())
         return out
 
+    @property
+    def since_snapshot(self) -> list[Event]:
+        """The room events taken after the latest snapshot or resync: with it, what the
+        room looks like now (a resync replaces everything before it, whatever its seqs)."""
+        return self.history[self._snapshot_at :]
+
     async def events(self) -> AsyncIterator[Event]:
         while True:
             yield await self._events.get()
@@ -287,6 +298,7 @@ class Client:
         kind = frame.get("type")
         if kind in _SNAPSHOTS:
             self.snapshot = frame
+            self._snapshot_at = len(self.history)
             self.session = frame["session"]["key"]
             self.epoch = frame["epoch"]
             self.seq = frame["seq"]

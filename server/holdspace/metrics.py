@@ -126,6 +126,9 @@ def _hub_metrics(stats: HubStats, followed: int) -> Iterator[Metric]:
          stats.errors),
         ("holdspace_subscriber_reconnects", "Times the pub/sub subscriber was rebuilt",
          stats.reconnects),
+        ("holdspace_step_conflicts",
+         "Steps written again because another worker had changed the session first",
+         stats.conflicts),
         ("holdspace_epochs_renewed",
          "Sessions given a new epoch because an earlier Redis (before a restart, restore "
          "or failover) wrote their state", stats.renewed),

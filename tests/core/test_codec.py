@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from holdspace.core import commands as c
+from holdspace.core import receipts
+from holdspace.core.room import apply
 from holdspace.core.state import RoomState
 from holdspace.live.redis import codec
+from holdspace.live.redis.state import changed_parts, stored
 from tests.core.helpers import Room, config
 
 
@@ -48,3 +53,41 @@ def test_whispers_mark_moves_with_each_whisper() -> None:
         room.ok("lis", c.Whisper("I need a moment"))
         marks.add(codec.whispers_mark(room.state))
     assert len(marks) == 4
+
+
+def test_a_step_another_worker_wrote_is_advanced_to_from_its_parts(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A worker that remembers the state before a step reaches the state after it from
+    the parts the step wrote and deleted alone: messages and receipts let go of, a
+    reaction in its seat, a whisper."""
+    monkeypatch.setattr(receipts, "KEPT", 2)
+    room = Room(RoomState(config=config(capacity=8, message_buffer=3), epoch="e1"))
+    room.join("lis")
+    for n in range(4):
+        room.ok("keeper", c.Post(f"note {n}"))
+    steps: list[tuple[str, c.Command, str | None]] = [
+        ("keeper", c.Post("a new one"), "cid-1"),
+        ("lis", c.React(room.state.seq, "heart"), None),
+        ("keeper", c.Post("and another"), "cid-2"),
+        ("keeper", c.Post("one more"), "cid-3"),
+        ("lis", c.Whisper("I need a moment"), None),
+    ]
+    for actor, cmd, cid in steps:
+        before = codec.to_parts(room.state)
+        room.state.messages.track()
+        room.state.receipts.track()
+        t = apply(room.state, actor, cmd, room.now, cid)
+        assert t.error is None
+        write, gone = changed_parts(
+            stored("7", before),
+            room.state,
+            codec.core_json(room.state),
+            codec.whispers_mark(room.state),
+            t,
+        )
+        assert codec.advance(codec.from_parts(before), write, gone) == room.state
+        assert list(codec.advance(codec.from_parts(before), write, gone).messages) == list(
+            room.state.messages
+        )
+    assert len(room.state.receipts) == 2

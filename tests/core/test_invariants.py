@@ -12,6 +12,7 @@ from holdspace.core.policy import post_block, post_state
 from holdspace.core.room import Transition, apply
 from holdspace.core.state import RoomState
 from holdspace.live.redis import codec
+from holdspace.live.redis.state import changed_parts, stored
 from tests.core.helpers import T0, config
 
 MEMBERS = ["m1", "m2", "m3", "m4", "m5"]
@@ -26,7 +27,7 @@ class RoomMachine(RuleBasedStateMachine):
 
     def __init__(self) -> None:
         super().__init__()
-        self.state = RoomState(config=config(capacity=3), epoch="e")
+        self.state = RoomState(config=config(capacity=3, message_buffer=6), epoch="e")
         self.now = T0 - 120
         self.last_seq = 0
         self.conns = 0
@@ -35,7 +36,9 @@ class RoomMachine(RuleBasedStateMachine):
 
     def run(self, actor: str | None, cmd: c.Command, cid: str | None = None) -> None:
         encoded = {seq: codec.message_json(m) for seq, m in self.state.messages.items()}
+        stored_before = codec.to_parts(self.state)
         self.state.messages.track()
+        self.state.receipts.track()
         applied_before = cid is not None and (actor, cid) in self.applied
         t = apply(self.state, actor, cmd, self.now, cid)
         if applied_before:
@@ -50,10 +53,18 @@ class RoomMachine(RuleBasedStateMachine):
             self.applied.add((actor, cid))
         # A hub that stores messages apart rewrites what the buffer noted: every message
         # new or changed by the step, and none let go of but those it says were dropped.
-        written, dropped = self.state.messages.changes()
+        core, whispers = codec.core_json(self.state), codec.whispers_mark(self.state)
+        write, gone = changed_parts(stored("1", stored_before), self.state, core, whispers, t)
+        written = {int(n[len(codec.MESSAGE) :]) for n in write if n.startswith(codec.MESSAGE)}
+        dropped = {int(n[len(codec.MESSAGE) :]) for n in gone if n.startswith(codec.MESSAGE)}
         after = {seq: codec.message_json(m) for seq, m in self.state.messages.items()}
-        assert {seq for seq, text in after.items() if encoded.get(seq) != text} <= set(written)
-        assert set(encoded) - set(after) == set(dropped)
+        assert {seq for seq, text in after.items() if encoded.get(seq) != text} <= written
+        assert set(encoded) - set(after) == dropped
+        if not t.ended:
+            # A worker that remembered the state before the step comes to the same state
+            # from the parts the step wrote and deleted, as another worker publishes them.
+            advanced = codec.advance(codec.from_parts(stored_before), write, gone)
+            assert advanced == self.state
         for event in t.events:
             # Sequence numbers strictly increase with no gaps, across every transition.
             assert event.seq == self.last_seq + 1

@@ -10,11 +10,13 @@ import pytest
 from redis.asyncio import Redis
 
 from holdspace.core import commands as c
-from holdspace.core.room import apply
+from holdspace.core.room import Transition, apply
 from holdspace.core.state import RoomState
-from holdspace.live.base import Delivery
-from holdspace.live.redis import HubTuning, RedisHub
+from holdspace.live.base import Delivery, Step
+from holdspace.live.redis import HubTuning, RedisHub, following
 from holdspace.live.redis.following import Channel
+from holdspace.live.redis.keys import follower
+from holdspace.live.redis.scripts import split_published
 from holdspace.protocol import encode_event, encode_notice, encode_service
 from tests.core.helpers import T0, config
 from tests.hub.test_hub_contract import (
@@ -47,6 +49,12 @@ class Watcher:
 
     def alert(self, frame: str) -> None:
         self.alerts.append(frame)
+
+    async def hears(self, text: str) -> None:
+        async with asyncio.timeout(10):
+            while not any(text in d.frame for d in self.got):
+                self.changed.clear()
+                await self.changed.wait()
 
     async def until(self, count: int) -> list[int]:
         async with asyncio.timeout(10):
@@ -112,6 +120,72 @@ async def test_an_answer_is_never_given_from_a_stale_state(
     assert reacted is not None
     assert reacted.error is None
     assert [ev.type for ev in reacted.events] == ["reaction"]
+
+
+async def test_a_worker_steps_from_what_other_workers_wrote_without_a_conflict(
+    workers: tuple[RedisHub, RedisHub], redis_server: RedisServer
+) -> None:
+    """Each step publishes the parts it wrote, and the other worker brings its copy of
+    the state up to it: members on two workers taking turns in one room are written at
+    the first try (a lost compare-and-set costs a round trip, long on a slow link).
+    With a worker of an older version listening, steps go back to conflicting, and
+    stay correct."""
+    a, b = workers
+    on_a, on_b = Watcher(), Watcher()
+    await a.subscribe(KEY, on_a)
+    await b.subscribe(KEY, on_b)
+    await seat_facilitator(a)
+    await b.transact(KEY, command("ana", c.Join("c2", "Ana", "member", agreed=True)))
+    await b.transact(KEY, command("ana", c.SetMode("sharer")))
+    await a.transact(KEY, command("fac", c.Post("fac remembers the room")))
+    await on_b.hears("fac remembers the room")
+    conflicts = a.stats.conflicts, b.stats.conflicts
+    newest = 0
+    for i in range(6):
+        hub, who = (b, "ana") if i % 2 == 0 else (a, "fac")
+        t = await hub.transact(KEY, post(who, f"turn {i}", cid=f"cid-{i}"))
+        assert t is not None
+        assert t.error is None
+        newest = t.events[-1].seq
+        for watcher in (on_a, on_b):
+            await watcher.hears(f"turn {i}")  # each hears the step (and its parts) first
+    react = await b.transact(KEY, command("ana", c.React(newest, "heart")))
+    assert react is not None
+    assert react.error is None
+    assert (a.stats.conflicts, b.stats.conflicts) == conflicts
+    await on_a.hears("heart")
+    # What each remembers is exactly what Redis holds.
+    for hub in (a, b):
+        remembered = hub.states._cache[KEY].current()
+        assert remembered.state == (await hub.states.read(hub.keys.state(KEY))).state
+
+    # An older worker follows too (listed bare): the parts are no longer published, so
+    # what b remembers falls behind, and the compare-and-set catches it.
+    admin = Redis.from_url(redis_server.admin_url, decode_responses=True)
+    older = admin.pubsub()
+    try:
+        await admin.sadd(a.keys.followers(KEY), "older-worker")
+        await older.subscribe(a.keys.state(KEY))
+        await a.transact(KEY, post("fac", "fac again"))
+        await on_b.hears("fac again")
+        t = await b.transact(KEY, post("ana", "ana again"))
+        assert t is not None
+        assert t.error is None
+        assert b.stats.conflicts == conflicts[1] + 1
+        await on_a.hears("ana again")
+        assert [d.frame for d in on_a.got if d.to is None] == [
+            d.frame for d in on_b.got if d.to is None
+        ]
+    finally:
+        await older.aclose()  # type: ignore[no-untyped-call]
+        await admin.aclose()
+
+
+def post(actor: str, text: str, cid: str | None = None) -> Step:
+    def step(state: RoomState) -> Transition:
+        return apply(state, actor, c.Post(text), T0 + 1, cid)
+
+    return step
 
 
 async def test_losing_the_room_state_makes_subscribers_rejoin(
@@ -273,14 +347,16 @@ async def test_steps_publish_only_when_someone_else_may_be_listening(
             while message is None:
                 message = await older.get_message(timeout=1)
         assert "heard by an older worker" in message["data"]
+        # ...as a batch alone: the parts the step wrote would be more than it can read.
+        assert split_published(message["data"])[1] is None
         await older.aclose()  # type: ignore[no-untyped-call]
 
         # A worker that shuts down leaves the sessions it followed.
         await b.subscribe(KEY, on_b)
         followers = a.keys.followers(KEY)
-        assert await admin.smembers(followers) == {a.worker_id, b.worker_id}
+        assert await admin.smembers(followers) == {follower(a.worker_id), follower(b.worker_id)}
         await b.close()
-        assert await admin.smembers(followers) == {a.worker_id}
+        assert await admin.smembers(followers) == {follower(a.worker_id)}
     finally:
         await admin.aclose()
         for hub in (a, b):
@@ -310,6 +386,58 @@ async def test_own_steps_answered_while_the_position_is_read_are_not_lost(
         assert [d.seq for d in watcher.got] == [3]
     finally:
         await a.close()
+
+
+@pytest.mark.parametrize("heard", [True, False])
+async def test_an_own_step_after_anothers_waits_for_the_channel_not_the_log(
+    workers: tuple[RedisHub, RedisHub],
+    redis_server: RedisServer,
+    monkeypatch: pytest.MonkeyPatch,
+    heard: bool,
+) -> None:
+    """Worker A's step comes right after one of worker B's, and A's answer arrives before
+    B's batch does (they travel apart). A's own batch waits for B's to come off the
+    channel, then follows it — reading the log instead would cost a round trip. If B's
+    never comes (lost on the way), A reads the log after a short wait."""
+    monkeypatch.setattr(following, "OWN_WAIT_SECONDS", 0.3)
+    a, b = workers
+    await seat_facilitator(a)
+    name = a.keys.state(KEY)
+    epoch, last = await a._redis.hmget(name, ["epoch", "last"])
+    watcher = Watcher()
+    ch = Channel(KEY, name, {watcher}, last_id=str(last), epoch=str(epoch))  # A follows, by hand
+    a.following._channels[KEY], a.following._by_name[name] = ch, ch
+    admin = Redis.from_url(redis_server.admin_url, decode_responses=True)
+    tap = admin.pubsub()  # hears what B publishes, for the test to hand A when it likes
+    try:
+        await tap.subscribe(name)
+        await b.transact(KEY, command("fac", c.Post("B's step")))
+        published = None
+        async with asyncio.timeout(5):
+            while published is None or published["type"] != "message":
+                published = await tap.get_message(timeout=1)
+        waiting = asyncio.Event()
+        reached = a.following._reached
+
+        async def noted(ch: Channel, entry: str) -> None:
+            waiting.set()
+            await reached(ch, entry)
+
+        monkeypatch.setattr(a.following, "_reached", noted)
+        own = asyncio.create_task(a.transact(KEY, command("fac", c.Post("A's step"))))
+        await asyncio.wait_for(waiting.wait(), 5)  # A's answer is in; its batch waits for B's
+        if heard:
+            await a.following._route(published)
+        await asyncio.wait_for(own, 5)
+        frames = [d.frame for d in watcher.got]
+        assert len(frames) == 2
+        assert "B's step" in frames[0]
+        assert "A's step" in frames[1]
+        assert a.stats.catch_ups == (0 if heard else 1)
+        assert not ch.waiters
+    finally:
+        await tap.aclose()  # type: ignore[no-untyped-call]
+        await admin.aclose()
 
 
 async def test_notices_keep_their_place_on_another_worker(

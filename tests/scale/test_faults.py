@@ -42,7 +42,7 @@ def view(client: Client) -> list[tuple[int, str]]:
     snap = client.snapshot
     assert snap is not None
     held = [(m["id"], m["text"]) for m in snap["messages"]]
-    later = [e for e in client.history if e["type"] == "message" and e["seq"] > snap["seq"]]
+    later = [e for e in client.since_snapshot if e["type"] == "message"]
     return held + [(e["seq"], e["text"]) for e in later]
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import httpx
 import pytest
 
 from holdspace_client import Client, CommandError
@@ -206,3 +207,33 @@ async def test_a_killed_worker_loses_nobody_anything(cluster: Cluster) -> None:
     assert during[0] > before
     # Lee's connection died with the worker; the room lets go of it by itself.
     await robin.wait_for(is_("away", user_id=ids["lee"]), timeout=20)
+
+
+async def test_members_taking_turns_across_workers_never_lose_a_compare_and_set(
+    cluster: Cluster,
+) -> None:
+    """Robin on one worker and Kim on the other take turns, each after hearing the other:
+    each worker keeps its copy of the room current from the parts the other's steps
+    publish, so every step is written at the first try (a lost compare-and-set costs a
+    round trip to Redis, long when a worker's link is slow)."""
+    robin, kim, _ = await two_in_a_room(cluster)
+    await all_see([robin, kim], "mode", mode="sharer")
+    before = [await conflicts(worker.url) for worker in cluster.workers]
+    for turn in range(6):
+        speaker = (robin, kim)[turn % 2]
+        seq = await speaker.post(f"turn {turn}")
+        await all_see([robin, kim], "message", seq=seq)
+    after = [await conflicts(worker.url) for worker in cluster.workers]
+    assert after == before
+    assert_one_history([robin, kim], seq)
+
+
+async def conflicts(worker_url: str) -> float:
+    async with httpx.AsyncClient() as http:
+        text = (await http.get(f"{worker_url}/metrics", timeout=10)).text
+    [value] = [
+        float(line.split()[-1])
+        for line in text.splitlines()
+        if line.startswith("holdspace_step_conflicts_total ")
+    ]
+    return value

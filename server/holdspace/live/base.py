@@ -66,6 +66,7 @@ class HubStats:
     errors: int = 0  # commands and reads that failed to reach the backend
     reconnects: int = 0  # times the pub/sub subscriber was lost and rebuilt
     renewed: int = 0  # sessions given a new epoch: an earlier Redis wrote their state
+    conflicts: int = 0  # steps run again: another worker changed the session first
     # Publish to delivery on this worker, per batch: counts per bucket (the last one
     # unbounded) and their sum. Stays empty for a hub with nothing in between.
     latency: list[int] = field(default_factory=lambda: [0] * (len(LATENCY_BUCKETS) + 1))

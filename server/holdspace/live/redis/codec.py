@@ -17,7 +17,7 @@ core's property tests). JSON has no infinity, so an open-ended mute is written a
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import fields
 from typing import Any
 
@@ -170,8 +170,80 @@ def from_parts(parts: Mapping[str, str]) -> RoomState:
     cfg = orjson.loads(parts[CONFIG])
     cfg["post_rate"] = Rate(**cfg["post_rate"])
     cfg["react_rate"] = Rate(**cfg["react_rate"])
-    d = orjson.loads(parts[CORE])
-    state = RoomState(config=RoomConfig(**cfg), epoch=d["epoch"])
+    state = _from_core(RoomConfig(**cfg), parts[CORE])
+    records = []
+    kept: list[tuple[int, str, Mapping[str, Any]]] = []
+    for name, text in parts.items():
+        if name.startswith(MESSAGE):
+            records.append(_message(text))
+        elif name.startswith(RECEIPT):
+            kept.append(_receipt(name, text))
+    records.sort(key=lambda m: m.seq)  # oldest first, as the buffer drops them
+    state.messages = MessageBuffer((m.seq, m) for m in records)
+    kept.sort(key=lambda r: r[0])
+    state.receipts = Receipts((key, reply) for _, key, reply in kept)
+    state.whispers = _whispers(parts[WHISPERS])
+    return state
+
+
+def advance(state: RoomState, written: Mapping[str, str], deleted: Iterable[str]) -> RoomState:
+    """``state`` after a step another worker wrote, from the parts it wrote and deleted
+    (every other part is as it was): equal to :func:`from_parts` of the whole hash after
+    that step, without decoding the messages again. ``state`` is used up."""
+    if CONFIG in written:  # the step created the session: every part is here
+        return from_parts(written)
+    core = written.get(CORE)
+    after = state if core is None else _from_core(state.config, core)
+    messages, receipts = state.messages, state.receipts
+    for name in deleted:
+        if name.startswith(MESSAGE):
+            messages.pop(int(name[len(MESSAGE) :]), None)
+        elif name.startswith(RECEIPT):
+            receipts.pop(name[len(RECEIPT) :], None)
+    new_messages: list[MessageRecord] = []
+    new_receipts: list[tuple[int, str, Mapping[str, Any]]] = []
+    for name, text in written.items():
+        if name.startswith(MESSAGE):
+            m = _message(text)
+            if m.seq in messages:
+                messages[m.seq] = m  # a reaction or a redaction: in its seat
+            else:
+                new_messages.append(m)
+        elif name.startswith(RECEIPT):
+            at, key, reply = _receipt(name, text)
+            if key in receipts:
+                receipts[key] = reply
+            else:
+                new_receipts.append((at, key, reply))
+    # New ones are newer than every message and receipt kept: they go last, in order.
+    for m in sorted(new_messages, key=lambda m: m.seq):
+        messages[m.seq] = m
+    for _, key, reply in sorted(new_receipts, key=lambda r: r[0]):
+        receipts[key] = reply
+    after.messages, after.receipts = messages, receipts
+    after.whispers = _whispers(written[WHISPERS]) if WHISPERS in written else state.whispers
+    return after
+
+
+def _message(text: str) -> MessageRecord:
+    m = orjson.loads(text)
+    m["reactions"] = {k: frozenset(v) for k, v in m["reactions"].items()}
+    return MessageRecord(**m)
+
+
+def _receipt(name: str, text: str) -> tuple[int, str, Mapping[str, Any]]:
+    at, reply = orjson.loads(text)
+    return at, name[len(RECEIPT) :], reply
+
+
+def _whispers(text: str) -> list[Whisper]:
+    return [Whisper(**w) for w in orjson.loads(text)]
+
+
+def _from_core(config: RoomConfig, core: str) -> RoomState:
+    """A state from its config and core part, with no messages, receipts or whispers."""
+    d = orjson.loads(core)
+    state = RoomState(config=config, epoch=d["epoch"])
     state.seq = d["seq"]
     state.phase = d["phase"]
     state.pause = None if d["pause"] is None else PauseInfo(**d["pause"])
@@ -184,20 +256,6 @@ def from_parts(parts: Mapping[str, str]) -> RoomState:
             post_told=p.get("post_told", UNTOLD),
         )  # fmt: skip
     state.agreed = set(d["agreed"])
-    records = []
-    kept: list[tuple[int, str, dict[str, Any]]] = []
-    for name, text in parts.items():
-        if name.startswith(MESSAGE):
-            m = orjson.loads(text)
-            m["reactions"] = {k: frozenset(v) for k, v in m["reactions"].items()}
-            records.append(MessageRecord(**m))
-        elif name.startswith(RECEIPT):
-            at, reply = orjson.loads(text)
-            kept.append((at, name[len(RECEIPT) :], reply))
-    records.sort(key=lambda m: m.seq)  # oldest first, as the buffer drops them
-    state.messages = MessageBuffer((m.seq, m) for m in records)
-    kept.sort(key=lambda r: r[0])
-    state.receipts = Receipts((key, reply) for _, key, reply in kept)
     state.stats = {u: Stats(**s) for u, s in d["stats"].items()}
     state.round = None if d["round"] is None else Round(**d["round"])
     state.hands = list(d["hands"])
@@ -212,5 +270,4 @@ def from_parts(parts: Mapping[str, str]) -> RoomState:
     state.floor = d.get("floor")
     state.waiting_room = d.get("waiting_room", state.config.waiting_room)
     state.rounds_held = d.get("rounds_held", 0)
-    state.whispers = [Whisper(**w) for w in orjson.loads(parts[WHISPERS])]
     return state

@@ -13,6 +13,11 @@ up from the log whenever a message's ``prev`` isn't that entry, after a reconnec
 and when its probe comes back and finds it behind. When the log can't prove
 continuity it says so (:meth:`Subscriber.lost`) rather than deliver a partial
 history.
+
+When every follower keeps a copy of the state (all list themselves as
+``<worker>+``), a step also publishes the parts it wrote; they go to
+:meth:`.SessionStates.heard`, so a worker's next step of a session shared across
+workers starts from the state as it is, not as this worker last wrote it.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,14 +37,17 @@ from redis.exceptions import RedisError
 from holdspace.clock import Clock
 from holdspace.errors import Unavailable
 from holdspace.live.base import Delivery, HubStats, ServiceEncoder, Subscriber
-from holdspace.live.redis.keys import Keys
+from holdspace.live.redis.keys import Keys, follower
 from holdspace.live.redis.liveness import Liveness
-from holdspace.live.redis.scripts import delivery
+from holdspace.live.redis.scripts import delivery, split_published
 
 log = logging.getLogger("holdspace.hub")
 
 # A followers set outlives a session that is never written to again by at most this.
 FOLLOWERS_TTL_MS = 24 * 3600 * 1000
+# How long a step's own batch waits for the batches before it to come off the channel
+# (they were published before its answer was sent) before the log is read instead.
+OWN_WAIT_SECONDS = 1.0
 
 
 class Deaf(Exception):
@@ -68,6 +76,8 @@ class Channel:
     # listener goes on with every other session's: one read never holds them up).
     catching: asyncio.Task[None] | None = None
     backlog: list[str] = field(default_factory=list)
+    # Own steps' deliveries waiting for the channel to reach the entry before them.
+    waiters: list[tuple[tuple[int, int], asyncio.Future[None]]] = field(default_factory=list)
 
 
 class Following:
@@ -81,6 +91,7 @@ class Following:
         encode_service: ServiceEncoder,
         clock: Clock,
         stats: HubStats,
+        heard: Callable[[str, str], None],
         *,
         timeout: float,
         grace: float,
@@ -89,15 +100,18 @@ class Following:
         disconnect must be seen, and caught up after. Members hear of an outage when
         Redis stops answering, or when the subscriber can't be rebuilt within
         ``grace`` seconds; a rebuild that is quicker (a killed connection, a blip)
-        loses nothing, and nobody is told."""
+        loses nothing, and nobody is told. ``heard`` is given the parts another
+        worker's step wrote, as published with its batch (see :meth:`.SessionStates.heard`)."""
         self._redis = client
         self._listener_client = listener
         self._keys = keys
         self._worker_id = worker_id
+        self._follower = follower(worker_id)  # our name in followers sets
         self._liveness = liveness
         self._encode_service = encode_service  # what everyone is told in an outage, and after
         self._clock = clock
         self._stats = stats
+        self._heard = heard
         self._timeout = timeout
         self._probe_channel = keys.probe(worker_id)
         self._channels: dict[str, Channel] = {}  # by session key
@@ -156,6 +170,7 @@ class Following:
             return
         del self._channels[key]
         self._by_name.pop(ch.name, None)
+        self._wake(ch)
         if ch.ready is not None and not ch.ready.done():
             ch.ready.cancel()
         if ch.catching is not None:
@@ -165,7 +180,7 @@ class Following:
                 await self._pubsub.unsubscribe(ch.name)
         with contextlib.suppress(RedisError, OSError):
             # After unsubscribing: a step in between still publishes, to nobody.
-            await self._redis.srem(self._keys.followers(key), self._worker_id)
+            await self._redis.srem(self._keys.followers(key), self._follower)
 
     async def deliver_own(
         self, key: str, epoch: str, prev: str, ids: Sequence[str], batch: list[Delivery]
@@ -184,11 +199,42 @@ class Following:
             return
         if entry_id(ids[-1]) <= entry_id(ch.last_id):
             return
+        if ch.epoch == epoch and entry_id(prev) > entry_id(ch.last_id):
+            # Others' steps came first, and their batches are still on the channel: they
+            # come in the log's order, and reading the log instead is a round trip (long
+            # on a slow link). Ours is next, unless the channel brings it too.
+            await self._reached(ch, prev)
+            if self._channels.get(key) is not ch or ch.last_id is None:
+                return  # no longer followed here, or lost track (its members rejoin)
+            if entry_id(ids[-1]) <= entry_id(ch.last_id):
+                return
         if prev == ch.last_id and (ch.epoch is None or ch.epoch == epoch):
             ch.epoch, ch.last_id = epoch, ids[-1]
             self._deliver(ch, batch, ids[-1])
         else:
-            await self._catch_up(ch)  # others' events came first, or a new epoch: read the log
+            await self._catch_up(ch)  # something was lost on the way, or a new epoch
+
+    async def _reached(self, ch: Channel, entry: str) -> None:
+        """Until the channel has delivered up to ``entry``, it lost track, it is no longer
+        followed, or ``OWN_WAIT_SECONDS`` have passed."""
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        mark = (entry_id(entry), waiter)
+        ch.waiters.append(mark)
+        try:
+            await asyncio.wait_for(waiter, OWN_WAIT_SECONDS)
+        except TimeoutError:
+            pass
+        finally:
+            with contextlib.suppress(ValueError):
+                ch.waiters.remove(mark)
+
+    @staticmethod
+    def _wake(ch: Channel, upto: tuple[int, int] | None = None) -> None:
+        """Wake the own deliveries waiting for the channel to reach ``upto`` or less (all
+        of them without it: each then looks again)."""
+        for mark, waiter in ch.waiters:
+            if (upto is None or mark <= upto) and not waiter.done():
+                waiter.set_result(None)
 
     async def listen(self) -> None:
         """Own the pub/sub connection: (re)build it, catch up, then route messages."""
@@ -274,11 +320,14 @@ class Following:
         if kind == "subscribe" and ch.last_id is None:
             await self._position(ch)
         elif kind == "message":
+            data, written = split_published(message["data"])
+            if written is not None:
+                self._heard(ch.key, written)
             if ch.last_id is None:
-                ch.early.append(message["data"])
+                ch.early.append(data)
             elif ch.catching is not None:
-                ch.backlog.append(message["data"])
-            elif await self._receive(ch, message["data"]):
+                ch.backlog.append(data)
+            elif await self._receive(ch, data):
                 self._catch_up_aside(ch)
 
     async def _follow(self, ch: Channel) -> None:
@@ -286,7 +335,7 @@ class Following:
         in the set is secret (worker ids); it goes with the session's other keys."""
         fol = self._keys.followers(ch.key)
         async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.sadd(fol, self._worker_id)
+            pipe.sadd(fol, self._follower)
             pipe.pexpire(fol, FOLLOWERS_TTL_MS)
             await pipe.execute()
 
@@ -404,6 +453,7 @@ class Following:
         log.warning("hub lost continuity", extra={"subscribers": len(ch.subscribers)})
         self._stats.resyncs += len(ch.subscribers)
         ch.epoch, ch.last_id = epoch, last
+        self._wake(ch)
         for subscriber in list(ch.subscribers):
             subscriber.lost()
 
@@ -416,6 +466,8 @@ class Following:
                 subscriber.deliver(batch)
             self._stats.delivered += len(batch) * len(subscribers)
             self._stats.observe(max(0.0, self._clock.now() - entry_id(last_id)[0] / 1000))
+        if ch.waiters:
+            self._wake(ch, entry_id(last_id))
 
     @property
     def outage(self) -> bool:
@@ -458,17 +510,32 @@ class Following:
         channels = [(ch, ch.last_id) for ch in self._by_name.values() if ch.last_id is not None]
         if not channels:
             return
+        loop = asyncio.get_running_loop()
+        asked = loop.time()
         async with self._redis.pipeline(transaction=False) as pipe:
             for ch, _ in channels:
                 pipe.hget(ch.name, "last")
             lasts = await pipe.execute()
+        # A step written while we asked may still be on its way to us, as long again as
+        # the answer took: a log found ahead is looked at again after that.
+        settle = 2 * (loop.time() - asked) + 0.05
         for (ch, before), last in zip(channels, lasts, strict=True):
-            # Ahead of us: a message lost on the way. Behind what we had delivered when we
-            # asked: the log was rewound. The catch-up tells which, and acts.
             if last is None or ch.last_id is None:
                 continue
-            if entry_id(last) > entry_id(ch.last_id) or entry_id(last) < entry_id(before):
-                self._catch_up_aside(ch)
+            if entry_id(last) < entry_id(before):
+                self._catch_up_aside(ch)  # behind what we had delivered: it was rewound
+            elif entry_id(last) > entry_id(ch.last_id):
+                loop.call_later(settle, self._still_behind, ch, str(last))
+
+    def _still_behind(self, ch: Channel, last: str) -> None:
+        """The log was found ahead of us a while ago: if we still haven't reached where it
+        was, a message was lost on the way, and the catch-up reads it."""
+        if (
+            self._channels.get(ch.key) is ch
+            and ch.last_id is not None
+            and entry_id(ch.last_id) < entry_id(last)
+        ):
+            self._catch_up_aside(ch)
 
     async def unfollow_all(self) -> None:
         """Leave every followers set, so the workers that stay stop publishing to us (a
@@ -477,7 +544,7 @@ class Following:
         if self._channels:
             async with self._redis.pipeline(transaction=False) as pipe:
                 for key in self._channels:
-                    pipe.srem(self._keys.followers(key), self._worker_id)
+                    pipe.srem(self._keys.followers(key), self._follower)
                 await pipe.execute()
 
     def stop(self) -> None:
@@ -489,5 +556,6 @@ class Following:
         for ch in self._channels.values():
             if ch.catching is not None:
                 ch.catching.cancel()
+            self._wake(ch)
         self._channels.clear()
         self._by_name.clear()

@@ -25,8 +25,11 @@ the scripts touch one slot and run unchanged on Redis Cluster):
                                    missing), ``s`` (seq), ``f`` (frame), ``t``
                                    (recipients of a notice, space-separated; empty for
                                    a room event), ``g`` (gate), ``x`` (final event)
-``P{room:<id>}:live:<starts>``     pub/sub channel: ``<prev id>\\n<entry ids>\\n<JSON>``
-``P{room:<id>}:live:<starts>:fol`` set: the workers following the session (see :mod:`.following`)
+``P{room:<id>}:live:<starts>``     pub/sub channel: ``<prev id>\\n<entry ids>\\n<JSON>``, then
+                                   the parts the step wrote when every follower
+                                   keeps a copy of the state (``scripts.StepParts``)
+``P{room:<id>}:live:<starts>:fol`` set: the workers following the session, as
+                                   ``<worker>+`` (see :mod:`.following`)
 ``Plive``                          set: live session keys, for the ticker
 ``Pticker``                        string: the worker holding the tick lease
 ``Pworkers``                       sorted set: worker id -> last heartbeat (ms)
@@ -125,14 +128,14 @@ class RedisHub:
             worker_ttl_seconds=tuning.worker_ttl_seconds, lease_seconds=tuning.lease_seconds,
             probe_timeout_seconds=tuning.probe_timeout_seconds,
         )  # fmt: skip
-        self.following = Following(
-            client, listener, keys, self.worker_id, self.liveness, encode_service, clock,
-            self.stats, timeout=timeout, grace=tuning.stall_seconds,
-        )  # fmt: skip
         limits = Limits(tuning.log_size, int(tuning.log_seconds * 1000), timeout)
         self.states = SessionStates(
             client, writer, keys, self.worker_id, encode, encode_notice, limits, self.stats
         )
+        self.following = Following(
+            client, listener, keys, self.worker_id, self.liveness, encode_service, clock,
+            self.stats, self.states.heard, timeout=timeout, grace=tuning.stall_seconds,
+        )  # fmt: skip
         self.health = Health(pinger, stall_seconds=tuning.stall_seconds, on_change=self._answers)
         self._since: AsyncScript = client.register_script(SINCE)
         self._tasks: list[asyncio.Task[None]] = []

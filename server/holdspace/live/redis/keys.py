@@ -11,6 +11,13 @@ from dataclasses import dataclass, field
 from holdspace.records import split_session_key
 
 
+def follower(worker_id: str) -> str:
+    """A worker's name in a session's followers set. The '+' says it reads the parts a
+    step wrote off the channel to keep its copy of the state current (a worker of an
+    older version is listed bare, and is sent the events alone: see ``write.lua``)."""
+    return worker_id + "+"
+
+
 @dataclass(frozen=True, slots=True)
 class Keys:
     prefix: str

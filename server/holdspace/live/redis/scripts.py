@@ -4,6 +4,7 @@ each: the scripts take long positional lists, and only these builders write them
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from importlib.resources import files
 
 from holdspace.live.base import Delivery
@@ -54,7 +55,7 @@ def write_args(
     log_size: int,
     log_ms: int,
     expire_at_ms: int,
-    worker_id: str,
+    follower: str,
     renew: bool,
     rows: Sequence[Row],
     replaced: Sequence[tuple[int, str]],
@@ -65,13 +66,13 @@ def write_args(
     step read ("0": the session must not exist yet), whether the step ends the session
     (its keys are deleted), the epoch and seq, what goes on the channel after the ids
     ([epoch, rows] as JSON), the most log entries and the oldest (ms) kept, when every
-    key of the session expires, the calling worker (it delivers to its own subscribers
-    itself), whether the step starts a new epoch for a state another Redis wrote; then
-    the counts and the rows, the rewritten log entries (seq, new frame), the state parts
-    to set and those to delete."""
+    key of the session expires, the calling worker's name among the session's
+    followers (it delivers to its own subscribers itself), whether the step starts a
+    new epoch for a state another Redis wrote; then the counts and the rows, the
+    rewritten log entries (seq, new frame), the state parts to set and those to delete."""
     out: list[Arg] = [
         version, "1" if ends else "", epoch, seq, published, log_size, log_ms, expire_at_ms,
-        len(rows), len(replaced), len(written), len(deleted), worker_id, "1" if renew else "",
+        len(rows), len(replaced), len(written), len(deleted), follower, "1" if renew else "",
     ]  # fmt: skip
     for r in rows:
         out += r
@@ -81,6 +82,41 @@ def write_args(
         out += part
     out += deleted
     return out
+
+
+def split_published(message: str) -> tuple[str, str | None]:
+    """A channel message as its batch (``<prev id>\\n<entry ids>\\n<JSON>``) and, when
+    the followers keep copies of the state, what the step wrote (see :class:`StepParts`).
+    JSON has no raw newlines, so the batch ends at the third."""
+    end = message.find("\n", message.find("\n", message.find("\n") + 1) + 1)
+    if end < 0:
+        return message, None
+    return message[:end], message[end + 1 :]
+
+
+@dataclass(frozen=True, slots=True)
+class StepParts:
+    """The state parts a step wrote and deleted, as published after its batch: a line
+    ``<version before> <version after> <count written> <count deleted>``, then a name
+    and a value per line for each part written, then a name per line for each deleted
+    (the version after is "0" when the step ended the session)."""
+
+    before: str
+    after: str
+    parts: dict[str, str]
+    deleted: list[str]
+
+    @staticmethod
+    def parse(text: str) -> StepParts:
+        head, *lines = text.split("\n")
+        before, after, written, deleted = head.split(" ")
+        h, d = int(written), int(deleted)
+        if len(lines) != 2 * h + d:
+            raise ValueError("a published step's parts don't match their counts")
+        return StepParts(
+            before, after, dict(zip(lines[0 : 2 * h : 2], lines[1 : 2 * h : 2], strict=True)),
+            lines[2 * h : 2 * h + d],
+        )  # fmt: skip
 
 
 def since_args(epoch: str, seq: int) -> list[Arg]:

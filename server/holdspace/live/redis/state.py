@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -38,13 +38,15 @@ from holdspace.live.base import (
     new_epoch,
 )
 from holdspace.live.redis import codec
-from holdspace.live.redis.keys import Keys
+from holdspace.live.redis.keys import Keys, follower
 from holdspace.live.redis.pipelined import AnswerLost, PipelinedScript
-from holdspace.live.redis.scripts import WRITE, row, write_args
+from holdspace.live.redis.scripts import WRITE, StepParts, row, write_args
 
 log = logging.getLogger("holdspace.hub")
 
 MAX_ATTEMPTS = 50  # compare-and-set retries before a command is refused as unavailable
+HEARD_KEPT = 64  # other workers' steps kept for one of this worker's under way
+ENDED = "0"  # the version a step that ends the session leaves
 
 # After a write: hand the step's batch to this worker's subscribers (session key,
 # epoch, the log entry before the batch, the batch's entry ids, the batch).
@@ -56,16 +58,40 @@ Written = tuple[str, list[Any], list[Delivery], bool]
 @dataclass(slots=True)
 class Stored:
     """A session's hash at ``version`` as far as a step needs it: the state it holds
-    (None if there is no session) and the marks of the parts most steps change."""
+    (None if there is no session) and the marks of the parts most steps change. Parts
+    other workers' steps wrote since ``state`` was decoded wait in ``pending`` (None for
+    one deleted), and are decoded only when a step here needs the state."""
 
     version: str
     state: RoomState | None
     core: str = ""
     whispers: tuple[int, str | None] = (0, None)
+    pending: dict[str, str | None] = field(default_factory=dict)
 
-    @property
-    def marks(self) -> tuple[str, tuple[int, str | None]]:
-        return self.core, self.whispers
+    def current(self) -> Stored:
+        """This, with the parts other workers wrote applied to its state."""
+        if not self.pending or self.state is None:
+            return self
+        written = {name: text for name, text in self.pending.items() if text is not None}
+        deleted = [name for name, text in self.pending.items() if text is None]
+        state = codec.advance(self.state, written, deleted)
+        return Stored(self.version, state, self.core, codec.whispers_mark(state))
+
+
+def _advance(current: Stored, published: str) -> str | None:
+    """Bring ``current`` up to a step another worker published, if it is the very next
+    one (versions never repeat, so the same version is the same state); returns the
+    version it is now at, or None if the step wasn't the next."""
+    if published[: published.find(" ")] != current.version or current.state is None:
+        return None
+    step = StepParts.parse(published)
+    if step.after == ENDED:
+        return ENDED  # left as it was: the caller forgets it, or its compare-and-set fails
+    current.version = step.after
+    current.core = step.parts.get(codec.CORE, current.core)
+    current.pending.update(step.parts)
+    current.pending.update(dict.fromkeys(step.deleted))
+    return step.after
 
 
 def _pairs(flat: Sequence[str]) -> dict[str, str]:
@@ -142,6 +168,9 @@ class SessionStates:
         # What this worker last wrote or read of each session: reused while still current.
         self._cache: dict[str, Stored] = {}
         self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+        # Other workers' steps heard while one of this worker's was under way, for it to
+        # bring the state it read (or is answered) up to: see :meth:`heard`.
+        self._heard_meanwhile: dict[str, list[str]] = {}
         self._unlisted: set[str] = set()  # written, not yet in the ticker's set of sessions
         self._redis_ok = True  # as the health check last found it
 
@@ -165,6 +194,7 @@ class SessionStates:
             lock, users = self._locks[key]
             if users == 1:
                 del self._locks[key]
+                self._heard_meanwhile.pop(key, None)
             else:
                 self._locks[key] = (lock, users - 1)
 
@@ -205,7 +235,8 @@ class SessionStates:
         fresh = current is None  # read from Redis just now, not remembered from earlier
         renew = False  # the state was written by an earlier Redis: start a new epoch
         if current is None:
-            current = await self.read(state_key)
+            current = self._up_to_date(key, await self.read(state_key))
+        current = current.current()
         for _ in range(MAX_ATTEMPTS):
             if current.state is None:
                 if create is None:
@@ -229,7 +260,7 @@ class SessionStates:
                 if fresh or str(await self._redis.hget(state_key, "v") or "0") == current.version:
                     self._cache[key] = current
                     return t, None
-                current, fresh = await self.read(state_key), True
+                current, fresh = self._up_to_date(key, await self.read(state_key)).current(), True
                 continue
             result, batch = await self._write_step(
                 key, current.version, state, parts, t, renew=renew
@@ -237,7 +268,9 @@ class SessionStates:
             if result[0] == 1:
                 self._stats.published += len(t.events)
                 if not t.ended:
-                    self._cache[key] = Stored(result[1], state, core, whispers)
+                    self._cache[key] = self._up_to_date(
+                        key, Stored(result[1], state, core, whispers)
+                    )
                     if current.state is None:
                         self._unlisted.add(key)
                 return t, (state.epoch, result, batch, t.ended)
@@ -249,8 +282,33 @@ class SessionStates:
                 renew = True
                 self._stats.renewed += 1
                 log.warning("hub: a new epoch for a session an earlier Redis wrote")
-            current, fresh = stored(result[1], _pairs(result[2:])), True
+            if result[0] == 0:
+                self._stats.conflicts += 1
+            current = self._up_to_date(key, stored(result[1], _pairs(result[2:]))).current()
+            fresh = True
         raise Unavailable("too many concurrent changes to one session")
+
+    def heard(self, key: str, published: str) -> None:
+        """Another worker wrote a step of this session, and published the parts it wrote:
+        bring what this worker remembers of the session up to that step, so its next
+        step here is written at the first try instead of losing the compare-and-set to
+        it (a round trip more, which a slow link to Redis makes long). While a step of
+        the session is under way here, it is also kept for that step: the state it is
+        answered with (or writes) may be just before it."""
+        if key in self._locks:
+            meanwhile = self._heard_meanwhile.setdefault(key, [])
+            if len(meanwhile) < HEARD_KEPT:
+                meanwhile.append(published)
+        cached = self._cache.get(key)
+        if cached is not None and _advance(cached, published) == ENDED:
+            del self._cache[key]
+
+    def _up_to_date(self, key: str, current: Stored) -> Stored:
+        """``current`` with the steps heard meanwhile that follow it (a step heard at any
+        other version is an earlier one, or this worker's own, and is passed over)."""
+        for published in self._heard_meanwhile.get(key, ()):
+            _advance(current, published)
+        return current
 
     async def _after_write(
         self,
@@ -309,7 +367,7 @@ class SessionStates:
             log_size=self._limits.log_size,
             log_ms=self._limits.log_ms,
             expire_at_ms=int((state.config.ends_at + 6 * 3600) * 1000),
-            worker_id=self._worker_id,
+            follower=follower(self._worker_id),
             renew=renew,
             rows=rows,
             replaced=[(ev.seq, self._encode(ev)) for ev in t.replaced],

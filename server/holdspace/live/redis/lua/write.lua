@@ -1,5 +1,6 @@
 -- Write one step's result: compare-and-set the session's state, append the step's
--- events and notices to the log, and publish them if anyone else listens.
+-- events and notices to the log, and publish them (with the parts written, for
+-- followers that keep a copy of the state) if anyone else listens.
 -- KEYS: state, log, followers.
 -- ARGV: see holdspace.live.redis.scripts.write_args (fixed fields, then the rows,
 -- the replaced entries, the parts written and the parts deleted).
@@ -52,22 +53,45 @@ for k = 0, n - 1 do
     't', ARGV[i + 2], 'g', ARGV[i + 3], 'x', ARGV[i + 4])
   ids[#ids + 1] = last
 end
+local version = '0'
+if ARGV[2] ~= '1' then
+  local step = 1
+  if current == '0' or ARGV[14] == '1' then
+    -- A new history (a session begun, or begun again under a new epoch because an
+    -- earlier Redis may have lost its last writes) starts far past any version of
+    -- another history a worker may still remember: a version is never reused.
+    step = 16777216 + now_ms % 268435456
+  end
+  version = tostring(tonumber(current) + step)
+end
+local h, d = tonumber(ARGV[11]), tonumber(ARGV[12])
+local parts = at + r * 2
 if n > 0 then
   -- The caller delivers to its own subscribers: publish only if someone else listens.
   local listening = redis.call('PUBSUB', 'NUMSUB', KEYS[1])[2]
-  local alone = listening == 0 or (listening == 1 and redis.call('SCARD', KEYS[3]) == 1
-    and redis.call('SISMEMBER', KEYS[3], ARGV[13]) == 1)
-  if not alone then
-    redis.call('PUBLISH', KEYS[1], prev .. '\n' .. table.concat(ids, ' ') .. '\n' .. ARGV[5])
+  local followers = redis.call('SMEMBERS', KEYS[3])
+  if listening > 1 or (listening == 1 and (#followers ~= 1 or followers[1] ~= ARGV[13])) then
+    local message = prev .. '\n' .. table.concat(ids, ' ') .. '\n' .. ARGV[5]
+    -- Followers that keep their copy of the state current (named with a '+') get the
+    -- parts the step wrote, so their next step need not lose the compare-and-set to
+    -- this one; a follower of an older version, or one not in the set, gets the batch.
+    local current_copies = listening <= #followers
+    for _, f in ipairs(followers) do
+      if string.sub(f, -1) ~= '+' then current_copies = false end
+    end
+    if current_copies then
+      message = message .. '\n' .. current .. ' ' .. version .. ' ' .. h .. ' ' .. d
+      if h + d > 0 then
+        message = message .. '\n' .. table.concat(ARGV, '\n', parts, parts + h * 2 + d - 1)
+      end
+    end
+    redis.call('PUBLISH', KEYS[1], message)
   end
 end
 if ARGV[2] == '1' then
   redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
   return {1, '0', prev, unpack(ids)}
 end
-local version = tostring(tonumber(current) + 1)
-local h, d = tonumber(ARGV[11]), tonumber(ARGV[12])
-local parts = at + r * 2
 local set = {'v', version, 'epoch', ARGV[3], 'seq', ARGV[4], 'last', last, 'run', run}
 for k = parts, parts + h * 2 - 1 do set[#set + 1] = ARGV[k] end
 redis.call('HSET', KEYS[1], unpack(set))
