@@ -55,7 +55,7 @@ from holdspace_client import Client, CommandError, ConnectionLost
 NORMAL, SLOWED = "normal", "slowed"
 WORKERS = (NORMAL, SLOWED)  # worker 0, worker 1
 PAIRS = [f"{sender}->{receiver}" for sender in WORKERS for receiver in WORKERS]
-WATCHED = ("conflict", "catch_ups")  # /metrics counters whose change is reported
+WATCHED = ("conflict", "catch_ups", "relayed")  # /metrics counters whose change is reported
 TAG, WARMUP_TAG = "slowlink", "warmup"  # the first word of each message
 SETUP_SECONDS = 120.0  # bound on starting, seeding and joining
 ACK_WAIT_SECONDS = 35.0  # bound on posts still unanswered when the run ends (above the

@@ -186,6 +186,7 @@ async def _backends(settings: Settings, clock: Clock) -> tuple[Store, LiveHub]:
             probe_timeout_seconds=settings.probe_seconds,
             worker_ttl_seconds=settings.probe_seconds * 4,
             stall_seconds=settings.redis_stall_seconds,
+            relay_ms=settings.redis_relay_ms,
         )
         hub = await RedisHub.open(
             settings.redis_url,

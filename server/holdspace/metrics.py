@@ -129,6 +129,11 @@ def _hub_metrics(stats: HubStats, followed: int) -> Iterator[Metric]:
         ("holdspace_step_conflicts",
          "Steps written again because another worker had changed the session first",
          stats.conflicts),
+        ("holdspace_commands_relayed",
+         "Room commands this worker, far from Redis, handed to a nearer worker",
+         stats.relayed),
+        ("holdspace_commands_relayed_here",
+         "Room commands this worker ran for a worker far from Redis", stats.relayed_here),
         ("holdspace_epochs_renewed",
          "Sessions given a new epoch because an earlier Redis (before a restart, restore "
          "or failover) wrote their state", stats.renewed),

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields, is_dataclass
+from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Any
 
 import orjson
@@ -79,6 +79,9 @@ class Frame:
     type: str
     command: Any
     cid: str | None = None  # the client's id for this command: sent again, never applied twice
+    # The frame as the client sent it: another worker parses it the same way (a worker far
+    # from Redis hands its members' commands to a nearer one: see live/redis/relay.py).
+    text: str | None = field(default=None, compare=False, repr=False)
 
 
 # -- parsing ------------------------------------------------------------------
@@ -278,7 +281,7 @@ def parse(text: str) -> Frame:
                 field=name,
                 frame_id=frame_id,
             )
-    return Frame(frame_id, kind, spec.build(**args), cid)
+    return Frame(frame_id, kind, spec.build(**args), cid, text)
 
 
 # -- encoding -------------------------------------------------------------------

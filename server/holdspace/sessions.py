@@ -23,6 +23,7 @@ It never looks at message text.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,7 +43,15 @@ from holdspace.errors import (
     outcome_unknown,
     unavailable,
 )
-from holdspace.live.base import LiveHub, connection_id, new_epoch, worker_of
+from holdspace.live.base import (
+    LiveHub,
+    Portable,
+    connection_id,
+    new_epoch,
+    relayed_answer,
+    relayed_failure,
+    worker_of,
+)
 from holdspace.live.connection import Connection
 from holdspace.records import ModerationEntry, Room, User, split_session_key
 from holdspace.rooms import Rooms, Seat
@@ -91,6 +100,7 @@ class LiveSessions:
         self.settings = settings
         # Departures that met an outage, applied once the backend answers again.
         self._deferred: list[tuple[str, str, str, c.Command]] = []
+        hub.take_relayed(self._relayed)
 
     def new_connection_id(self) -> str:
         return connection_id(self.hub.worker_id)
@@ -125,7 +135,9 @@ class LiveSessions:
                 raise Rejected("This session has ended.", code=Code.SESSION_ENDED)
             raise Rejected("Join a room first.", code=Code.NOT_JOINED)
         assert isinstance(cmd, c.Command)
-        t = await self.command(seat.room.id, seat.window.key, presence.user.id, cmd, frame.cid)
+        t = await self.command(
+            seat.room.id, seat.window.key, presence.user.id, cmd, frame.cid, as_sent=frame.text
+        )
         if t.error is not None:
             return refusal(t.error, frame.id)
         return Answer(p.encode("reply", id=frame.id, ok=True, **t.reply))
@@ -238,19 +250,46 @@ class LiveSessions:
         return t, view
 
     async def command(
-        self, room_id: str, key: str, user_id: str, cmd: c.Command, cid: str | None = None
+        self,
+        room_id: str,
+        key: str,
+        user_id: str,
+        cmd: c.Command,
+        cid: str | None = None,
+        *,
+        as_sent: str | None = None,
     ) -> Transition:
         """Run one command (sent with client id ``cid``, if any); a refusal comes back as
-        ``Transition.error``."""
+        ``Transition.error``. With the frame ``as_sent``, the hub may have a worker nearer
+        its backend run it instead (see :meth:`_relayed`)."""
 
         def step(state: RoomState) -> Transition:
             return apply(state, user_id, cmd, self.clock.now(), cid)
 
-        t = await self.hub.transact(key, step)
+        request = {"room": room_id, "user": user_id, "frame": as_sent}
+        t = await self.hub.transact(key, step if as_sent is None else Portable(step, request))
         if t is None:
             t = Transition(error=Rejected("This session has ended.", code=Code.SESSION_ENDED))
         await self._persist(room_id, key, t)
         return t
+
+    async def _relayed(self, request: Mapping[str, Any]) -> Mapping[str, Any]:
+        """A member's room command that their worker, far from the backend, handed to this
+        one: parsed as it was sent and run as theirs, here. Their worker authenticated
+        them and checked they are in the room; the rules check the rest."""
+        try:
+            frame = p.parse(str(request["frame"]))
+            cmd = frame.command
+            if not isinstance(cmd, c.Command) or isinstance(cmd, c.Join | c.Leave):
+                raise Rejected("Only room commands are relayed.", code=Code.BAD_FRAME)
+            t = await self.command(
+                str(request["room"]), str(request["key"]), str(request["user"]), cmd, frame.cid
+            )
+        except ClientError as error:
+            t = Transition(error=error)
+        except Unavailable as error:
+            return relayed_failure(error)
+        return relayed_answer(t)
 
     async def reconfigure(self, room: Room, actor: User) -> None:
         """A setting that applies to a session already live (the waiting room), from now."""

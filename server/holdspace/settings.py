@@ -67,6 +67,9 @@ class Settings:
     # Redis not answering a ping within this counts as stalled: members hear `service`,
     # /readyz fails and commands are refused at once instead of waiting on it.
     redis_stall_seconds: float = 1.5
+    # A worker whose pings to Redis all take longer than this (ms) hands its members' room
+    # commands to a live worker at least four times nearer Redis (0: never).
+    redis_relay_ms: float = 25.0
     # Drop a connection whose peer hasn't acknowledged sent data for this long, so a
     # client that stops reading can't pin its socket and kernel buffers (TCP_USER_TIMEOUT).
     tcp_user_timeout_seconds: float = 30.0
@@ -144,6 +147,8 @@ class Settings:
             )
         if not 0.1 <= self.redis_stall_seconds <= 30:
             raise SettingsError("HOLDSPACE_REDIS_STALL_SECONDS must be between 0.1 and 30")
+        if not 0 <= self.redis_relay_ms <= 60_000:
+            raise SettingsError("HOLDSPACE_REDIS_RELAY_MS must be between 0 and 60000")
         if self.workers < 1:
             raise SettingsError("HOLDSPACE_WORKERS must be at least 1")
         if self.hash_concurrency < 1:

@@ -64,23 +64,22 @@ class Watcher:
         return [d.seq for d in self.got]
 
 
-@pytest.fixture
-async def workers(redis_server: RedisServer) -> AsyncIterator[tuple[RedisHub, RedisHub]]:
-    """Two hubs, as two worker processes would have, on one keyspace."""
+async def two_hubs(url: str, tuning: HubTuning) -> tuple[RedisHub, RedisHub]:
+    """Two hubs, as two worker processes would have, on one keyspace of their own."""
     prefix = f"hs:w{secrets.token_hex(4)}:"
-    tuning = HubTuning(probe_seconds=0.2, probe_timeout_seconds=1.0)
-    hubs = [
+    a, b = [
         await RedisHub.open(
-            redis_server.url,
-            encode_event,
-            encode_notice,
-            encode_service,
-            prefix=prefix,
-            tuning=tuning,
+            url, encode_event, encode_notice, encode_service, prefix=prefix, tuning=tuning
         )
         for _ in range(2)
     ]
-    yield hubs[0], hubs[1]
+    return a, b
+
+
+@pytest.fixture
+async def workers(redis_server: RedisServer) -> AsyncIterator[tuple[RedisHub, RedisHub]]:
+    hubs = await two_hubs(redis_server.url, HubTuning(probe_seconds=0.2, probe_timeout_seconds=1.0))
+    yield hubs
     for hub in hubs:
         await hub.close()
 

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import bisect
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from holdspace.core.events import Event, Notice
 from holdspace.core.room import Transition
 from holdspace.core.state import RoomState
+from holdspace.errors import ClientError, Code, OutcomeUnknown, Unavailable
 
 
 def connection_id(worker_id: str) -> str:
@@ -67,6 +68,8 @@ class HubStats:
     reconnects: int = 0  # times the pub/sub subscriber was lost and rebuilt
     renewed: int = 0  # sessions given a new epoch: an earlier Redis wrote their state
     conflicts: int = 0  # steps run again: another worker changed the session first
+    relayed: int = 0  # this worker's commands run by a worker nearer Redis
+    relayed_here: int = 0  # commands run here for a worker far from Redis
     # Publish to delivery on this worker, per batch: counts per bucket (the last one
     # unbounded) and their sum. Stays empty for a hub with nothing in between.
     latency: list[int] = field(default_factory=lambda: [0] * (len(LATENCY_BUCKETS) + 1))
@@ -102,6 +105,48 @@ Encoder = Callable[[Event], str]
 NoticeEncoder = Callable[[Notice], str]
 ServiceEncoder = Callable[[bool], str]  # the frame telling everyone the backend is (un)available
 Step = Callable[[RoomState], Transition]
+# Runs a command another worker handed to this one (see :class:`Portable`): its outcome.
+RunRelayed = Callable[[Mapping[str, Any]], Awaitable[Mapping[str, Any]]]
+
+
+@dataclass(frozen=True, slots=True)
+class Portable:
+    """A step that another worker could run as well as this one: a member's room command
+    as they sent it. A hub may hand it to a worker nearer its backend (which runs
+    ``request`` through its own :meth:`LiveHub.take_relayed`); the outcome then comes
+    back as a :class:`Transition` holding only the reply or the refusal."""
+
+    run: Step
+    request: Mapping[str, Any]  # what the other worker needs: JSON
+
+    def __call__(self, state: RoomState) -> Transition:
+        return self.run(state)
+
+
+def relayed_answer(t: Transition) -> dict[str, Any]:
+    """A relayed command's outcome as the worker that ran it sends it back."""
+    return {"error": t.error.to_dict()} if t.error is not None else {"reply": t.reply}
+
+
+def relayed_failure(error: Unavailable) -> dict[str, Any]:
+    return {"failed": "outcome_unknown" if isinstance(error, OutcomeUnknown) else "unavailable"}
+
+
+def relayed_outcome(answer: Mapping[str, Any]) -> Transition:
+    """The inverse of :func:`relayed_answer` and :func:`relayed_failure`."""
+    failed = answer.get("failed")
+    if failed == "outcome_unknown":
+        raise OutcomeUnknown("the worker that ran the command lost its answer")
+    if failed is not None:
+        raise Unavailable("the worker that ran the command couldn't reach the backend")
+    error = answer.get("error")
+    if error is None:
+        return Transition(reply=dict(answer.get("reply") or {}))
+    # (A code this version doesn't know reads as a bad request.)
+    code = next((c for c in Code if c.value == error["code"]), Code.BAD_REQUEST)
+    return Transition(
+        error=ClientError(str(error["message"]), code=code, **error.get("detail", {}))
+    )
 
 
 class LiveHub(Protocol):
@@ -118,7 +163,8 @@ class LiveHub(Protocol):
     async def transact(
         self, key: str, step: Step, create: Callable[[], RoomState] | None = None
     ) -> Transition | None:
-        """Run ``step`` atomically on session ``key``'s state, then publish what it emitted.
+        """Run ``step`` atomically on session ``key``'s state, then publish what it emitted
+        (a :class:`Portable` step may be run by another worker instead).
 
         When the session has no state yet, ``create`` makes it (None: return None
         without calling ``step``). ``step`` may run more than once (optimistic
@@ -150,6 +196,11 @@ class LiveHub(Protocol):
     @property
     def ready(self) -> bool:
         """True while the hub can take commands and deliver every event."""
+        ...
+
+    def take_relayed(self, run: RunRelayed) -> None:
+        """Commands other workers hand to this one (their :class:`Portable` steps' requests)
+        run through ``run``. A hub that never relays ignores it."""
         ...
 
     async def close(self) -> None: ...

@@ -20,6 +20,7 @@ from holdspace.live.base import (
     Encoder,
     HubStats,
     NoticeEncoder,
+    RunRelayed,
     Step,
     Subscriber,
     merge,
@@ -113,6 +114,9 @@ class MemoryHub:
     @property
     def ready(self) -> bool:
         return True
+
+    def take_relayed(self, run: RunRelayed) -> None:
+        """One process: nothing is ever relayed to it."""
 
     @property
     def followed(self) -> int:

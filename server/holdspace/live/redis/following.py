@@ -92,6 +92,7 @@ class Following:
         clock: Clock,
         stats: HubStats,
         heard: Callable[[str, str], None],
+        relayed: Callable[[str], None],
         *,
         timeout: float,
         grace: float,
@@ -101,7 +102,8 @@ class Following:
         Redis stops answering, or when the subscriber can't be rebuilt within
         ``grace`` seconds; a rebuild that is quicker (a killed connection, a blip)
         loses nothing, and nobody is told. ``heard`` is given the parts another
-        worker's step wrote, as published with its batch (see :meth:`.SessionStates.heard`)."""
+        worker's step wrote, as published with its batch (see :meth:`.SessionStates.heard`);
+        ``relayed``, what comes on this worker's relay channel (see :mod:`.relay`)."""
         self._redis = client
         self._listener_client = listener
         self._keys = keys
@@ -112,6 +114,8 @@ class Following:
         self._clock = clock
         self._stats = stats
         self._heard = heard
+        self._relayed = relayed
+        self._relay_channel = keys.relay(worker_id)
         self._timeout = timeout
         self._probe_channel = keys.probe(worker_id)
         self._channels: dict[str, Channel] = {}  # by session key
@@ -214,6 +218,17 @@ class Following:
         else:
             await self._catch_up(ch)  # something was lost on the way, or a new epoch
 
+    async def settled(self, key: str) -> None:
+        """Until what the channel has brought so far is delivered: a batch waiting for the
+        session's position or for a gap to be filled (a relayed command's answer comes
+        on the channel right after its batch, and must not reach the sender first)."""
+        ch = self._channels.get(key)
+        if ch is None:
+            return
+        waits = [w for w in (ch.ready, ch.catching) if w is not None and not w.done()]
+        if waits:
+            await asyncio.wait(waits, timeout=OWN_WAIT_SECONDS)
+
     async def _reached(self, ch: Channel, entry: str) -> None:
         """Until the channel has delivered up to ``entry``, it lost track, it is no longer
         followed, or ``OWN_WAIT_SECONDS`` have passed."""
@@ -279,7 +294,7 @@ class Following:
         pubsub = self._listener_client.pubsub()
         self._pubsub = pubsub
         self.deaf = False
-        names = [self._probe_channel, *self._by_name]
+        names = [self._probe_channel, self._relay_channel, *self._by_name]
         await pubsub.subscribe(*names)
         waiting, early = set(names), []
         async with asyncio.timeout(self._timeout):
@@ -313,6 +328,10 @@ class Following:
         if name == self._probe_channel:
             if kind == "message":
                 await self._probed(message["data"])
+            return
+        if name == self._relay_channel:
+            if kind == "message":
+                self._relayed(message["data"])
             return
         ch = self._by_name.get(name)
         if ch is None:

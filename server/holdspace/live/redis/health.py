@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from collections.abc import Callable
 
 from redis.asyncio import Redis
@@ -31,6 +32,9 @@ class Health:
         self._stall = stall_seconds
         self._on_change = on_change
         self.ok = True
+        # The last pings' round trips: their least is the link's own length. (Any one ping
+        # may also wait on a busy event loop; the quickest of a few seconds' doesn't.)
+        self._recent: deque[float] = deque(maxlen=8)
 
     async def run(self) -> None:
         while True:
@@ -48,12 +52,20 @@ class Health:
     async def _ping(self) -> bool:
         # The client's own socket timeout (``stall_seconds``) ends a ping that waits too
         # long, and drops its connection; this bound is only a backstop.
+        loop = asyncio.get_running_loop()
+        sent = loop.time()
         try:
             async with asyncio.timeout(self._stall * 2):
                 await self._client.ping()
         except (TimeoutError, RedisError, OSError):
             return False
+        self._recent.append((loop.time() - sent) * 1000)
         return True
+
+    @property
+    def rtt_ms(self) -> float | None:
+        """How long a round trip to Redis takes, at least (None before the first ping)."""
+        return min(self._recent) if self._recent else None
 
     async def close(self) -> None:
         await self._client.aclose()

@@ -1,12 +1,13 @@
 """The scale-out hub: live sessions in Redis, shared by every worker.
 
-Three concepts, a module each, composed here:
+Four concepts, a module each, composed here:
 
 * :mod:`.state` — a step read, run on the pure core and written back by
   compare-and-set (``lua/write.lua``), which also logs and publishes its events;
 * :mod:`.following` — the sessions this worker listens to, and delivering their
   events to its subscribers in order, exactly once, catching up from the log;
-* :mod:`.liveness` — heartbeats, the end-to-end probe, and the tick lease.
+* :mod:`.liveness` — heartbeats, the end-to-end probe, and the tick lease;
+* :mod:`.relay` — a worker far from Redis hands its members' commands to a near one.
 
 Key names live in :mod:`.keys`, the scripts' arguments in :mod:`.scripts`, and the
 state's encoding in :mod:`.codec`.
@@ -34,6 +35,9 @@ the scripts touch one slot and run unchanged on Redis Cluster):
 ``Pticker``                        string: the worker holding the tick lease
 ``Pworkers``                       sorted set: worker id -> last heartbeat (ms)
 ``Pprobe:<worker>``                pub/sub channel: the worker's end-to-end probe
+``Prelay:<worker>``                pub/sub channel: commands relayed to the worker, and
+                                   their answers (see :mod:`.relay`)
+``Plinks``                         hash: worker id -> its quickest recent ping (ms)
 =================================  =======================================================
 
 Message text lives here only while its session does: ending a session deletes
@@ -45,6 +49,7 @@ hours after its session's scheduled end.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
 from collections.abc import Awaitable, Callable
@@ -66,6 +71,8 @@ from holdspace.live.base import (
     Encoder,
     HubStats,
     NoticeEncoder,
+    Portable,
+    RunRelayed,
     ServiceEncoder,
     Step,
     Subscriber,
@@ -74,6 +81,7 @@ from holdspace.live.redis.following import Following
 from holdspace.live.redis.health import Health
 from holdspace.live.redis.keys import Keys
 from holdspace.live.redis.liveness import Liveness
+from holdspace.live.redis.relay import NotHeard, Relay
 from holdspace.live.redis.scripts import SINCE, since_args
 from holdspace.live.redis.state import Limits, SessionStates
 
@@ -94,6 +102,9 @@ class HubTuning:
     # Redis taking longer than this to answer a ping counts as stalled: members are told,
     # /readyz fails, steps are refused at once. A subscriber rebuilt within it is silent.
     stall_seconds: float = 1.5
+    # A worker whose pings to Redis all take longer than this (ms) hands its members' room
+    # commands to a live worker at least four times nearer (0: never; see .relay).
+    relay_ms: float = 25.0
 
 
 class RedisHub:
@@ -107,6 +118,7 @@ class RedisHub:
         encode_service: ServiceEncoder,
         *,
         pinger: Redis,
+        relayer: Redis,
         prefix: str = "hs:",
         tuning: HubTuning | None = None,
         clock: Clock | None = None,
@@ -132,10 +144,17 @@ class RedisHub:
         self.states = SessionStates(
             client, writer, keys, self.worker_id, encode, encode_notice, limits, self.stats
         )
+        self._relayer_client = relayer
+        self.relay = Relay(
+            client, relayer, keys, self.worker_id, self.stats, slow_ms=tuning.relay_ms,
+            timeout=timeout,
+        )  # fmt: skip
         self.following = Following(
             client, listener, keys, self.worker_id, self.liveness, encode_service, clock,
-            self.stats, self.states.heard, timeout=timeout, grace=tuning.stall_seconds,
+            self.stats, self.states.heard, self.relay.received, timeout=timeout,
+            grace=tuning.stall_seconds,
         )  # fmt: skip
+        self._clock = clock
         self.health = Health(pinger, stall_seconds=tuning.stall_seconds, on_change=self._answers)
         self._since: AsyncScript = client.register_script(SINCE)
         self._tasks: list[asyncio.Task[None]] = []
@@ -167,17 +186,20 @@ class RedisHub:
             socket_connect_timeout=timeout,
         )
         client: Redis = Redis.from_pool(pool)  # owns the pool: closing the client closes it
-        writer: Redis = Redis.from_pool(
-            BlockingConnectionPool.from_url(
-                url,
-                max_connections=1,  # the script's own connection
-                timeout=timeout,
-                decode_responses=True,
-                socket_timeout=None,  # each pipeline as a whole is bounded instead
-                socket_connect_timeout=timeout,
-                retry=Retry(NoBackoff(), 0),
+        writer, relayer = [
+            Redis.from_pool(
+                BlockingConnectionPool.from_url(
+                    url,
+                    max_connections=1,  # the script's own connection
+                    timeout=timeout,
+                    decode_responses=True,
+                    socket_timeout=None,  # each pipeline as a whole is bounded instead
+                    socket_connect_timeout=timeout,
+                    retry=Retry(NoBackoff(), 0),
+                )
             )
-        )
+            for _ in range(2)  # the step script's, and the relay's (see .relay)
+        ]
         listener: Redis = Redis.from_url(
             url,
             decode_responses=True,
@@ -193,7 +215,7 @@ class RedisHub:
         )
         hub = cls(
             client, writer, listener, encode, encode_notice, encode_service,
-            pinger=pinger, prefix=prefix, tuning=tuning, clock=clock,
+            pinger=pinger, relayer=relayer, prefix=prefix, tuning=tuning, clock=clock,
         )  # fmt: skip
         try:
             await client.ping()
@@ -208,7 +230,20 @@ class RedisHub:
     async def transact(
         self, key: str, step: Step, create: Callable[[], RoomState] | None = None
     ) -> Transition | None:
+        peer = self.relay.peer
+        if peer is not None and create is None and isinstance(step, Portable):
+            request = step.request
+            try:
+                t = await self.states.relayed(key, lambda: self.relay.ask(peer, key, request))
+            except NotHeard:
+                pass  # the peer isn't listening: nothing ran there, so it runs here
+            else:
+                await self.following.settled(key)  # its events before its answer
+                return t
         return await self.states.transact(key, step, create, self.following.deliver_own)
+
+    def take_relayed(self, run: RunRelayed) -> None:
+        self.relay.serve(run)
 
     async def since(self, key: str, epoch: str, seq: int) -> list[Delivery] | None:
         if not self.health.ok:
@@ -274,6 +309,12 @@ class RedisHub:
             await asyncio.sleep(self.tuning.probe_seconds)
             if self.following.listening and not await self.liveness.probe():
                 self.following.deaf = True  # the listener rebuilds its connection
+            elif self.health.rtt_ms is not None:
+                since_ms = int(self._clock.now() * 1000) - int(
+                    self.tuning.worker_ttl_seconds * 1000
+                )
+                with contextlib.suppress(RedisError, OSError):
+                    await self.relay.heartbeat(self.health.rtt_ms, since_ms)
 
     async def close(self) -> None:
         """Stop listening and let go of Redis; each step is bounded, so a connection
@@ -284,12 +325,14 @@ class RedisHub:
             task.cancel()
         steps: list[tuple[str, Callable[[], Awaitable[Any]]]] = [
             ("tasks", lambda: asyncio.gather(*self._tasks, return_exceptions=True)),
+            ("relayed", self.relay.close),
             ("pubsub", self.following.drop_pubsub),
             ("unfollow", self.following.unfollow_all),
             ("deregister", self.liveness.leave),
             ("writes", self.states.close),
             ("client", self._redis.aclose),
             ("writer", self._writer_client.aclose),
+            ("relayer", self._relayer_client.aclose),
             ("listener", self._listener_client.aclose),
             ("health", self.health.close),
         ]

@@ -60,3 +60,12 @@ class Keys:
 
     def probe(self, worker_id: str) -> str:
         return f"{self.prefix}probe:{worker_id}"
+
+    def relay(self, worker_id: str) -> str:
+        """The worker's pub/sub channel for commands relayed to it, and their answers."""
+        return f"{self.prefix}relay:{worker_id}"
+
+    @property
+    def links(self) -> str:
+        """Hash: worker id -> how long its pings to Redis take (ms), for the relay."""
+        return self.prefix + "links"

@@ -89,11 +89,16 @@ class PipelinedScript:
         self.round_trips = 0  # writes to the connection, for tests and tuning
 
     async def __call__(self, keys: Sequence[str], args: Args) -> Any:
+        return await self.send(keys, args)
+
+    def send(self, keys: Sequence[str], args: Args) -> asyncio.Future[Any]:
+        """Queue a call now — calls go out in the order they are queued — and return its
+        answer to come."""
         answer: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._outbox.append(_Call(self._pack(keys, args), answer))
         if self._writer is None:
             self._writer = asyncio.create_task(self._write_all(), name="script-writer")
-        return await answer
+        return answer
 
     def abandon(self, why: str) -> None:
         """Redis has stopped answering: fail every call now rather than at its timeout —

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,6 +36,7 @@ from holdspace.live.base import (
     Step,
     merge,
     new_epoch,
+    relayed_outcome,
 )
 from holdspace.live.redis import codec
 from holdspace.live.redis.keys import Keys, follower
@@ -226,6 +227,21 @@ class SessionStates:
         if written is not None:
             await self._after_write(key, *written, deliver_own)
         return t
+
+    async def relayed(
+        self, key: str, ask: Callable[[], Awaitable[Mapping[str, Any]]]
+    ) -> Transition:
+        """A step run by another worker (see :mod:`.relay`): sent in its turn among this
+        worker's steps of the session (once those before it are written), and not
+        waited for by those after it — the worker that runs it takes them in the order
+        they were sent."""
+        if not self._redis_ok:
+            raise Unavailable("Redis is not answering")
+        async with self._serial(key):
+            if not self._redis_ok:
+                raise Unavailable("Redis is not answering")
+            answer = ask()
+        return relayed_outcome(await answer)
 
     async def _transact(
         self, key: str, step: Step, create: Callable[[], RoomState] | None
