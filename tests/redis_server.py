@@ -104,46 +104,62 @@ class RedisServer:
     def admin_url(self) -> str:
         return f"redis://admin:{ADMIN_PASSWORD}@127.0.0.1:{self.port}/0"
 
-    def _wait_ready(self, timeout: float = 15.0) -> None:
-        """Read the server's own log until it says it accepts connections."""
-        assert self.process.stdout is not None
-        deadline = time.monotonic() + timeout
-        seen = []
-        for line in self.process.stdout:
-            seen.append(line)
-            if "Ready to accept connections" in line:
-                # Keep reading so the server's later log lines can never fill the pipe.
-                self._drainer = threading.Thread(target=self._drain, daemon=True)
-                self._drainer.start()
-                return
-            if time.monotonic() > deadline:
-                break
-        self.stop()
-        raise RuntimeError("redis-server did not start:\n" + "".join(seen[-20:]))
-
-    def _drain(self) -> None:
-        assert self.process.stdout is not None
-        for _ in self.process.stdout:
-            pass
+    def _wait_ready(self) -> None:
+        try:
+            self._drainer = read_until(self.process, "Ready to accept connections")
+        except RuntimeError:
+            self.stop()
+            raise
 
     def stop(self) -> None:
         self.halt()
         shutil.rmtree(self.dir, ignore_errors=True)
 
     def halt(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGCONT)  # a paused server can't hear SIGTERM
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(10)
-        if self._drainer is not None:
-            self._drainer.join(10)  # it ends at the pipe's end, now the server has gone
-        if self.process.stdout is not None and not self.process.stdout.closed:
-            self.process.stdout.close()
+        end(self.process, self._drainer)
         self._drainer = None
+
+
+def end(process: subprocess.Popen[str], drainer: threading.Thread | None) -> None:
+    """Stop a Redis process (SIGTERM, then SIGKILL if it lingers) and its log's reader."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGCONT)  # a paused server can't hear SIGTERM
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(10)
+    if drainer is not None:
+        drainer.join(10)  # it ends at the pipe's end, now the server has gone
+    if process.stdout is not None and not process.stdout.closed:
+        process.stdout.close()
+
+
+def read_until(
+    process: subprocess.Popen[str], marker: str, timeout: float = 15.0
+) -> threading.Thread:
+    """Read a Redis process's own log until a line holds ``marker``, then keep reading it
+    in a thread (returned), so its later lines can never fill the pipe; raises
+    ``RuntimeError`` with the log's last lines if the marker doesn't come."""
+    assert process.stdout is not None
+    deadline = time.monotonic() + timeout
+    seen = []
+    for line in process.stdout:
+        seen.append(line)
+        if marker in line:
+            drainer = threading.Thread(target=_drain, args=(process,), daemon=True)
+            drainer.start()
+            return drainer
+        if time.monotonic() > deadline:
+            break
+    raise RuntimeError("redis-server did not start:\n" + "".join(seen[-20:]))
+
+
+def _drain(process: subprocess.Popen[str]) -> None:
+    assert process.stdout is not None
+    for _ in process.stdout:
+        pass
 
 
 async def everything_in(redis: Redis, match: str = "*") -> str:

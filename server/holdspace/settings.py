@@ -13,6 +13,8 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from holdspace.redis_connect import SCHEMES, sentinel_target
+
 DEFAULT_CRISIS_RESOURCES = (
     "Holdspace is a peer-support space, not a crisis service. If you are in danger or "
     "thinking about ending your life, please contact your local emergency number now, "
@@ -166,12 +168,16 @@ class Settings:
                 "more than one worker needs Redis to share rooms: set HOLDSPACE_REDIS_URL "
                 "(or --redis redis://host:6379/0), or run one worker"
             )
-        if self.redis_url is not None and not self.redis_url.startswith(
-            ("redis://", "rediss://", "unix://")
-        ):
-            raise SettingsError(
-                "HOLDSPACE_REDIS_URL must start with redis://, rediss:// or unix://"
-            )
+        if self.redis_url is not None:
+            if not self.redis_url.startswith(tuple(f"{s}://" for s in SCHEMES)):
+                raise SettingsError(
+                    "HOLDSPACE_REDIS_URL must start with redis://, rediss://, unix:// or "
+                    "redis+sentinel://"
+                )
+            try:
+                sentinel_target(self.redis_url)
+            except ValueError as error:
+                raise SettingsError(f"HOLDSPACE_REDIS_URL: {error}") from None
         if self.log_format not in ("auto", "json", "text"):
             raise SettingsError("HOLDSPACE_LOG_FORMAT must be auto, json or text")
         if not self.quick_exit_url.startswith(("https://", "http://")):

@@ -16,7 +16,8 @@ import pytest
 from redis import Redis
 from redis.exceptions import AuthenticationError, NoPermissionError, ResponseError
 
-from tests.redis_server import free_port
+from tests.redis_sentinel import Sentinel
+from tests.redis_server import RedisServer, free_port
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 
@@ -224,3 +225,16 @@ def test_a_restart_keeps_what_scripts_wrote_with_an_expiry(tmp_path: Path) -> No
             assert app.get("hs:record") == b"kept"
     finally:
         stop(second)
+
+
+def test_sentinel_accepts_the_shipped_configuration(tmp_path: Path) -> None:
+    """Redis's own Sentinel reads ``deploy/redis/sentinel.conf`` (with this machine's
+    addresses put over its examples) and starts watching the primary."""
+    primary = RedisServer()
+    try:
+        sentinel = Sentinel(
+            primary.port, tmp_path, base=(DEPLOY / "redis" / "sentinel.conf").read_text()
+        )
+        sentinel.stop()
+    finally:
+        primary.stop()

@@ -47,7 +47,7 @@ import math
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 from redis.exceptions import RedisError
 
@@ -63,6 +63,7 @@ from holdspace.records import (
     parse_role,
     parse_visibility,
 )
+from holdspace.redis_connect import connect
 from holdspace.schedule import schedule_from_json, schedule_to_json
 
 # -- scripts: each one touches the keys of one room (or one user) only ----------
@@ -297,12 +298,10 @@ class RedisStore:
 
     @classmethod
     async def open(cls, url: str, *, prefix: str = "hs:") -> RedisStore:
-        """Connect to ``url`` (``redis://…``) and check the server answers."""
+        """Connect to ``url`` (``redis://…``, or Sentinel's: see :mod:`holdspace.redis_connect`)
+        and check the server answers."""
         # A blocking pool: a burst waits for a free connection rather than failing.
-        pool = BlockingConnectionPool.from_url(
-            url, max_connections=32, timeout=5, decode_responses=True, socket_timeout=5
-        )
-        client: Redis = Redis.from_pool(pool)  # owns the pool: closing the client closes it
+        client = connect(url, pool_size=32, wait=5, decode_responses=True, socket_timeout=5)
         try:
             await client.ping()
         except BaseException:

@@ -56,7 +56,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.commands.core import AsyncScript
@@ -84,6 +84,7 @@ from holdspace.live.redis.liveness import Liveness
 from holdspace.live.redis.relay import NotHeard, Relay
 from holdspace.live.redis.scripts import SINCE, since_args
 from holdspace.live.redis.state import Limits, SessionStates
+from holdspace.redis_connect import connect
 
 log = logging.getLogger("holdspace.hub")
 
@@ -177,41 +178,32 @@ class RedisHub:
         timeout = tuning.command_timeout_seconds
         # A blocking pool: under load a command waits for a free connection instead of
         # failing outright when the pool is exhausted (redis-py's default raises).
-        pool = BlockingConnectionPool.from_url(
+        client = connect(
             url,
-            max_connections=64,
-            timeout=timeout,
+            pool_size=64,
+            wait=timeout,
             decode_responses=True,
             socket_timeout=timeout,
             socket_connect_timeout=timeout,
         )
-        client: Redis = Redis.from_pool(pool)  # owns the pool: closing the client closes it
         writer, relayer = [
-            Redis.from_pool(
-                BlockingConnectionPool.from_url(
-                    url,
-                    max_connections=1,  # the script's own connection
-                    timeout=timeout,
-                    decode_responses=True,
-                    socket_timeout=None,  # each pipeline as a whole is bounded instead
-                    socket_connect_timeout=timeout,
-                    retry=Retry(NoBackoff(), 0),
-                )
+            connect(
+                url,
+                pool_size=1,  # the script's own connection
+                wait=timeout,
+                decode_responses=True,
+                socket_timeout=None,  # each pipeline as a whole is bounded instead
+                socket_connect_timeout=timeout,
+                retry=Retry(NoBackoff(), 0),
             )
             for _ in range(2)  # the step script's, and the relay's (see .relay)
         ]
-        listener: Redis = Redis.from_url(
-            url,
-            decode_responses=True,
-            socket_connect_timeout=timeout,
-            retry=Retry(NoBackoff(), 0),
+        listener = connect(
+            url, decode_responses=True, socket_connect_timeout=timeout, retry=Retry(NoBackoff(), 0)
         )
         stall = tuning.stall_seconds
-        pinger: Redis = Redis.from_url(
-            url,
-            socket_timeout=stall,
-            socket_connect_timeout=stall,
-            retry=Retry(NoBackoff(), 0),
+        pinger = connect(
+            url, socket_timeout=stall, socket_connect_timeout=stall, retry=Retry(NoBackoff(), 0)
         )
         hub = cls(
             client, writer, listener, encode, encode_notice, encode_service,

@@ -1,0 +1,118 @@
+"""Connecting to Redis: one server by its URL, or the primary that Sentinel names.
+
+    redis://[[user]:password@]host:port[/db]        (also rediss:// and unix://)
+    redis+sentinel://[[user]:password@]host:port[,host:port…]/service[/db]
+                     [?sentinel_password=…]
+
+With Sentinel, each connection asks the sentinels where the primary is when it is
+made, and a connection to a server that is no longer the primary is dropped. So
+after a failover every part of a worker — the store, the step script's connection,
+the pub/sub listener, the health check — finds the new primary the next time it
+connects, which it does as soon as its old connection breaks. The credentials in
+the URL are the Redis servers'; the sentinels' own password, if they have one, is
+``sentinel_password``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
+
+SENTINEL_SCHEME = "redis+sentinel"
+SCHEMES = ("redis", "rediss", "unix", SENTINEL_SCHEME)
+
+
+@dataclass(frozen=True, slots=True)
+class SentinelTarget:
+    """Where the sentinels are, which primary to ask them for, and how to reach it."""
+
+    sentinels: tuple[tuple[str, int], ...]
+    service: str
+    db: int = 0
+    username: str | None = None
+    password: str | None = None
+    sentinel_password: str | None = None
+
+
+def sentinel_target(url: str) -> SentinelTarget | None:
+    """The Sentinel setup a ``redis+sentinel://`` URL names (None for any other URL);
+    raises ``ValueError`` for one that can't be read."""
+    parts = urlsplit(url)
+    if parts.scheme != SENTINEL_SCHEME:
+        return None
+    credentials, _, hosts = parts.netloc.rpartition("@")
+    username, _, password = credentials.partition(":")
+    sentinels = []
+    for host in hosts.split(","):
+        name, _, port = host.rpartition(":")
+        if not name or not port.isdigit():
+            raise ValueError(f"a sentinel must be host:port, not {host!r}")
+        sentinels.append((name.strip("[]"), int(port)))
+    path = [p for p in parts.path.split("/") if p]
+    if not path or len(path) > 2 or (len(path) == 2 and not path[1].isdigit()):
+        raise ValueError("the URL's path must be /<service> or /<service>/<db>")
+    query = parse_qs(parts.query)
+    return SentinelTarget(
+        sentinels=tuple(sentinels),
+        service=unquote(path[0]),
+        db=int(path[1]) if len(path) == 2 else 0,
+        username=unquote(username) or None,
+        password=unquote(password) or None,
+        sentinel_password=query.get("sentinel_password", [None])[0],
+    )
+
+
+def connect(
+    url: str, *, pool_size: int | None = None, wait: float | None = None, **options: Any
+) -> Redis:
+    """A client of ``url``'s Redis (of the primary, behind Sentinel). With ``pool_size``,
+    at most that many connections, a caller waiting up to ``wait`` seconds for a free
+    one; ``options`` go to every connection (timeouts, ``decode_responses``, ``retry``)."""
+    target = sentinel_target(url)
+    if target is None:
+        if pool_size is None:
+            return Redis.from_url(url, **options)
+        pool = BlockingConnectionPool.from_url(
+            url, max_connections=pool_size, timeout=wait, **options
+        )
+        return Redis.from_pool(pool)  # owns the pool: closing the client closes it
+    sentinel = Sentinel(  # type: ignore[no-untyped-call]
+        list(target.sentinels),
+        sentinel_kwargs={
+            "password": target.sentinel_password,
+            "socket_timeout": options.get("socket_connect_timeout"),
+            "socket_connect_timeout": options.get("socket_connect_timeout"),
+        },
+    )
+    pool_class: type[SentinelConnectionPool] = SentinelConnectionPool
+    if pool_size is not None:
+        pool_class = _BlockingPrimaryPool
+        options.update(max_connections=pool_size, timeout=wait)
+    client: Redis = sentinel.master_for(
+        target.service,
+        redis_class=_Primary,
+        connection_pool_class=pool_class,
+        db=target.db,
+        username=target.username,
+        password=target.password,
+        **options,
+    )
+    return client
+
+
+class _BlockingPrimaryPool(SentinelConnectionPool, BlockingConnectionPool):
+    """Sentinel's pool, waiting for a free connection as a blocking pool does."""
+
+
+class _Primary(Redis):
+    """A client of the primary Sentinel names; closing it closes its sentinel clients."""
+
+    async def aclose(self, close_connection_pool: bool | None = None) -> None:
+        await super().aclose(close_connection_pool)
+        pool = self.connection_pool
+        if isinstance(pool, SentinelConnectionPool):
+            await pool.sentinel_manager.aclose()
