@@ -5,10 +5,12 @@
                      [?sentinel_password=…]
 
 With Sentinel, each connection asks the sentinels where the primary is when it is
-made, and a connection to a server that is no longer the primary is dropped. So
-after a failover every part of a worker — the store, the step script's connection,
-the pub/sub listener, the health check — finds the new primary the next time it
-connects, which it does as soon as its old connection breaks. The credentials in
+made, and one whose server turns out no longer to be the primary (a write refused
+``READONLY``) is dropped. So after a failover every part of a worker — the store,
+the step script's connection, the pub/sub listener, the health check — finds the
+new primary the next time it connects, which it does as soon as its old connection
+breaks (at once when the old primary died; at its first write when it lives on as
+a replica). The credentials in
 the URL are the Redis servers'; the sentinels' own password, if they have one, is
 ``sentinel_password``.
 """
