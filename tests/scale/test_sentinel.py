@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.cluster import Cluster
-from tests.redis_sentinel import SentinelSetup
+from tests.redis_sentinel import SERVICE, SentinelSetup
 from tests.scale.test_faults import holds, post_when_back
 from tests.scale.test_workers import two_in_a_room
 
@@ -56,3 +56,32 @@ async def test_a_group_session_goes_on_through_a_failover(
         await holds(member, before + after, timeout=30)
         assert member.duplicates == 0
     assert setup.replica.port == await setup.primary_port()
+
+
+async def test_a_session_follows_a_failover_while_the_old_primary_lives_on(
+    behind_sentinel: tuple[Cluster, SentinelSetup],
+) -> None:
+    """An operator's failover (``SENTINEL FAILOVER``): the old primary stays up, as a
+    replica. Connections to it let go at their first write (refused ``READONLY``) and
+    find the new primary; nothing acknowledged is lost and nothing comes twice."""
+    cluster, setup = behind_sentinel
+    robin, kim, _ = await two_in_a_room(cluster)
+    before = ["robin 0", "kim 0"]
+    await robin.post("robin 0")
+    await kim.post("kim 0")
+    for member in (robin, kim):
+        await holds(member, before)
+    await setup.in_step()
+
+    sentinel = setup.sentinels[0].client()
+    try:
+        await sentinel.sentinel_failover(SERVICE)
+    finally:
+        await sentinel.aclose()
+    await setup.promoted()
+    after = [f"after {i}" for i in range(4)]
+    for i, text in enumerate(after):
+        await post_when_back(robin if i % 2 == 0 else kim, text, timeout=30)
+    for member in (robin, kim):
+        await holds(member, before + after, timeout=30)
+        assert member.duplicates == 0
