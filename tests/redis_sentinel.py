@@ -1,8 +1,8 @@
-"""Redis behind Sentinel for the tests: a primary, a replica and three sentinels, each a
+"""Redis behind Sentinel for the tests: a primary, replicas and three sentinels, each a
 real ``redis-server`` on a free loopback port, started and stopped here.
 
-The primary and the replica are :class:`RedisServer` s (the deployment's ACL, an AOF
-fsynced on every write); the replica and the sentinels use the admin user. Sentinels
+The primary and the replicas are :class:`RedisServer` s (the deployment's ACL, an AOF
+fsynced on every write); the replicas and the sentinels use the admin user. Sentinels
 notice a primary gone after a second and fail over within a few.
 """
 
@@ -71,13 +71,9 @@ class Sentinel:
 
 
 class SentinelSetup:
-    def __init__(self) -> None:
-        self.primary = RedisServer(appendonly=True)
-        self.replica = RedisServer(
-            "--replicaof", "127.0.0.1", str(self.primary.port),
-            "--masteruser", "admin", "--masterauth", ADMIN_PASSWORD,
-            appendonly=True,
-        )  # fmt: skip
+    def __init__(self, replicas: int = 1) -> None:
+        self.primary = RedisServer("--repl-diskless-sync-delay", "0", appendonly=True)
+        self.replicas = [self._replica() for _ in range(replicas)]
         self._dir = Path(tempfile.mkdtemp(prefix="holdspace-sentinel-"))
         self.sentinels: list[Sentinel] = []
         try:
@@ -86,6 +82,14 @@ class SentinelSetup:
         except BaseException:
             self.stop()
             raise
+
+    def _replica(self) -> RedisServer:
+        return RedisServer(
+            "--replicaof", "127.0.0.1", str(self.primary.port),
+            "--masteruser", "admin", "--masterauth", ADMIN_PASSWORD,
+            "--repl-diskless-sync-delay", "0",  # once promoted, its replicas sync at once
+            appendonly=True,
+        )  # fmt: skip
 
     @property
     def url(self) -> str:
@@ -103,15 +107,15 @@ class SentinelSetup:
             await sentinel.aclose()
 
     async def settled(self, timeout: float = 30.0) -> None:
-        """Until every sentinel knows the replica and the other two (a failover needs a
-        quorum that knows where to go), and the replica is in step with the primary."""
+        """Until every sentinel knows the replicas and the other two (a failover needs a
+        quorum that knows where to go), and the replicas are in step with the primary."""
 
         async def knows_everyone(sentinel: Sentinel) -> bool:
             client = sentinel.client()
             try:
                 replicas: Any = await client.sentinel_slaves(SERVICE)
                 others: Any = await client.sentinel_sentinels(SERVICE)
-                return bool(replicas) and len(others) == 2
+                return len(replicas) == len(self.replicas) and len(others) == 2
             finally:
                 await client.aclose()
 
@@ -120,25 +124,28 @@ class SentinelSetup:
         await self.in_step()
 
     async def in_step(self) -> None:
-        """Until the replica has every write the primary has acknowledged (``WAIT``)."""
+        """Until the replicas have every write the primary has acknowledged (``WAIT``)."""
         admin = Redis.from_url(self.primary.admin_url)
         try:
-            while await admin.wait(1, 1000) < 1:
+            while await admin.wait(len(self.replicas), 1000) < len(self.replicas):
                 pass
         finally:
             await admin.aclose()
 
-    async def promoted(self, timeout: float = 30.0) -> None:
-        """Until the sentinels name the replica as the primary."""
+    async def promoted(self, timeout: float = 30.0) -> RedisServer:
+        """Until the sentinels name one of the replicas as the primary; returns it."""
+        ports = {r.port: r for r in self.replicas}
 
         async def replica_leads() -> bool:
-            return await self.primary_port() == self.replica.port
+            return await self.primary_port() in ports
 
         await eventually(replica_leads, timeout)
+        return ports[await self.primary_port()]
 
     def stop(self) -> None:
         for sentinel in self.sentinels:
             sentinel.stop()
-        self.replica.stop()
+        for replica in self.replicas:
+            replica.stop()
         self.primary.stop()
         shutil.rmtree(self._dir, ignore_errors=True)

@@ -187,6 +187,7 @@ async def _backends(settings: Settings, clock: Clock) -> tuple[Store, LiveHub]:
             worker_ttl_seconds=settings.probe_seconds * 4,
             stall_seconds=settings.redis_stall_seconds,
             relay_ms=settings.redis_relay_ms,
+            wait_replicas=settings.redis_wait_replicas,
         )
         hub = await RedisHub.open(
             settings.redis_url,

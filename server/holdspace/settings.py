@@ -72,6 +72,9 @@ class Settings:
     # A worker whose pings to Redis all take longer than this (ms) hands its members' room
     # commands to a live worker at least four times nearer Redis (0: never).
     redis_relay_ms: float = 25.0
+    # Replicas that must have each step before it is acknowledged (WAIT): a failover then
+    # never loses an acknowledged message, at a replica round trip per step (0: none).
+    redis_wait_replicas: int = 0
     # Drop a connection whose peer hasn't acknowledged sent data for this long, so a
     # client that stops reading can't pin its socket and kernel buffers (TCP_USER_TIMEOUT).
     tcp_user_timeout_seconds: float = 30.0
@@ -151,6 +154,8 @@ class Settings:
             raise SettingsError("HOLDSPACE_REDIS_STALL_SECONDS must be between 0.1 and 30")
         if not 0 <= self.redis_relay_ms <= 60_000:
             raise SettingsError("HOLDSPACE_REDIS_RELAY_MS must be between 0 and 60000")
+        if not 0 <= self.redis_wait_replicas <= 16:
+            raise SettingsError("HOLDSPACE_REDIS_WAIT_REPLICAS must be between 0 and 16")
         if self.workers < 1:
             raise SettingsError("HOLDSPACE_WORKERS must be at least 1")
         if self.hash_concurrency < 1:

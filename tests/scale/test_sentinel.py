@@ -18,9 +18,14 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-async def behind_sentinel(tmp_path: Path) -> AsyncIterator[tuple[Cluster, SentinelSetup]]:
-    setup = SentinelSetup()
-    cluster = Cluster(tmp_path, setup)  # type: ignore[arg-type]
+async def behind_sentinel(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> AsyncIterator[tuple[Cluster, SentinelSetup]]:
+    """Two workers behind Sentinel (with the workers' settings a test parametrizes). Two
+    replicas when the workers wait for one: after a failover, one is left to confirm."""
+    settings = getattr(request, "param", {})
+    setup = SentinelSetup(replicas=2 if "redis_wait_replicas" in settings else 1)
+    cluster = Cluster(tmp_path, setup, **settings)  # type: ignore[arg-type]
     try:
         await setup.settled()
         await cluster.start(2)
@@ -30,10 +35,18 @@ async def behind_sentinel(tmp_path: Path) -> AsyncIterator[tuple[Cluster, Sentin
         setup.stop()
 
 
+WAITING = {"redis_wait_replicas": "1"}
+
+
+@pytest.mark.parametrize("behind_sentinel", [{}, WAITING], indirect=True, ids=["", "waiting"])
 async def test_a_group_session_goes_on_through_a_failover(
-    behind_sentinel: tuple[Cluster, SentinelSetup],
+    behind_sentinel: tuple[Cluster, SentinelSetup], request: pytest.FixtureRequest
 ) -> None:
+    """Killed at once after the posts were acknowledged: with HOLDSPACE_REDIS_WAIT_REPLICAS
+    that is enough for the replica to have them; without, the test first waits until
+    the replica is in step (``WAIT``), as nothing else would promise it."""
     cluster, setup = behind_sentinel
+    waiting = request.node.callspec.params["behind_sentinel"] == WAITING
     robin, kim, _ = await two_in_a_room(cluster)
     before = []
     for i in range(3):
@@ -42,20 +55,20 @@ async def test_a_group_session_goes_on_through_a_failover(
         await kim.post(f"kim {i}")
     for member in (robin, kim):
         await holds(member, before)
-    # Acknowledged and on the replica: what an operator gets from WAIT or
-    # min-replicas-to-write (without them, the last writes may be lost in a failover,
-    # and members then get a resync under a new epoch).
-    await setup.in_step()
+    if not waiting:
+        # Without it, the last writes may be lost in a failover (members then get a
+        # resync under a new epoch, never a hole): wait until the replica has them.
+        await setup.in_step()
 
     setup.primary.crash()  # kill -9
-    await setup.promoted()
+    promoted = await setup.promoted()
     after = [f"after {i}" for i in range(3)]
     for i, text in enumerate(after):
         await post_when_back(robin if i % 2 == 0 else kim, text, timeout=30)
     for member in (robin, kim):
         await holds(member, before + after, timeout=30)
         assert member.duplicates == 0
-    assert setup.replica.port == await setup.primary_port()
+    assert promoted.port == await setup.primary_port()
 
 
 async def test_a_session_follows_a_failover_while_the_old_primary_lives_on(

@@ -106,6 +106,9 @@ class HubTuning:
     # A worker whose pings to Redis all take longer than this (ms) hands its members' room
     # commands to a live worker at least four times nearer (0: never; see .relay).
     relay_ms: float = 25.0
+    # Replicas that must have each step before it is answered (WAIT; 0: none): with
+    # them, a failover never loses an acknowledged message.
+    wait_replicas: int = 0
 
 
 class RedisHub:
@@ -141,7 +144,9 @@ class RedisHub:
             worker_ttl_seconds=tuning.worker_ttl_seconds, lease_seconds=tuning.lease_seconds,
             probe_timeout_seconds=tuning.probe_timeout_seconds,
         )  # fmt: skip
-        limits = Limits(tuning.log_size, int(tuning.log_seconds * 1000), timeout)
+        limits = Limits(
+            tuning.log_size, int(tuning.log_seconds * 1000), timeout, tuning.wait_replicas
+        )
         self.states = SessionStates(
             client, writer, keys, self.worker_id, encode, encode_notice, limits, self.stats
         )

@@ -45,6 +45,14 @@ class AnswerLost(RedisConnectionError):
     """The calls were sent but their answers never came: each may or may not have run."""
 
 
+class NotReplicated(AnswerLost):
+    """The call ran on the primary, but not enough replicas confirmed it in time: a
+    failover now could lose it, so its outcome can't be promised either way."""
+
+
+_HELD = object()  # a call's reply not read yet (see _Call.reply)
+
+
 def _bulk(value: str | int | bytes) -> bytes:
     data = value if isinstance(value, bytes) else str(value).encode()
     return b"$%d\r\n%b\r\n" % (len(data), data)
@@ -66,13 +74,31 @@ class _Call:
     answer: asyncio.Future[Any] | None
     again: bool = False  # already sent once and refused with NOSCRIPT
     deadline: float = 0.0  # loop time by which its answer must have come
+    # With replicas to wait for: the calls a WAIT after them confirms (on the WAIT), and
+    # a call's reply, kept until then (on each call in the batch).
+    confirms: list[_Call] | None = None
+    reply: Any = _HELD
+    held: bool = False
 
 
 class PipelinedScript:
-    def __init__(self, client: Redis, source: str, *, timeout: float | None = None) -> None:
+    def __init__(
+        self,
+        client: Redis,
+        source: str,
+        *,
+        timeout: float | None = None,
+        replicas: int = 0,
+        replica_wait_ms: int = 1000,
+    ) -> None:
         """``client``'s pool lends one connection for good; ``timeout`` bounds each call
-        from the moment it is sent (see the module's docstring)."""
+        from the moment it is sent (see the module's docstring). With ``replicas``, each
+        write is followed by ``WAIT replicas replica_wait_ms``, and its calls are
+        answered only once that many replicas have them (:class:`NotReplicated` when
+        they don't within the wait): one WAIT for all the calls written together."""
         self._client = client
+        self._replicas = replicas
+        self._wait = b"*3\r\n" + _bulk("WAIT") + _bulk(replicas) + _bulk(replica_wait_ms)
         self._source = source
         self._timeout = timeout
         # Redis names scripts by SHA-1; not a security use.
@@ -138,6 +164,11 @@ class PipelinedScript:
             return
         loop = asyncio.get_running_loop()
         deadline = loop.time() + (self._timeout if self._timeout is not None else 1e9)
+        if self._replicas:
+            batch = [c for c in calls if c.answer is not None]
+            for call in batch:
+                call.held = True
+            calls = [*calls, _Call(self._wait, None, confirms=batch)]
         for call in calls:
             call.deadline = deadline
         self._sent.extend(calls)  # before writing: an answer may come back at once
@@ -200,6 +231,9 @@ class PipelinedScript:
             self._reader = asyncio.create_task(self._read_all(), name="script-reader")
 
     def _settle(self, call: _Call, reply: Any) -> None:
+        if call.confirms is not None:  # the WAIT after a batch: answer its calls now
+            self._confirm(call.confirms, reply)
+            return
         if call.answer is None:  # the script loaded ahead of calls sent again
             if isinstance(reply, Exception):
                 log.warning("hub: loading the step script failed", extra={"error": str(reply)})
@@ -213,7 +247,24 @@ class PipelinedScript:
             if self._writer is None:
                 self._writer = asyncio.create_task(self._write_all(), name="script-writer")
             return
-        if call.answer.done():
+        if call.held and not isinstance(reply, Exception):
+            call.reply = reply  # answered once the WAIT after it says where it stands
+            return
+        self._answer(call, reply)
+
+    def _confirm(self, batch: list[_Call], replicas: Any) -> None:
+        confirmed = isinstance(replicas, int) and replicas >= self._replicas
+        for call in batch:
+            if call.reply is _HELD:
+                continue  # refused (answered already), or sent again
+            if confirmed:
+                self._answer(call, call.reply)
+            else:
+                self._answer(call, NotReplicated(f"{replicas!r} replicas confirmed the write"))
+
+    @staticmethod
+    def _answer(call: _Call, reply: Any) -> None:
+        if call.answer is None or call.answer.done():
             return  # its caller gave up waiting
         if isinstance(reply, Exception):
             call.answer.set_exception(reply)

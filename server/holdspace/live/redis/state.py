@@ -140,6 +140,7 @@ class Limits:
     log_size: int
     log_ms: int
     timeout: float
+    replicas: int = 0  # replicas that must have a step before it is answered (WAIT)
 
 
 class SessionStates:
@@ -165,7 +166,9 @@ class SessionStates:
         self._encode_notice = encode_notice
         self._limits = limits
         self._stats = stats
-        self._write = PipelinedScript(writer, WRITE, timeout=limits.timeout)
+        self._write = PipelinedScript(
+            writer, WRITE, timeout=limits.timeout, replicas=limits.replicas
+        )
         # What this worker last wrote or read of each session: reused while still current.
         self._cache: dict[str, Stored] = {}
         self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
