@@ -32,7 +32,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Mapping
 from typing import Any
 
 import orjson
@@ -40,7 +40,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from holdspace.errors import OutcomeUnknown, Unavailable
-from holdspace.live.base import HubStats
+from holdspace.live.base import HubStats, RunRelayed
 from holdspace.live.redis.keys import Keys
 from holdspace.live.redis.pipelined import AnswerLost, PipelinedScript
 
@@ -51,8 +51,6 @@ PUBLISH = "return redis.call('PUBLISH', KEYS[1], ARGV[1])"
 log = logging.getLogger("holdspace.hub")
 
 NEARER = 4  # a peer is worth relaying through when its link is this many times faster
-# What runs a relayed command here (given by the live sessions): its answer, as JSON.
-Serve = Callable[[Mapping[str, Any]], Awaitable[Mapping[str, Any]]]
 
 
 class NotHeard(Exception):
@@ -81,11 +79,11 @@ class Relay:
         self._slow_ms = slow_ms
         self._timeout = timeout
         self.peer: str | None = None  # where this worker's steps go, if anywhere
-        self._serve: Serve | None = None
+        self._serve: RunRelayed | None = None
         self._pending: dict[str, asyncio.Future[Mapping[str, Any]]] = {}
         self._running: set[asyncio.Task[None]] = set()
 
-    def serve(self, serve: Serve) -> None:
+    def serve(self, serve: RunRelayed) -> None:
         self._serve = serve
 
     async def heartbeat(self, own_ms: float, alive_since_ms: int) -> None:
