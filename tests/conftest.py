@@ -11,6 +11,7 @@ import pytest
 
 from holdspace.clock import ManualClock
 from tests.live import Community, LiveServer, LogCapture
+from tests.redis_cluster import RedisClusterSetup
 from tests.redis_server import RedisServer
 
 
@@ -67,6 +68,16 @@ async def community(server: LiveServer) -> AsyncIterator[Community]:
         yield world
     finally:
         await world.close()
+
+
+@pytest.fixture(scope="session")
+def redis_cluster() -> Iterator[RedisClusterSetup]:
+    """One real Redis Cluster (three primaries, three replicas) for the whole run."""
+    cluster = RedisClusterSetup()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
 
 
 @pytest.fixture(scope="session")

@@ -120,7 +120,9 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=None, help="port (HOLDSPACE_PORT)")
     serve.add_argument("--data-dir", default=None, help="where the SQLite file lives")
     serve.add_argument(
-        "--redis", default=None, help="redis:// or redis+sentinel:// URL (HOLDSPACE_REDIS_URL)"
+        "--redis",
+        default=None,
+        help="redis://, redis+sentinel:// or redis+cluster:// URL (HOLDSPACE_REDIS_URL)",
     )
     serve.add_argument(
         "--workers", type=int, default=None, help="processes (HOLDSPACE_WORKERS; needs Redis)"
@@ -131,7 +133,9 @@ def parser() -> argparse.ArgumentParser:
     admin = sub.add_parser("admin", help="manage accounts")
     admin.add_argument("--data-dir", default=None)
     admin.add_argument(
-        "--redis", default=None, help="redis:// or redis+sentinel:// URL (HOLDSPACE_REDIS_URL)"
+        "--redis",
+        default=None,
+        help="redis://, redis+sentinel:// or redis+cluster:// URL (HOLDSPACE_REDIS_URL)",
     )
     actions = admin.add_subparsers(dest="action", required=True)
     create = actions.add_parser("create-user", help="create a facilitator, admin or member")

@@ -1,8 +1,15 @@
-"""Connecting to Redis: one server by its URL, or the primary that Sentinel names.
+"""Connecting to Redis: one server by its URL, the primary that Sentinel names, or a
+Redis Cluster.
 
     redis://[[user]:password@]host:port[/db]        (also rediss:// and unix://)
     redis+sentinel://[[user]:password@]host:port[,host:port…]/service[/db]
                      [?sentinel_password=…]
+    redis+cluster://[[user]:password@]host:port[,host:port…]
+
+A cluster's URL names seed nodes (any of its nodes; more than one, so a worker can
+start while one is down): the client learns every node and slot from them, and
+follows ``MOVED``/``ASK`` redirections and failovers by itself. A cluster has one
+database, so there is no ``/db``.
 
 With Sentinel, each connection asks the sentinels where the primary is when it is
 made, and one whose server turns out no longer to be the primary (a write refused
@@ -21,11 +28,16 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio import BlockingConnectionPool, Redis, RedisCluster
+from redis.asyncio.cluster import ClusterNode
 from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
 
 SENTINEL_SCHEME = "redis+sentinel"
-SCHEMES = ("redis", "rediss", "unix", SENTINEL_SCHEME)
+CLUSTER_SCHEME = "redis+cluster"
+SCHEMES = ("redis", "rediss", "unix", SENTINEL_SCHEME, CLUSTER_SCHEME)
+
+# What every part of Holdspace talks to: one server (or Sentinel's primary), or a cluster.
+Client = Redis | RedisCluster
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,12 +60,7 @@ def sentinel_target(url: str) -> SentinelTarget | None:
         return None
     credentials, _, hosts = parts.netloc.rpartition("@")
     username, _, password = credentials.partition(":")
-    sentinels = []
-    for host in hosts.split(","):
-        name, _, port = host.rpartition(":")
-        if not name or not port.isdigit():
-            raise ValueError(f"a sentinel must be host:port, not {host!r}")
-        sentinels.append((name.strip("[]"), int(port)))
+    sentinels = [_host_port(host, "sentinel") for host in hosts.split(",")]
     path = [p for p in parts.path.split("/") if p]
     if not path or len(path) > 2 or (len(path) == 2 and not path[1].isdigit()):
         raise ValueError("the URL's path must be /<service> or /<service>/<db>")
@@ -68,12 +75,49 @@ def sentinel_target(url: str) -> SentinelTarget | None:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class ClusterTarget:
+    """Where a cluster's seed nodes are, and the credentials of its servers."""
+
+    seeds: tuple[tuple[str, int], ...]
+    username: str | None = None
+    password: str | None = None
+
+
+def cluster_target(url: str) -> ClusterTarget | None:
+    """The cluster a ``redis+cluster://`` URL names (None for any other URL); raises
+    ``ValueError`` for one that can't be read."""
+    parts = urlsplit(url)
+    if parts.scheme != CLUSTER_SCHEME:
+        return None
+    credentials, _, hosts = parts.netloc.rpartition("@")
+    username, _, password = credentials.partition(":")
+    if parts.path.strip("/") or parts.query:
+        raise ValueError("a cluster's URL names its seed nodes only: no /db, no options")
+    return ClusterTarget(
+        seeds=tuple(_host_port(host, "seed node") for host in hosts.split(",")),
+        username=unquote(username) or None,
+        password=unquote(password) or None,
+    )
+
+
+def _host_port(text: str, what: str) -> tuple[str, int]:
+    name, _, port = text.rpartition(":")
+    if not name or not port.isdigit():
+        raise ValueError(f"a {what} must be host:port, not {text!r}")
+    return name.strip("[]"), int(port)
+
+
 def connect(
     url: str, *, pool_size: int | None = None, wait: float | None = None, **options: Any
-) -> Redis:
-    """A client of ``url``'s Redis (of the primary, behind Sentinel). With ``pool_size``,
-    at most that many connections, a caller waiting up to ``wait`` seconds for a free
-    one; ``options`` go to every connection (timeouts, ``decode_responses``, ``retry``)."""
+) -> Client:
+    """A client of ``url``'s Redis (of the primary, behind Sentinel; of every primary,
+    on a cluster). With ``pool_size``, at most that many connections (on a cluster, to
+    each node), a caller waiting up to ``wait`` seconds for a free one; ``options`` go
+    to every connection (timeouts, ``decode_responses``, ``retry``)."""
+    cluster = cluster_target(url)
+    if cluster is not None:
+        return _cluster_client(cluster, pool_size, options)
     target = sentinel_target(url)
     if target is None:
         if pool_size is None:
@@ -104,6 +148,24 @@ def connect(
         **options,
     )
     return client
+
+
+def _cluster_client(
+    target: ClusterTarget, pool_size: int | None, options: dict[str, Any]
+) -> RedisCluster:
+    retry = options.pop("retry", None)
+    return RedisCluster(
+        startup_nodes=[ClusterNode(host, port) for host, port in target.seeds],
+        username=target.username,
+        password=target.password,
+        # A node's pool doesn't wait for a free connection: a bound it reaches fails
+        # the call. Give it room, and keep ``pool_size`` as the usual number in use.
+        max_connections=max(pool_size or 0, 1) * 4 if pool_size else 2**31,
+        # Refresh the slot map from the cluster as soon as a node fails, not later.
+        reinitialize_steps=1,
+        **({"retry": retry} if retry is not None else {}),
+        **options,
+    )
 
 
 class _BlockingPrimaryPool(SentinelConnectionPool, BlockingConnectionPool):

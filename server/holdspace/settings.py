@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from holdspace.redis_connect import SCHEMES, sentinel_target
+from holdspace.redis_connect import SCHEMES, cluster_target, sentinel_target
 
 DEFAULT_CRISIS_RESOURCES = (
     "Holdspace is a peer-support space, not a crisis service. If you are in danger or "
@@ -176,11 +176,12 @@ class Settings:
         if self.redis_url is not None:
             if not self.redis_url.startswith(tuple(f"{s}://" for s in SCHEMES)):
                 raise SettingsError(
-                    "HOLDSPACE_REDIS_URL must start with redis://, rediss://, unix:// or "
-                    "redis+sentinel://"
+                    "HOLDSPACE_REDIS_URL must start with redis://, rediss://, unix://, "
+                    "redis+sentinel:// or redis+cluster://"
                 )
             try:
                 sentinel_target(self.redis_url)
+                cluster_target(self.redis_url)
             except ValueError as error:
                 raise SettingsError(f"HOLDSPACE_REDIS_URL: {error}") from None
         if self.log_format not in ("auto", "json", "text"):

@@ -238,3 +238,46 @@ def test_sentinel_accepts_the_shipped_configuration(tmp_path: Path) -> None:
         sentinel.stop()
     finally:
         primary.stop()
+
+
+def test_a_cluster_node_starts_from_the_shipped_configuration(tmp_path: Path) -> None:
+    """``deploy/redis/cluster.conf`` (over redis.conf, with this machine's paths and
+    addresses) starts a cluster node, and the ACL lets the app learn the cluster's
+    layout and follow its redirections, and nothing more of ``CLUSTER``."""
+    acl = tmp_path / "users.acl"
+    acl.write_text(re.sub(r">\S+", ">pw", (DEPLOY / "redis" / "users.acl").read_text()))
+    conf = (DEPLOY / "redis" / "cluster.conf").read_text()
+    conf = conf.replace("/etc/redis/redis.conf", str(DEPLOY / "redis" / "redis.conf"))
+    conf = re.sub(r"^bind .*$", "bind 127.0.0.1", conf, flags=re.MULTILINE)
+    port = free_port()
+    conf += (
+        f"\nport {port}\ncluster-port {free_port()}\ndir {tmp_path}\naclfile {acl}\nappendonly no\n"
+    )
+    (tmp_path / "node.conf").write_text(conf)
+    process = subprocess.Popen(
+        ["redis-server", str(tmp_path / "node.conf")],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        assert process.stdout is not None
+        seen = []
+        for line in process.stdout:
+            seen.append(line)
+            if "Ready to accept connections" in line:
+                break
+        else:
+            raise AssertionError("".join(seen[-20:]))
+        with Redis(port=port, username="holdspace", password="pw") as app:
+            assert app.execute_command("CLUSTER", "MYID")
+            assert app.execute_command("CLUSTER", "SLOTS") == []
+            app.execute_command("CLUSTER", "SHARDS")
+            app.execute_command("READONLY")
+            app.execute_command("ASKING")
+            for refused in (("CLUSTER", "SETSLOT", 1, "STABLE"), ("CLUSTER", "RESET")):
+                with pytest.raises(NoPermissionError):
+                    app.execute_command(*refused)
+    finally:
+        process.terminate()
+        process.wait(10)
+        if process.stdout is not None:
+            process.stdout.close()

@@ -73,15 +73,24 @@ def _read_lines(process: subprocess.Popen[str], lines: list[str], changed: Any) 
     changed.set()
 
 
-@pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[Cluster]:
+@pytest.fixture(params=["redis", "redis-cluster"])
+def cluster(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Cluster]:
+    """The topology on one Redis, and on a Redis Cluster (``--redis-cluster``)."""
     import threading
 
     run = tmp_path / "run"
     env = {k: v for k, v in os.environ.items() if not k.startswith("HOLDSPACE_")}
     env["HOLDSPACE_PASSWORD_PROFILE"] = "test"
     process = subprocess.Popen(
-        [sys.executable, str(CLUSTER), "--port", str(free_port()), "--run-dir", str(run)],
+        [
+            sys.executable,
+            str(CLUSTER),
+            "--port",
+            str(free_port()),
+            "--run-dir",
+            str(run),
+            *(["--redis-cluster"] if request.param == "redis-cluster" else []),
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -314,8 +323,14 @@ async def test_a_session_through_nginx_survives_a_rolling_restart(
     cluster.process.send_signal(signal.SIGTERM)
     cluster.process.wait(60)
     logs = sorted(p for p in cluster.run.rglob("*.log") if p.is_file())
-    assert {p.name for p in logs} >= {"redis.log", "nginx.access.log", "nginx.error.log"}
+    assert {p.name for p in logs} >= {"nginx.access.log", "nginx.error.log"}
     assert sum(1 for p in logs if p.name.startswith("worker-")) == 2
+    redis_logs = [p.name for p in logs if p.name.startswith("redis")]
+    if cluster.state["redis_cluster_pids"]:  # --redis-cluster: a log per node
+        assert len(redis_logs) == 6
+        assert cluster.state["redis_url"].startswith("redis+cluster://")
+    else:
+        assert redis_logs == ["redis.log"]
     text = "\n".join(p.read_text(errors="replace") for p in logs)
     secrets = ["Sentinelname", "robin message", "kim message", PASSWORD, CLIENT_ADDRESS]
     secrets += list(tokens.values())

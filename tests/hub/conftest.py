@@ -12,9 +12,8 @@ from holdspace.live.base import LiveHub
 from holdspace.live.memory import MemoryHub
 from holdspace.live.redis import HubTuning, RedisHub
 from holdspace.protocol import encode_event, encode_notice, encode_service
-from tests.redis_server import RedisServer
 
-BACKENDS = ["memory", "redis"]
+BACKENDS = ["memory", "redis", "redis-cluster"]
 
 
 class HubFactory(Protocol):
@@ -30,10 +29,14 @@ async def make_hub(request: pytest.FixtureRequest) -> AsyncIterator[HubFactory]:
         hub: LiveHub
         if request.param == "memory":
             hub = MemoryHub(encode_event, encode_notice, log_size=log_size)
-        elif request.param == "redis":
-            server: RedisServer = request.getfixturevalue("redis_server")
+        elif request.param in ("redis", "redis-cluster"):
+            url = (
+                request.getfixturevalue("redis_cluster").url
+                if request.param == "redis-cluster"
+                else request.getfixturevalue("redis_server").url
+            )
             hub = await RedisHub.open(
-                server.url,
+                url,
                 encode_event,
                 encode_notice,
                 encode_service,

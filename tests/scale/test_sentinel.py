@@ -49,13 +49,7 @@ async def test_a_group_session_goes_on_through_a_failover(
     cluster, setup = behind_sentinel
     waiting = request.node.callspec.params["behind_sentinel"] == WAITING
     robin, kim, _ = await two_in_a_room(cluster)
-    before = []
-    for i in range(3):
-        before += [f"robin {i}", f"kim {i}"]
-        await robin.post(f"robin {i}")
-        await kim.post(f"kim {i}")
-    for member in (robin, kim):
-        await holds(member, before)
+    before = await take_turns(robin, kim, 3)
     if not waiting:
         # Without it, the last writes may be lost in a failover (members then get a
         # resync under a new epoch, never a hole): wait until the replica has them.
@@ -89,6 +83,18 @@ async def test_a_session_follows_a_failover_while_the_old_primary_lives_on(
         await sentinel.aclose()
     await setup.promoted()
     await goes_on(robin, kim, before, 4)
+
+
+async def take_turns(robin: Client, kim: Client, rounds: int) -> list[str]:
+    """Each posts in turn; returns the texts, once both hold them all."""
+    before = []
+    for i in range(rounds):
+        before += [f"robin {i}", f"kim {i}"]
+        await robin.post(f"robin {i}")
+        await kim.post(f"kim {i}")
+    for member in (robin, kim):
+        await holds(member, before)
+    return before
 
 
 async def goes_on(robin: Client, kim: Client, before: list[str], posts: int) -> None:

@@ -56,13 +56,19 @@ async def seated(cluster: Cluster, **spec: Any) -> tuple[str, dict[str, str]]:
 
 async def two_in_a_room(cluster: Cluster) -> tuple[Client, Client, dict[str, str]]:
     room, ids = await seated(cluster)
+    robin, kim = await both_join(cluster, room)
+    return robin, kim, ids
+
+
+async def both_join(cluster: Cluster, room: str) -> tuple[Client, Client]:
+    """Robin (facilitating) on worker 0, Kim (sharing) on worker 1."""
     robin = await cluster.client("robin", 0)
     await robin.join(room)
     kim = await cluster.client("kim", 1)
     await kim.join(room)
     await kim.agree()
     await kim.set_mode("sharer")
-    return robin, kim, ids
+    return robin, kim
 
 
 async def test_a_group_session_spans_two_workers(cluster: Cluster) -> None:

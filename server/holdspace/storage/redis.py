@@ -47,7 +47,6 @@ import math
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 from redis.exceptions import RedisError
 
@@ -63,7 +62,7 @@ from holdspace.records import (
     parse_role,
     parse_visibility,
 )
-from holdspace.redis_connect import connect
+from holdspace.redis_connect import Client, connect
 from holdspace.schedule import schedule_from_json, schedule_to_json
 
 # -- scripts: each one touches the keys of one room (or one user) only ----------
@@ -283,7 +282,7 @@ def _unavailable_on_redis_errors(cls: type[_C]) -> type[_C]:
 class RedisStore:
     """:class:`holdspace.storage.base.Store` on a Redis server (or, by design, a cluster)."""
 
-    def __init__(self, client: Redis, prefix: str = "hs:") -> None:
+    def __init__(self, client: Client, prefix: str = "hs:") -> None:
         """Use :meth:`open`: the client must decode responses to ``str``."""
         self._redis = client
         self._p = prefix

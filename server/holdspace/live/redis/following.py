@@ -30,7 +30,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
@@ -40,6 +39,9 @@ from holdspace.live.base import Delivery, HubStats, ServiceEncoder, Subscriber
 from holdspace.live.redis.keys import Keys, follower
 from holdspace.live.redis.liveness import Liveness
 from holdspace.live.redis.scripts import delivery, split_published
+from holdspace.live.redis.sharded import ShardedPubSub
+from holdspace.live.redis.sharded import pubsub as listener_pubsub
+from holdspace.redis_connect import Client
 
 log = logging.getLogger("holdspace.hub")
 
@@ -83,8 +85,8 @@ class Channel:
 class Following:
     def __init__(
         self,
-        client: Redis,
-        listener: Redis,
+        client: Client,
+        listener: Client,
         keys: Keys,
         worker_id: str,
         liveness: Liveness,
@@ -120,7 +122,7 @@ class Following:
         self._probe_channel = keys.probe(worker_id)
         self._channels: dict[str, Channel] = {}  # by session key
         self._by_name: dict[str, Channel] = {}  # by channel name
-        self._pubsub: PubSub | None = None
+        self._pubsub: PubSub | ShardedPubSub | None = None
         self.listening = False  # the pub/sub connection is up and subscribed
         self.deaf = False  # the probe found it deaf: the listener rebuilds it
         self._outage = False  # subscribers were told of an outage
@@ -288,10 +290,19 @@ class Following:
         pubsub, self._pubsub = self._pubsub, None
         if pubsub is not None:
             with contextlib.suppress(Exception):
-                await pubsub.aclose()  # type: ignore[no-untyped-call]
+                await pubsub.aclose()
+
+    async def send_probe(self, nonce: str) -> None:
+        """Send ``nonce`` to come back through the listener as a probe (see
+        :meth:`.Liveness.probe`): published on the probe channel, or on a cluster sent
+        through each shard this worker listens to."""
+        if isinstance(self._pubsub, ShardedPubSub):
+            await self._pubsub.ping(nonce)
+        else:
+            await self._redis.publish(self._probe_channel, nonce)
 
     async def _connect(self) -> None:
-        pubsub = self._listener_client.pubsub()
+        pubsub = listener_pubsub(self._listener_client, self._probe_channel)
         self._pubsub = pubsub
         self.deaf = False
         names = [self._probe_channel, self._relay_channel, *self._by_name]
@@ -325,6 +336,9 @@ class Following:
 
     async def _route(self, message: dict[str, Any]) -> None:
         kind, name = message["type"], message["channel"]
+        if kind == "pong":  # a probe's, sent down every connection to a cluster
+            await self._probed(message["data"])
+            return
         if name == self._probe_channel:
             if kind == "message":
                 await self._probed(message["data"])

@@ -16,19 +16,24 @@ import logging
 from collections import deque
 from collections.abc import Callable
 
-from redis.asyncio import Redis
+from redis.asyncio import RedisCluster
 from redis.exceptions import RedisError
+
+from holdspace.redis_connect import Client
 
 log = logging.getLogger("holdspace.hub")
 
 
 class Health:
     def __init__(
-        self, client: Redis, *, stall_seconds: float, on_change: Callable[[bool], None]
+        self, client: Client, *, stall_seconds: float, on_change: Callable[[bool], None]
     ) -> None:
         """``client`` is used for nothing else, so a ping never waits behind other calls;
-        its socket and connect timeouts are ``stall_seconds``, and it never retries."""
+        its socket and connect timeouts are ``stall_seconds``, and it never retries. On a
+        cluster, every primary is pinged (one that stalls holds up its rooms' steps);
+        after a failed ping the slot map is read again, to ping a new primary next."""
         self._client = client
+        self._reread = False
         self._stall = stall_seconds
         self._on_change = on_change
         self.ok = True
@@ -56,8 +61,15 @@ class Health:
         sent = loop.time()
         try:
             async with asyncio.timeout(self._stall * 2):
-                await self._client.ping()
+                if isinstance(self._client, RedisCluster):
+                    if self._reread:
+                        await self._client.nodes_manager.initialize()
+                        self._reread = False
+                    await self._client.ping(target_nodes=RedisCluster.PRIMARIES)
+                else:
+                    await self._client.ping()
         except (TimeoutError, RedisError, OSError):
+            self._reread = True
             return False
         self._recent.append((loop.time() - sent) * 1000)
         return True

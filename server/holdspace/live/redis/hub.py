@@ -56,7 +56,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from redis.asyncio import Redis
+from redis.asyncio import RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.commands.core import AsyncScript
@@ -84,7 +84,7 @@ from holdspace.live.redis.liveness import Liveness
 from holdspace.live.redis.relay import NotHeard, Relay
 from holdspace.live.redis.scripts import SINCE, since_args
 from holdspace.live.redis.state import Limits, SessionStates
-from holdspace.redis_connect import connect
+from holdspace.redis_connect import Client, connect
 
 log = logging.getLogger("holdspace.hub")
 
@@ -114,15 +114,15 @@ class HubTuning:
 class RedisHub:
     def __init__(
         self,
-        client: Redis,
-        writer: Redis,
-        listener: Redis,
+        client: Client,
+        writer: Client,
+        listener: Client,
         encode: Encoder,
         encode_notice: NoticeEncoder,
         encode_service: ServiceEncoder,
         *,
-        pinger: Redis,
-        relayer: Redis,
+        pinger: Client,
+        relayer: Client,
         prefix: str = "hs:",
         tuning: HubTuning | None = None,
         clock: Clock | None = None,
@@ -215,6 +215,9 @@ class RedisHub:
             pinger=pinger, relayer=relayer, prefix=prefix, tuning=tuning, clock=clock,
         )  # fmt: skip
         try:
+            for c in (client, writer, relayer, listener, pinger):
+                if isinstance(c, RedisCluster):
+                    await c.initialize()  # the slot map, before any call is routed
             await client.ping()
             await hub._start()
         except BaseException:
@@ -304,7 +307,9 @@ class RedisHub:
         pub/sub. A probe that doesn't come back means the subscriber is deaf."""
         while not self._closing:
             await asyncio.sleep(self.tuning.probe_seconds)
-            if self.following.listening and not await self.liveness.probe():
+            if self.following.listening and not await self.liveness.probe(
+                self.following.send_probe
+            ):
                 self.following.deaf = True  # the listener rebuilds its connection
             elif self.health.rtt_ms is not None:
                 since_ms = int(self._clock.now() * 1000) - int(

@@ -6,8 +6,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+from collections.abc import Awaitable, Callable
 
-from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 from redis.exceptions import RedisError
 
@@ -16,6 +16,7 @@ from holdspace.errors import Unavailable
 from holdspace.live.base import HubStats
 from holdspace.live.redis.keys import Keys
 from holdspace.live.redis.scripts import LEASE, lease_args
+from holdspace.redis_connect import Client
 
 log = logging.getLogger("holdspace.hub")
 
@@ -25,7 +26,7 @@ DAY_MS = 86_400_000  # heartbeats of workers gone longer than this are forgotten
 class Liveness:
     def __init__(
         self,
-        client: Redis,
+        client: Client,
         keys: Keys,
         worker_id: str,
         clock: Clock,
@@ -55,16 +56,17 @@ class Liveness:
             pipe.zremrangebyscore(self._keys.workers, 0, now_ms - DAY_MS)
             await pipe.execute()
 
-    async def probe(self) -> bool:
-        """Beat, and send a probe through pub/sub to ourselves; False when it doesn't come
-        back in time (the subscriber is deaf) or Redis is out of reach."""
+    async def probe(self, send: Callable[[str], Awaitable[None]]) -> bool:
+        """Beat, and send a probe through pub/sub to ourselves (``send`` sends it: see
+        :meth:`.Following.send_probe`); False when it doesn't come back in time (the
+        subscriber is deaf) or Redis is out of reach."""
         nonce = secrets.token_hex(8)
         arrived = asyncio.get_running_loop().create_future()
         self._probe = (nonce, arrived)
         try:
             async with asyncio.timeout(self._probe_timeout):
                 await self.beat()
-                await self._redis.publish(self._keys.probe(self._worker_id), nonce)
+                await send(nonce)
                 await arrived
             self.probe_ok = True
         except (TimeoutError, RedisError, OSError):

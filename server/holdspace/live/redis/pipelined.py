@@ -28,7 +28,7 @@ import logging
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from redis.asyncio import Redis
 from redis.asyncio.connection import AbstractConnection
@@ -81,22 +81,33 @@ class _Call:
     held: bool = False
 
 
+class _Pool(Protocol):
+    async def get_connection(self) -> AbstractConnection: ...
+    async def release(self, connection: AbstractConnection) -> None: ...
+
+
+_ASKING = b"*1\r\n" + _bulk("ASKING")
+
+
 class PipelinedScript:
     def __init__(
         self,
-        client: Redis,
+        client: Redis | None,
         source: str,
         *,
+        pool: _Pool | None = None,
         timeout: float | None = None,
         replicas: int = 0,
         replica_wait_ms: int = 1000,
     ) -> None:
-        """``client``'s pool lends one connection for good; ``timeout`` bounds each call
-        from the moment it is sent (see the module's docstring). With ``replicas``, each
-        write is followed by ``WAIT replicas replica_wait_ms``, and its calls are
-        answered only once that many replicas have them (:class:`NotReplicated` when
-        they don't within the wait): one WAIT for all the calls written together."""
-        self._client = client
+        """``client``'s pool (or ``pool``) lends one connection for good; ``timeout``
+        bounds each call from the moment it is sent (see the module's docstring). With
+        ``replicas``, each write is followed by ``WAIT replicas replica_wait_ms``, and its
+        calls are answered only once that many replicas have them (:class:`NotReplicated`
+        when they don't within the wait): one WAIT for all the calls written together."""
+        if pool is None and client is not None:
+            pool = client.connection_pool
+        self._pool: _Pool | None = pool
         self._replicas = replicas
         self._wait = b"*3\r\n" + _bulk("WAIT") + _bulk(replicas) + _bulk(replica_wait_ms)
         self._source = source
@@ -117,10 +128,13 @@ class PipelinedScript:
     async def __call__(self, keys: Sequence[str], args: Args) -> Any:
         return await self.send(keys, args)
 
-    def send(self, keys: Sequence[str], args: Args) -> asyncio.Future[Any]:
+    def send(self, keys: Sequence[str], args: Args, *, asking: bool = False) -> asyncio.Future[Any]:
         """Queue a call now — calls go out in the order they are queued — and return its
-        answer to come."""
+        answer to come. ``asking``: a cluster node importing the slot is told to take
+        it (``ASKING`` just before it)."""
         answer: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        if asking:
+            self._outbox.append(_Call(_ASKING, None))
         self._outbox.append(_Call(self._pack(keys, args), answer))
         if self._writer is None:
             self._writer = asyncio.create_task(self._write_all(), name="script-writer")
@@ -187,12 +201,12 @@ class PipelinedScript:
         try:
             async with asyncio.timeout(self._timeout):
                 if conn is None:
-                    pool = self._client.connection_pool
-                    conn = self._conn = await pool.get_connection()  # type: ignore[no-untyped-call]
+                    assert self._pool is not None, "a client or a pool lends the connection"
+                    conn = self._conn = await self._pool.get_connection()
                 elif not self._sent and _closed_by_server(conn):
                     await conn.disconnect()  # nothing written on it: safe to send anew
                 if not conn.is_connected:
-                    await conn.connect()
+                    await conn.connect()  # type: ignore[no-untyped-call]
         except TimeoutError:
             if conn is not None:
                 await conn.disconnect(nowait=True)
@@ -234,14 +248,14 @@ class PipelinedScript:
         if call.confirms is not None:  # the WAIT after a batch: answer its calls now
             self._confirm(call.confirms, reply)
             return
-        if call.answer is None:  # the script loaded ahead of calls sent again
+        if call.answer is None:  # the script loaded ahead of calls sent again, or ASKING
             if isinstance(reply, Exception):
                 log.warning("hub: loading the step script failed", extra={"error": str(reply)})
             return
         if isinstance(reply, NoScriptError) and not call.again:
             # Redis restarted or its script cache was flushed. A call refused with NOSCRIPT
             # did not run, so sending it again after loading the script is safe.
-            if not any(c.answer is None for c in self._outbox):
+            if not any(c.packed is self._load for c in self._outbox):
                 self._outbox.insert(0, _Call(self._load, None))
             self._outbox.append(_Call(call.packed, call.answer, again=True))
             if self._writer is None:
@@ -293,5 +307,5 @@ class PipelinedScript:
         while tasks := [t for t in (self._writer, self._reader) if t is not None and not t.done()]:
             await asyncio.gather(*tasks, return_exceptions=True)
         conn, self._conn = self._conn, None
-        if conn is not None:
-            await self._client.connection_pool.release(conn)
+        if conn is not None and self._pool is not None:
+            await self._pool.release(conn)

@@ -36,13 +36,15 @@ from collections.abc import Awaitable, Mapping
 from typing import Any
 
 import orjson
-from redis.asyncio import Redis
+from redis.asyncio import RedisCluster
 from redis.exceptions import RedisError
 
 from holdspace.errors import OutcomeUnknown, Unavailable
 from holdspace.live.base import HubStats, RunRelayed
 from holdspace.live.redis.keys import Keys
-from holdspace.live.redis.pipelined import AnswerLost, PipelinedScript
+from holdspace.live.redis.pipelined import AnswerLost
+from holdspace.live.redis.sharded import script_calls
+from holdspace.redis_connect import Client
 
 # Requests go out on a connection of their own, each written without waiting for the one
 # before it to be answered, in the order they were asked: the order the peer runs them.
@@ -60,8 +62,8 @@ class NotHeard(Exception):
 class Relay:
     def __init__(
         self,
-        client: Redis,
-        publisher: Redis,
+        client: Client,
+        publisher: Client,
         keys: Keys,
         worker_id: str,
         stats: HubStats,
@@ -72,7 +74,7 @@ class Relay:
         """``slow_ms``: a link whose quickest recent ping takes longer relays (0: never).
         ``publisher`` lends the connection requests go out on, for good."""
         self._redis = client
-        self._publisher = PipelinedScript(publisher, PUBLISH, timeout=timeout)
+        self._publisher = script_calls(publisher, PUBLISH, timeout=timeout)
         self._keys = keys
         self._worker_id = worker_id
         self._stats = stats
@@ -188,9 +190,12 @@ class Relay:
                 answer = {"failed": "outcome_unknown"}  # it may have got as far as Redis
             self._stats.relayed_here += 1
         try:
-            await self._redis.publish(
-                self._keys.relay(sender), orjson.dumps({"re": call, "answer": answer})
-            )
+            channel = self._keys.relay(sender)
+            message = orjson.dumps({"re": call, "answer": answer})
+            if isinstance(self._redis, RedisCluster):
+                await self._redis.spublish(channel, message)
+            else:
+                await self._redis.publish(channel, message)
         except RedisError:
             log.warning("hub: a relayed command's answer couldn't be sent")
 

@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from holdspace.core.events import SessionEnded
@@ -40,8 +39,10 @@ from holdspace.live.base import (
 )
 from holdspace.live.redis import codec
 from holdspace.live.redis.keys import Keys, follower
-from holdspace.live.redis.pipelined import AnswerLost, PipelinedScript
+from holdspace.live.redis.pipelined import AnswerLost
 from holdspace.live.redis.scripts import WRITE, StepParts, row, write_args
+from holdspace.live.redis.sharded import script_calls
+from holdspace.redis_connect import Client
 
 log = logging.getLogger("holdspace.hub")
 
@@ -148,8 +149,8 @@ class SessionStates:
 
     def __init__(
         self,
-        client: Redis,
-        writer: Redis,
+        client: Client,
+        writer: Client,
         keys: Keys,
         worker_id: str,
         encode: Encoder,
@@ -166,9 +167,7 @@ class SessionStates:
         self._encode_notice = encode_notice
         self._limits = limits
         self._stats = stats
-        self._write = PipelinedScript(
-            writer, WRITE, timeout=limits.timeout, replicas=limits.replicas
-        )
+        self._write = script_calls(writer, WRITE, timeout=limits.timeout, replicas=limits.replicas)
         # What this worker last wrote or read of each session: reused while still current.
         self._cache: dict[str, Stored] = {}
         self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
