@@ -159,7 +159,14 @@ async def test_an_accepted_websocket_outlives_the_deadline(worker: Worker) -> No
     HOLDSPACE_AUTH_TIMEOUT_SECONDS (10 s), and then it lasts as long as it is used."""
     token = await register(worker.url, "sam", PASSWORD, "Sam")
     async with ws(worker.ws_url) as socket:
-        await asyncio.sleep(DEADLINE * 2)  # well past the deadline, before signing in
+        # Past the deadline, before signing in: a connection opened after the socket,
+        # its headers never finished, is closed by the server when its deadline fires.
+        late = await dial(worker.port)
+        try:
+            late[1].write(PARTIAL)
+            assert await closed_by_server(late) == b""
+        finally:
+            close(late)
         await hello(socket, token)
         await pong(socket)
 

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from tests.cluster import Cluster
+from tests.redis_cluster import RedisClusterSetup
 from tests.redis_server import RedisServer
 
 
@@ -20,9 +21,15 @@ def own_redis() -> Iterator[RedisServer]:
 
 
 @pytest.fixture
-async def cluster(tmp_path: Path, own_redis: RedisServer) -> AsyncIterator[Cluster]:
-    """Two workers on one Redis."""
-    world = Cluster(tmp_path, own_redis)
+async def cluster(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[Cluster]:
+    """Two workers on one Redis of the test's own; or, parametrized ``"redis-cluster"``,
+    on the run's shared Redis Cluster."""
+    redis: RedisServer | RedisClusterSetup
+    if getattr(request, "param", "redis") == "redis-cluster":
+        redis = request.getfixturevalue("redis_cluster")
+    else:
+        redis = request.getfixturevalue("own_redis")
+    world = Cluster(tmp_path, redis)  # type: ignore[arg-type]
     try:
         yield await world.start(2)
     finally:

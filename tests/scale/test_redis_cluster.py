@@ -1,7 +1,8 @@
 """Workers on a Redis Cluster (three primaries, three replicas): rooms on different
 shards, events fanned out with sharded pub/sub on each room's shard, and sessions
 that go on when the shard holding them fails over or their slot moves to another
-primary — nothing acknowledged lost, nothing twice, nothing skipped."""
+primary — nothing acknowledged lost, nothing twice, nothing skipped. (Resuming on
+another worker runs on a cluster too: see ``test_workers``.)"""
 
 from __future__ import annotations
 
@@ -96,26 +97,6 @@ async def test_rooms_on_different_shards_fan_out_on_their_own(
             f"and back, in {room_id}",
         ]
         assert_one_history([robin, kim], upto)
-
-
-async def test_resume_on_the_other_worker(on_cluster: tuple[Cluster, RedisClusterSetup]) -> None:
-    """Kim drops off worker B and comes back through worker A: exactly what she missed,
-    read from the log on the room's shard."""
-    cluster, _ = on_cluster
-    robin, kim, ids = await two_in_a_room(cluster)
-    await kim.go_offline()
-    await robin.wait_for(is_("away", user_id=ids["kim"]), timeout=10)
-    for i in range(5):
-        await robin.post(f"while you were away {i}")
-    kim.url = cluster.workers[0].ws_url
-    kim.go_online()
-    resumed = await kim.wait_for("_resumed", timeout=10)
-    assert resumed["reply"]["resumed"] is True
-    texts = [e["text"] for e in kim.history if e["type"] == "message"]
-    assert texts == [f"while you were away {i}" for i in range(5)]
-    after = await robin.post("welcome back")
-    await kim.wait_for(is_("message", seq=after), timeout=10)
-    assert_one_history([robin, kim], after)
 
 
 async def test_a_session_goes_on_when_its_shard_fails_over(

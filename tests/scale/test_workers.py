@@ -169,8 +169,10 @@ async def fresh_view(cluster: Cluster, room: str) -> dict[str, Any]:
     return snapshot
 
 
+@pytest.mark.parametrize("cluster", ["redis", "redis-cluster"], indirect=True)
 async def test_resume_on_the_other_worker(cluster: Cluster) -> None:
-    """Kim drops off worker B and comes back through worker A: exactly what she missed."""
+    """Kim drops off worker B and comes back through worker A: exactly what she missed
+    (on a Redis Cluster, read from the log on the room's shard)."""
     robin, kim, ids = await two_in_a_room(cluster)
     await kim.go_offline()
     await robin.wait_for(is_("away", user_id=ids["kim"]), timeout=10)
