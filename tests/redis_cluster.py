@@ -19,7 +19,14 @@ from redis.asyncio import Redis
 from redis.crc import key_slot
 
 from tests.processes import eventually
-from tests.redis_server import ADMIN_PASSWORD, APP_PASSWORD, RedisServer, free_port
+from tests.redis_server import (
+    ADMIN_PASSWORD,
+    APP_PASSWORD,
+    RedisServer,
+    free_port,
+    has_up_to,
+    written,
+)
 
 NODE_TIMEOUT_MS = 1000
 
@@ -162,15 +169,8 @@ class RedisClusterSetup:
 
     async def in_step(self, primary: RedisServer, replica: RedisServer) -> None:
         """Until ``replica`` has every write ``primary`` has made so far."""
-        async with self.admin(primary) as client:
-            written = int((await client.info("replication"))["master_repl_offset"])
-
-        async def caught_up() -> bool:
-            async with self.admin(replica) as client:
-                info = await client.info("replication")
-            return int(info.get("slave_repl_offset", -1)) >= written
-
-        await eventually(caught_up, 30)
+        offset = await written(primary)
+        await eventually(lambda: has_up_to(replica, offset), 30)
 
     async def promoted(self, replica: RedisServer) -> None:
         """Until ``replica`` has taken over as a primary and the cluster agrees."""

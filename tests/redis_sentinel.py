@@ -19,7 +19,16 @@ from typing import Any
 from redis.asyncio import Redis
 
 from tests.processes import eventually
-from tests.redis_server import ADMIN_PASSWORD, APP_PASSWORD, RedisServer, end, free_port, read_until
+from tests.redis_server import (
+    ADMIN_PASSWORD,
+    APP_PASSWORD,
+    RedisServer,
+    end,
+    free_port,
+    has_up_to,
+    read_until,
+    written,
+)
 
 SERVICE = "holdspace"
 
@@ -124,13 +133,15 @@ class SentinelSetup:
         await self.in_step()
 
     async def in_step(self) -> None:
-        """Until the replicas have every write the primary has acknowledged (``WAIT``)."""
-        admin = Redis.from_url(self.primary.admin_url)
-        try:
-            while await admin.wait(len(self.replicas), 1000) < len(self.replicas):
-                pass
-        finally:
-            await admin.aclose()
+        """Until the replicas have every write the primary has made so far (their
+        replication offsets reach its own: a ``WAIT`` would cover only its own
+        connection's writes, and a new connection has none)."""
+        offset = await written(self.primary)
+
+        async def caught_up() -> bool:
+            return all([await has_up_to(replica, offset) for replica in self.replicas])
+
+        await eventually(caught_up, 30)
 
     async def promoted(self, timeout: float = 30.0) -> RedisServer:
         """Until the sentinels name one of the replicas as the primary; returns it."""

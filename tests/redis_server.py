@@ -162,6 +162,18 @@ def _drain(process: subprocess.Popen[str]) -> None:
         pass
 
 
+async def written(primary: RedisServer) -> int:
+    """How far a primary's replication stream has got: every write it has made so far."""
+    async with Redis.from_url(primary.admin_url, decode_responses=True) as admin:
+        return int((await admin.info("replication"))["master_repl_offset"])
+
+
+async def has_up_to(replica: RedisServer, offset: int) -> bool:
+    """Whether a replica has its primary's writes up to ``offset``."""
+    async with Redis.from_url(replica.admin_url, decode_responses=True) as admin:
+        return int((await admin.info("replication")).get("slave_repl_offset", -1)) >= offset
+
+
 async def everything_in(redis: Redis, match: str = "*") -> str:
     """Every key (matching ``match``) and its whole value, read by type, as one text: what
     a privacy check searches. (``DUMP`` would compress long values and hide what is in
