@@ -54,12 +54,15 @@ class Target:
     redis: bool
     workers: int
     peer: str | None = None  # a socket.io peer ("python" or "node"); None: Holdspace
+    shards: int = 0  # on a Redis Cluster of this many primaries (0: one Redis)
 
 
 TARGETS = {
     "embedded": Target("Holdspace, embedded", redis=False, workers=1),
     "redis-w1": Target("Holdspace, Redis, W=1", redis=True, workers=1),
     "redis-w2": Target("Holdspace, Redis, W=2", redis=True, workers=2),
+    "cluster-w1": Target("Holdspace, Redis Cluster (3 shards), W=1", redis=True, workers=1,
+                         shards=3),
     "python-socketio": Target("python-socketio, Redis manager", redis=True, workers=1,
                               peer="python"),
     "socketio-node": Target("socket.io (Node), Redis adapter", redis=True, workers=1,
@@ -127,7 +130,8 @@ class Processes:
 
     started: list[subprocess.Popen[bytes]] = field(default_factory=list)
     files: list[Any] = field(default_factory=list)
-    redis_pid: int | None = None
+    redis_pids: list[int] = field(default_factory=list)
+    redis_ports: list[int] = field(default_factory=list)  # to read each node's ops from
 
     def start(
         self, argv: list[str], log: Path | None = None, **kwargs: Any
@@ -159,9 +163,9 @@ class Processes:
 @contextlib.contextmanager
 def holdspace(
     target: Target, workdir: Path, plan: Plan
-) -> Iterator[tuple[list[str], list[int], list[dict[str, Any]], list[int]]]:
-    """The target's processes; yields its base URLs, server pids, seeded rooms and every
-    pid on the server core (servers and Redis)."""
+) -> Iterator[tuple[list[str], list[int], list[dict[str, Any]], list[int], list[int]]]:
+    """The target's processes; yields its base URLs, server pids, seeded rooms, every
+    pid on the server core (servers and Redis) and the Redis nodes' ports."""
     procs = Processes()
     env = {k: v for k, v in os.environ.items() if not k.startswith("HOLDSPACE_")}
     env.update(
@@ -178,7 +182,9 @@ def holdspace(
         HOLDSPACE_DATA_DIR=str(workdir / "data"),
     )
     try:
-        if target.redis:
+        if target.shards:
+            env["HOLDSPACE_REDIS_URL"] = start_redis_cluster(procs, workdir, target.shards)
+        elif target.redis:
             env["HOLDSPACE_REDIS_URL"] = start_redis(procs, workdir)
         holdspace_cli = [sys.executable, "-m", "holdspace"]
         rooms = asyncio.run(seed(env, plan))
@@ -193,9 +199,56 @@ def holdspace(
             pids.append(worker.pid)
         for url in urls:
             _wait_ready(url)
-        yield urls, pids, rooms, core_pids(procs, pids)
+        yield urls, pids, rooms, core_pids(procs, pids), procs.redis_ports
     finally:
         procs.stop()
+
+
+def start_redis_cluster(procs: Processes, workdir: Path, shards: int) -> str:
+    """A fresh Redis Cluster of ``shards`` primaries (no replicas: what is measured is
+    how the work spreads), on core 0, nothing saved; returns its URL once it is up."""
+    ports = []
+    for _ in range(shards):
+        port = free_port()
+        node_dir = workdir / f"redis-{port}"
+        node_dir.mkdir()
+        node = procs.start(
+            pinned(SERVER_CORE, ["redis-server", "--bind", "127.0.0.1", "--port", str(port),
+                                 "--save", "", "--appendonly", "no", "--dir", str(node_dir),
+                                 "--cluster-enabled", "yes", "--cluster-port", str(free_port())]),
+            stdout=subprocess.DEVNULL,
+        )  # fmt: skip
+        _wait_redis(port, node)
+        procs.redis_pids.append(node.pid)
+        ports.append(port)
+    subprocess.run(
+        ["redis-cli", "--cluster", "create", *(f"127.0.0.1:{p}" for p in ports),
+         "--cluster-replicas", "0", "--cluster-yes"],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    deadline = time.monotonic() + 30
+    while not all("cluster_state:ok" in _redis_cli(p, "cluster", "info") for p in ports):
+        if time.monotonic() > deadline:
+            raise RuntimeError("the Redis Cluster did not settle")
+        time.sleep(0.1)
+    procs.redis_ports += ports
+    return "redis+cluster://" + ",".join(f"127.0.0.1:{p}" for p in ports)
+
+
+def _redis_cli(port: int, *args: str) -> str:
+    return subprocess.run(
+        ["redis-cli", "-p", str(port), *args], capture_output=True, text=True, check=False
+    ).stdout
+
+
+def commands_processed(ports: list[int]) -> list[int]:
+    """Each Redis node's count of commands run so far (``INFO stats``)."""
+    counts = []
+    for port in ports:
+        stats = _redis_cli(port, "info", "stats")
+        found = [ln for ln in stats.splitlines() if ln.startswith("total_commands_processed:")]
+        counts.append(int(found[0].split(":")[1]) if found else 0)
+    return counts
 
 
 def start_redis(procs: Processes, workdir: Path) -> str:
@@ -207,21 +260,22 @@ def start_redis(procs: Processes, workdir: Path) -> str:
         stdout=subprocess.DEVNULL,
     )  # fmt: skip
     _wait_redis(port, redis)
-    procs.redis_pid = redis.pid
+    procs.redis_pids.append(redis.pid)
+    procs.redis_ports.append(port)
     return f"redis://127.0.0.1:{port}/0"
 
 
 def core_pids(procs: Processes, servers: list[int]) -> list[int]:
-    return servers + ([procs.redis_pid] if procs.redis_pid is not None else [])
+    return servers + procs.redis_pids
 
 
 @contextlib.contextmanager
 def peer(
     target: Target, workdir: Path, plan: Plan
-) -> Iterator[tuple[list[str], list[int], list[dict[str, Any]], list[int]]]:
+) -> Iterator[tuple[list[str], list[int], list[dict[str, Any]], list[int], list[int]]]:
     """A socket.io peer's process and its Redis; yields its base URL, pid, rooms (names
-    only: the peers have no accounts, so the members' tokens are placeholders) and the
-    pids on the server core."""
+    only: the peers have no accounts, so the members' tokens are placeholders), the
+    pids on the server core and Redis's port."""
     procs = Processes()
     try:
         env = dict(os.environ)
@@ -246,7 +300,10 @@ def peer(
             {"id": f"r{r}", "members": [f"r{r}m{m}" for m in range(plan.members)]}
             for r in range(plan.rooms)
         ]
-        yield [f"http://127.0.0.1:{port}"], [server.pid], rooms, core_pids(procs, [server.pid])
+        yield (
+            [f"http://127.0.0.1:{port}"], [server.pid], rooms,
+            core_pids(procs, [server.pid]), procs.redis_ports,
+        )  # fmt: skip
     finally:
         procs.stop()
 
@@ -334,7 +391,7 @@ def run_target(key: str, plan: Plan) -> dict[str, Any]:
     servers = peer if target.peer else holdspace
     with (
         tempfile.TemporaryDirectory(prefix="holdspace-bench-") as tmp,
-        servers(target, Path(tmp), plan) as (urls, pids, rooms, on_core),
+        servers(target, Path(tmp), plan) as (urls, pids, rooms, on_core, redis_ports),
     ):
         plan_file = Path(tmp) / "plan.json"
         if target.peer:
@@ -369,19 +426,25 @@ def run_target(key: str, plan: Plan) -> dict[str, Any]:
         rss_idle = sum(rss_kib(p) for p in pids)
         cpu_before = sum(cpu_seconds(p) for p in pids)
         core_before = sum(cpu_seconds(p) for p in on_core)
+        ops_before = commands_processed(redis_ports)
         started = time.monotonic()
         loadgen.stdin.write(b"GO\n")
         loadgen.stdin.flush()
         progress = []
+        # Redis's work is read at each step's end: after the steps come the resume trials,
+        # all in one room (so on one shard), which would skew how the work spreads.
+        ops_after, steps_seconds = ops_before, 0.0
         for raw in loadgen.stderr:
             text = raw.decode().strip()
             progress.append(text)
             print(f"  {key}: {text}", flush=True)
+            ops_after, steps_seconds = commands_processed(redis_ports), time.monotonic() - started
         out = loadgen.stdout.read().decode()
         loadgen.wait(60)
         for pipe in (loadgen.stdin, loadgen.stdout, loadgen.stderr):
             pipe.close()
         elapsed = time.monotonic() - started
+        ops = [b - a for a, b in zip(ops_before, ops_after, strict=True)]
         cpu_used = sum(cpu_seconds(p) for p in pids) - cpu_before
         core_used = sum(cpu_seconds(p) for p in on_core) - core_before
         peak = sum(rss_kib(p) for p in pids)
@@ -401,6 +464,10 @@ def run_target(key: str, plan: Plan) -> dict[str, Any]:
             # from run to run than a latency-bound maximum, so changes are compared on it.
             core_us_per_delivery=round(core_used * 1e6 / delivered, 1),
             servers_us_per_delivery=round(cpu_used * 1e6 / delivered, 1),
+            # Each Redis node's commands per second (those its scripts run included)
+            # over the steps: how the work spreads.
+            redis_ops_per_s=[round(n / max(steps_seconds, 1e-9)) for n in ops],
+            redis_commands_per_delivery=round(sum(ops) / delivered, 3),
         )
         return result
 
@@ -447,6 +514,14 @@ def report(results: list[dict[str, Any]], plan: Plan) -> str:
             f"- server core CPU per delivery: {fmt(r['core_us_per_delivery'])} µs, "
             f"of which the servers {fmt(r['servers_us_per_delivery'])} µs "
             "(the rest is Redis)",
+            *(
+                [
+                    f"- Redis commands/s per node: {r['redis_ops_per_s']} "
+                    f"({r['redis_commands_per_delivery']} per delivery)"
+                ]
+                if r.get("redis_ops_per_s")
+                else []
+            ),
             "",
             "| offered/s | achieved/s | p50 ms | p99 ms | max ms | lost | loadgen CPU |",
             "|---|---|---|---|---|---|---|",

@@ -31,6 +31,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from redis.asyncio import BlockingConnectionPool, Redis, RedisCluster
 from redis.asyncio.cluster import ClusterNode
 from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
+from redis.exceptions import RedisClusterException, RedisError
 
 SENTINEL_SCHEME = "redis+sentinel"
 CLUSTER_SCHEME = "redis+cluster"
@@ -38,6 +39,12 @@ SCHEMES = ("redis", "rediss", "unix", SENTINEL_SCHEME, CLUSTER_SCHEME)
 
 # What every part of Holdspace talks to: one server (or Sentinel's primary), or a cluster.
 Client = Redis | RedisCluster
+# What a call may raise when Redis is out of reach or refuses: redis-py's cluster client
+# raises RedisClusterException (no node reachable, a slot no node serves) outside
+# RedisError, and a worker must treat it as it treats any other Redis failure.
+REDIS_ERRORS: tuple[type[Exception], ...] = (RedisError, RedisClusterException)
+# The same, or the socket under it failing (timeouts included).
+UNREACHABLE: tuple[type[Exception], ...] = (*REDIS_ERRORS, OSError)
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,7 @@ from bench.fanout import Plan, report, run_target
 pytestmark = pytest.mark.integration
 
 
-@pytest.mark.parametrize("target", ["embedded", "redis-w2"])
+@pytest.mark.parametrize("target", ["embedded", "redis-w2", "cluster-w1"])
 def test_a_tiny_benchmark_runs_end_to_end(target: str) -> None:
     plan = Plan(rooms=3, members=4, steps=[{"rate": 150, "seconds": 1}], resume_missed=20,
                 resume_trials=1)  # fmt: skip
@@ -27,5 +27,8 @@ def test_a_tiny_benchmark_runs_end_to_end(target: str) -> None:
         assert step["deliveries"] + step["lost"] == step["messages"] * 3  # everyone else, once
     assert result["resume_ms"]["count"] == 1
     assert result["rss_idle_kib_per_connection"] > 0
+    if target != "embedded":  # how Redis's work spread: one count per node
+        assert len(result["redis_ops_per_s"]) == (3 if target == "cluster-w1" else 1)
+        assert sum(result["redis_ops_per_s"]) > 0
     text = report([result], plan)
     assert "max sustainable deliveries/s" in text

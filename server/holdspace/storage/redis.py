@@ -48,7 +48,6 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from redis.commands.core import AsyncScript
-from redis.exceptions import RedisError
 
 from holdspace.errors import Conflict, NotFound, Unavailable
 from holdspace.records import (
@@ -62,7 +61,7 @@ from holdspace.records import (
     parse_role,
     parse_visibility,
 )
-from holdspace.redis_connect import Client, connect
+from holdspace.redis_connect import UNREACHABLE, Client, connect
 from holdspace.schedule import schedule_from_json, schedule_to_json
 
 # -- scripts: each one touches the keys of one room (or one user) only ----------
@@ -267,7 +266,7 @@ def _unavailable_on_redis_errors(cls: type[_C]) -> type[_C]:
         async def translated(*args: Any, **kwargs: Any) -> Any:
             try:
                 return await fn(*args, **kwargs)
-            except (RedisError, OSError) as error:
+            except UNREACHABLE as error:
                 raise Unavailable("the store is out of reach") from error
 
         return translated

@@ -31,7 +31,6 @@ from typing import Any
 
 import orjson
 from redis.asyncio.client import PubSub
-from redis.exceptions import RedisError
 
 from holdspace.clock import Clock
 from holdspace.errors import Unavailable
@@ -41,7 +40,7 @@ from holdspace.live.redis.liveness import Liveness
 from holdspace.live.redis.scripts import delivery, split_published
 from holdspace.live.redis.sharded import ShardedPubSub
 from holdspace.live.redis.sharded import pubsub as listener_pubsub
-from holdspace.redis_connect import Client
+from holdspace.redis_connect import REDIS_ERRORS, UNREACHABLE, Client
 
 log = logging.getLogger("holdspace.hub")
 
@@ -52,7 +51,7 @@ FOLLOWERS_TTL_MS = 24 * 3600 * 1000
 OWN_WAIT_SECONDS = 1.0
 
 
-class Deaf(Exception):
+class Deaf(ConnectionError):
     """The pub/sub connection stopped answering the probe."""
 
 
@@ -152,7 +151,7 @@ class Following:
         self._by_name[ch.name] = ch
         try:
             await self._pubsub.subscribe(ch.name)
-        except RedisError as error:
+        except REDIS_ERRORS as error:
             await self.unsubscribe(key, subscriber)
             raise Unavailable("the live hub is reconnecting") from error
         await self._await_ready(ch, subscriber)
@@ -182,9 +181,9 @@ class Following:
         if ch.catching is not None:
             ch.catching.cancel()
         if self.listening and self._pubsub is not None:
-            with contextlib.suppress(RedisError, OSError):
+            with contextlib.suppress(*UNREACHABLE):
                 await self._pubsub.unsubscribe(ch.name)
-        with contextlib.suppress(RedisError, OSError):
+        with contextlib.suppress(*UNREACHABLE):
             # After unsubscribing: a step in between still publishes, to nobody.
             await self._redis.srem(self._keys.followers(key), self._follower)
 
@@ -269,7 +268,7 @@ class Following:
                         await self._route(message)
             except asyncio.CancelledError:
                 raise
-            except (RedisError, OSError, Deaf) as error:
+            except UNREACHABLE as error:  # Deaf too: a connection that stopped working
                 self.listening = False
                 self._stats.reconnects += 1
                 reason = "deaf" if isinstance(error, Deaf) else type(error).__name__
@@ -474,7 +473,7 @@ class Following:
                 gap = False
                 while ch.backlog and ch.last_id is not None and not gap:
                     gap = await self._receive(ch, ch.backlog.pop(0))
-        except (RedisError, OSError):
+        except UNREACHABLE:
             # What waited is in the log: the catch-up after the listener's reconnect (its
             # connection is likely failing too) or the next probe reads it.
             self._stats.errors += 1

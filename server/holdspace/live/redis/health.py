@@ -17,9 +17,8 @@ from collections import deque
 from collections.abc import Callable
 
 from redis.asyncio import RedisCluster
-from redis.exceptions import RedisError
 
-from holdspace.redis_connect import Client
+from holdspace.redis_connect import UNREACHABLE, Client
 
 log = logging.getLogger("holdspace.hub")
 
@@ -68,7 +67,7 @@ class Health:
                     await self._client.ping(target_nodes=RedisCluster.PRIMARIES)
                 else:
                     await self._client.ping()
-        except (TimeoutError, RedisError, OSError):
+        except UNREACHABLE:
             self._reread = True
             return False
         self._recent.append((loop.time() - sent) * 1000)

@@ -60,7 +60,6 @@ from redis.asyncio import RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.commands.core import AsyncScript
-from redis.exceptions import RedisError
 
 from holdspace.clock import Clock, SystemClock
 from holdspace.core.room import Transition
@@ -84,7 +83,7 @@ from holdspace.live.redis.liveness import Liveness
 from holdspace.live.redis.relay import NotHeard, Relay
 from holdspace.live.redis.scripts import SINCE, since_args
 from holdspace.live.redis.state import Limits, SessionStates
-from holdspace.redis_connect import Client, connect
+from holdspace.redis_connect import REDIS_ERRORS, UNREACHABLE, Client, connect
 
 log = logging.getLogger("holdspace.hub")
 
@@ -252,7 +251,7 @@ class RedisHub:
             found = await self._since(
                 keys=[self.keys.state(key), self.keys.log(key)], args=since_args(epoch, seq)
             )
-        except RedisError as error:
+        except REDIS_ERRORS as error:
             self.stats.errors += 1
             raise Unavailable("the live hub is out of reach") from error
         if found is None:
@@ -315,7 +314,7 @@ class RedisHub:
                 since_ms = int(self._clock.now() * 1000) - int(
                     self.tuning.worker_ttl_seconds * 1000
                 )
-                with contextlib.suppress(RedisError, OSError):
+                with contextlib.suppress(*UNREACHABLE):
                     await self.relay.heartbeat(self.health.rtt_ms, since_ms)
 
     async def close(self) -> None:
@@ -344,7 +343,7 @@ class RedisHub:
                     await step()
             except TimeoutError:
                 log.warning("hub close step timed out", extra={"step": name})
-            except (RedisError, OSError):
+            except UNREACHABLE:
                 pass
         self._tasks = []
         self.following.forget()

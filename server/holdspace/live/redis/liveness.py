@@ -9,14 +9,13 @@ import secrets
 from collections.abc import Awaitable, Callable
 
 from redis.commands.core import AsyncScript
-from redis.exceptions import RedisError
 
 from holdspace.clock import Clock
 from holdspace.errors import Unavailable
 from holdspace.live.base import HubStats
 from holdspace.live.redis.keys import Keys
 from holdspace.live.redis.scripts import LEASE, lease_args
-from holdspace.redis_connect import Client
+from holdspace.redis_connect import REDIS_ERRORS, UNREACHABLE, Client
 
 log = logging.getLogger("holdspace.hub")
 
@@ -69,7 +68,7 @@ class Liveness:
                 await send(nonce)
                 await arrived
             self.probe_ok = True
-        except (TimeoutError, RedisError, OSError):
+        except UNREACHABLE:
             log.warning("hub probe failed")
             self.probe_ok = False
         finally:
@@ -90,7 +89,7 @@ class Liveness:
             if held != 1:
                 return []
             return sorted(str(k) for k in await self._redis.smembers(self._keys.live))
-        except RedisError as error:
+        except REDIS_ERRORS as error:
             self._stats.errors += 1
             raise Unavailable("the live hub is out of reach") from error
 
@@ -98,7 +97,7 @@ class Liveness:
         try:
             since = int(self._clock.now() * 1000) - self._worker_ttl_ms
             alive = await self._redis.zrangebyscore(self._keys.workers, since, "+inf")
-        except RedisError as error:
+        except REDIS_ERRORS as error:
             self._stats.errors += 1
             raise Unavailable("the live hub is out of reach") from error
         return frozenset(str(w) for w in alive) | {self._worker_id}

@@ -37,14 +37,13 @@ from typing import Any
 
 import orjson
 from redis.asyncio import RedisCluster
-from redis.exceptions import RedisError
 
 from holdspace.errors import OutcomeUnknown, Unavailable
 from holdspace.live.base import HubStats, RunRelayed
 from holdspace.live.redis.keys import Keys
 from holdspace.live.redis.pipelined import AnswerLost
 from holdspace.live.redis.sharded import script_calls
-from holdspace.redis_connect import Client
+from holdspace.redis_connect import REDIS_ERRORS, Client
 
 # Requests go out on a connection of their own, each written without waiting for the one
 # before it to be answered, in the order they were asked: the order the peer runs them.
@@ -147,7 +146,7 @@ class Relay:
                 heard = await sent
             except AnswerLost as error:
                 raise OutcomeUnknown("a relayed command may have been sent") from error
-            except RedisError as error:
+            except REDIS_ERRORS as error:
                 raise Unavailable("the live hub is out of reach") from error
             if heard == 0:
                 raise NotHeard
@@ -196,7 +195,7 @@ class Relay:
                 await self._redis.spublish(channel, message)
             else:
                 await self._redis.publish(channel, message)
-        except RedisError:
+        except REDIS_ERRORS:
             log.warning("hub: a relayed command's answer couldn't be sent")
 
     async def close(self) -> None:

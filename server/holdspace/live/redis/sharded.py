@@ -38,13 +38,12 @@ from redis.exceptions import (
     AskError,
     ClusterDownError,
     MovedError,
-    RedisError,
     TryAgainError,
 )
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from holdspace.live.redis.pipelined import AnswerLost, Args, PipelinedScript
-from holdspace.redis_connect import Client
+from holdspace.live.redis.pipelined import Args, PipelinedScript
+from holdspace.redis_connect import REDIS_ERRORS, UNREACHABLE, Client
 
 log = logging.getLogger("holdspace.hub")
 
@@ -124,7 +123,7 @@ class _Map:
     async def _read(self) -> None:
         try:
             await self.cluster.nodes_manager.initialize()
-        except (RedisError, OSError) as error:
+        except UNREACHABLE as error:
             log.warning("hub: the cluster's slots couldn't be read", extra={"error": str(error)})
 
 
@@ -156,6 +155,7 @@ class ClusterScript:
         self._timeout = timeout
         self._options = {"replicas": replicas, "replica_wait_ms": replica_wait_ms}
         self._scripts: dict[str, PipelinedScript] = {}
+        self._following: set[asyncio.Task[None]] = set()  # calls being redirected
 
     @property
     def round_trips(self) -> int:
@@ -180,12 +180,57 @@ class ClusterScript:
     def send(self, keys: Sequence[str], args: Args) -> asyncio.Future[Any]:
         """Queue a call on its slot's primary now (calls of one slot go out in the order
         they are queued), and return its answer to come."""
+        loop = asyncio.get_running_loop()
         try:
             first = self._on(self._map.primary(keys[0])).send(keys, args)
-        except RedisError as error:  # no node serves the slot (yet): nothing was sent
-            first = asyncio.get_running_loop().create_future()
+        except REDIS_ERRORS as error:  # no node serves the slot (yet): nothing was sent
+            first = loop.create_future()
             first.set_exception(error)
-        return asyncio.ensure_future(self._followed(first, keys, args))
+        answer: asyncio.Future[Any] = loop.create_future()
+        first.add_done_callback(lambda done: self._settle(done, answer, keys, args))
+        return answer
+
+    def _settle(
+        self,
+        first: asyncio.Future[Any],
+        answer: asyncio.Future[Any],
+        keys: Sequence[str],
+        args: Args,
+    ) -> None:
+        """The first answer, passed on as it is — unless the node redirected the call
+        (then a task follows it: the rare path costs a task, the usual one none)."""
+        if answer.done():
+            return  # its caller gave up waiting
+        if first.cancelled():
+            answer.cancel()
+            return
+        error = first.exception()
+        if error is None:
+            answer.set_result(first.result())
+        elif isinstance(error, AskError | TryAgainError | ClusterDownError):  # MOVED too
+            task = asyncio.create_task(self._redirected(first, answer, keys, args))
+            self._following.add(task)
+            task.add_done_callback(self._following.discard)
+        else:
+            if isinstance(error, RedisConnectionError | OSError):
+                self._map.refresh()  # the node may be gone: know the next one
+            answer.set_exception(error)
+
+    async def _redirected(
+        self,
+        first: asyncio.Future[Any],
+        answer: asyncio.Future[Any],
+        keys: Sequence[str],
+        args: Args,
+    ) -> None:
+        try:
+            result = await self._followed(first, keys, args)
+        except Exception as error:
+            if not answer.done():
+                answer.set_exception(error)
+        else:
+            if not answer.done():
+                answer.set_result(result)
 
     async def _followed(self, answer: asyncio.Future[Any], keys: Sequence[str], args: Args) -> Any:
         loop = asyncio.get_running_loop()
@@ -206,11 +251,8 @@ class ClusterScript:
                 await asyncio.sleep(MOVING_PAUSE)
                 await self._map.refresh()
                 answer = self._on(self._map.primary(keys[0])).send(keys, args)
-            except AnswerLost:
+            except (RedisConnectionError, OSError):  # AnswerLost too: it may have run
                 self._map.refresh()  # the node may be gone: know the next one
-                raise
-            except (RedisConnectionError, OSError):
-                self._map.refresh()
                 raise
             if loop.time() > deadline:
                 raise RedisConnectionError("the cluster kept redirecting a call")
@@ -228,6 +270,7 @@ class ClusterScript:
             script.abandon(why)
 
     async def close(self) -> None:
+        await asyncio.gather(*self._following, return_exceptions=True)
         await asyncio.gather(*(s.close() for s in self._scripts.values()))
 
 
@@ -246,11 +289,15 @@ class ShardedPubSub:
         self._leaving: set[str] = set()  # channels unsubscribed here, not by a move
         self._queue: asyncio.Queue[dict[str, Any] | BaseException] = asyncio.Queue()
         self._pings: dict[str, set[str]] = {}  # nonce -> probe channels yet to hear it
+        self._subscribing = asyncio.Lock()
 
     async def subscribe(self, *channels: str) -> None:
         try:
-            await self._subscribe(channels)
-        except (RedisError, OSError):
+            # One at a time: a node's first subscription makes its connection, and two
+            # made at once would leave some channels on a connection nobody reads.
+            async with self._subscribing:
+                await self._subscribe(channels)
+        except UNREACHABLE:
             self._map.refresh()  # a node is gone, or serves other slots now
             raise
 
@@ -356,7 +403,7 @@ class ShardedPubSub:
             task.cancel()
         await asyncio.gather(*self._readers.values(), return_exceptions=True)
         for pubsub in self._nodes.values():
-            with contextlib.suppress(RedisError, OSError):
+            with contextlib.suppress(*UNREACHABLE):
                 await pubsub.aclose()  # type: ignore[no-untyped-call]
         self._nodes.clear()
         self._readers.clear()

@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from redis.exceptions import RedisError
 
 from holdspace.core.events import SessionEnded
 from holdspace.core.room import Transition
@@ -42,7 +41,7 @@ from holdspace.live.redis.keys import Keys, follower
 from holdspace.live.redis.pipelined import AnswerLost
 from holdspace.live.redis.scripts import WRITE, StepParts, row, write_args
 from holdspace.live.redis.sharded import script_calls
-from holdspace.redis_connect import Client
+from holdspace.redis_connect import REDIS_ERRORS, Client
 
 log = logging.getLogger("holdspace.hub")
 
@@ -219,7 +218,7 @@ class SessionStates:
                 self._cache.pop(key, None)
                 self._stats.errors += 1
                 raise OutcomeUnknown("the live hub's answer was lost") from error
-            except RedisError as error:
+            except REDIS_ERRORS as error:
                 self._cache.pop(key, None)
                 self._stats.errors += 1
                 raise Unavailable("the live hub is out of reach") from error
@@ -350,7 +349,7 @@ class SessionStates:
             elif key in self._unlisted:
                 await self._redis.sadd(self._keys.live, key)
                 self._unlisted.discard(key)
-        except RedisError:
+        except REDIS_ERRORS:
             self._stats.errors += 1
             log.warning("hub: after a written step", exc_info=True)
 
