@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 from bench.fanout import Plan, report, run_target
+from bench.tick import main as tick_main
 
 pytestmark = pytest.mark.integration
 
@@ -32,3 +33,10 @@ def test_a_tiny_benchmark_runs_end_to_end(target: str) -> None:
         assert sum(result["redis_ops_per_s"]) > 0
     text = report([result], plan)
     assert "max sustainable deliveries/s" in text
+
+
+def test_the_tick_benchmark_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    assert tick_main(["--sessions", "20", "--members", "3"]) == 0
+    printed = capsys.readouterr().out
+    assert "20 live sessions of 3 members" in printed
+    assert printed.count("one ticking worker covers about") == 2
