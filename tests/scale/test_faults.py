@@ -18,6 +18,7 @@ from redis.asyncio import Redis
 from holdspace_client import Client, CommandError
 from tests.cluster import Cluster
 from tests.processes import eventually
+from tests.redis_cluster import RedisClusterSetup
 from tests.redis_server import RedisServer, everything_in
 from tests.scale.test_workers import assert_one_history, is_, refused, seated, two_in_a_room
 
@@ -176,14 +177,23 @@ async def test_redis_back_from_an_older_file_never_hands_out_a_seq_twice(
     assert "hub: a new epoch for a session an earlier Redis wrote" in cluster.logs()
 
 
-async def test_a_killed_subscription_is_rebuilt_and_caught_up(
-    cluster: Cluster, own_redis: RedisServer
-) -> None:
+async def kill_subscribers(redis: RedisServer | RedisClusterSetup) -> int:
+    """`CLIENT KILL TYPE pubsub` on the server, or on every primary of a cluster."""
+    nodes = await redis.primaries() if isinstance(redis, RedisClusterSetup) else [redis]
+    killed = 0
+    for node in nodes:
+        async with Redis.from_url(node.admin_url, decode_responses=True) as admin:
+            killed += await admin.client_kill_filter(_type="pubsub")
+    return killed
+
+
+@pytest.mark.parametrize("cluster", ["redis", "redis-cluster"], indirect=True)
+async def test_a_killed_subscription_is_rebuilt_and_caught_up(cluster: Cluster) -> None:
     """`CLIENT KILL` of every pub/sub connection while messages flow: each worker rebuilds
     its subscriber and catches up from the log; no one misses or repeats an event, and
-    — nothing having been lost — nobody is told of trouble, and both workers stay ready."""
+    — nothing having been lost — nobody is told of trouble, and both workers stay ready.
+    (On a cluster: every connection to every shard.)"""
     robin, kim, _ = await two_in_a_room(cluster)
-    admin = Redis.from_url(own_redis.admin_url, decode_responses=True)
     readiness_seen: set[int] = set()
 
     async def watch_readiness() -> None:
@@ -199,7 +209,7 @@ async def test_a_killed_subscription_is_rebuilt_and_caught_up(
 
         sending = asyncio.create_task(send_all())
         await asyncio.sleep(0)  # let the first posts go out
-        killed = await admin.client_kill_filter(_type="pubsub")
+        killed = await kill_subscribers(cluster.redis)
         posted = await sending
 
         def untroubled_until_the_last(event: dict[str, object]) -> bool:
@@ -211,8 +221,7 @@ async def test_a_killed_subscription_is_rebuilt_and_caught_up(
     finally:
         watching.cancel()
         await asyncio.gather(watching, return_exceptions=True)
-        await admin.aclose()
-    assert killed >= 2  # one subscriber per worker
+    assert killed >= 2  # one subscriber per worker (on a cluster, one per shard each)
     assert_one_history([robin, kim], max(posted))
     # Written by the workers as they notice: it may land after the last message did.
     await eventually(lambda: "hub subscriber lost" in cluster.logs(), timeout=10)
