@@ -335,7 +335,7 @@ class Following:
 
     async def _route(self, message: dict[str, Any]) -> None:
         kind, name = message["type"], message["channel"]
-        if kind == "pong":  # a probe's, sent down every connection to a cluster
+        if kind == "pong":  # a probe come back through every shard (see .sharded)
             await self._probed(message["data"])
             return
         if name == self._probe_channel:

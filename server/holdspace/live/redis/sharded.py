@@ -18,6 +18,9 @@ bus to every node, as ``PUBLISH`` would. So on a cluster:
   leaves a node (a reshard, a failover), the node drops its subscribers' shard
   channels (``SUNSUBSCRIBE`` pushed to them): the listener sees that as a lost
   connection, rebuilds on the cluster as it is now, and catches up from the logs.
+  The listener's probe is published through every shard it listens to (on a probe
+  channel of the worker's in a slot each serves) and counts as back once all have
+  brought it: every connection carries what was published before it.
 """
 
 from __future__ import annotations
