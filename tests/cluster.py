@@ -46,7 +46,8 @@ class Cluster:
         self._passwords = PasswordService("test")
 
     async def start(self, count: int = 2) -> Cluster:
-        self._store = await RedisStore.open(self.redis.url)
+        prefix = self.settings.get("redis_prefix", "hs:")
+        self._store = await RedisStore.open(self.redis.url, prefix=prefix)
         for _ in range(count):
             await self.add_worker()
         return self
