@@ -320,6 +320,9 @@ class _Session:
         close: tuple[int, str] | None = None
         try:
             await self._receive()
+            if self._stopped is not None and self._task is not None:
+                while self._task.cancelling():
+                    self._task.uncancel()  # a stop whose cancellation was swallowed
         except asyncio.CancelledError:
             if self._stopped is None or self._task is None:
                 raise  # the server is shutting down
@@ -395,7 +398,10 @@ class _Session:
         self.presence.user = user  # a changed name or role applies from the next join
 
     async def _receive(self) -> None:
-        while True:
+        # Until stopped: the cancellation that stops it mid-command can be swallowed by a
+        # library on the way (Python 3.11's wait_for, for one, drops a cancellation that
+        # arrives as what it waits for is done), and the socket must close regardless.
+        while self._stopped is None:
             message = await self.websocket.receive()
             if message["type"] == "websocket.disconnect":
                 if message.get("code") == p.CloseCode.RESTART:

@@ -237,7 +237,11 @@ class Following:
         mark = (entry_id(entry), waiter)
         ch.waiters.append(mark)
         try:
-            await asyncio.wait_for(waiter, OWN_WAIT_SECONDS)
+            # Not wait_for: in Python 3.11 it swallows a cancellation that arrives as the
+            # waiter is done — which is just what losing track does (it wakes every
+            # waiter and stops the sender's connection, whose task may be this one).
+            async with asyncio.timeout(OWN_WAIT_SECONDS):
+                await waiter
         except TimeoutError:
             pass
         finally:
