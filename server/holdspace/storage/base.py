@@ -8,6 +8,7 @@ receives message text.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
 from holdspace.records import Bar, Invite, ModerationEntry, Role, Room, User
@@ -42,6 +43,11 @@ class Store(Protocol):
 
     async def get_token_user(self, token_hash: str, now: float) -> User | None:
         """The token's user, or None when unknown, revoked or expired."""
+        ...
+
+    async def get_token_users(self, token_hashes: Sequence[str], now: float) -> dict[str, User]:
+        """Each token's user, for those still valid (one round trip for many: the edge
+        re-checks every open socket's sign-in this way)."""
         ...
 
     async def revoke_token(self, token_hash: str) -> None: ...

@@ -122,6 +122,9 @@ class Replaced(Exception):
     """The account opened one socket too many here, and this was its oldest."""
 
 
+CHECK_BATCH = 500  # sockets whose sign-in one store call re-checks
+
+
 class Endpoint:
     def __init__(self, services: Services, settings: Settings) -> None:
         self.services = services
@@ -205,36 +208,39 @@ class Endpoint:
         the app (which reaches the rooms at once: see LiveSessions.sign_out) — a password
         or role change, a token expiring — and close those whose sign-in can't be checked
         at all: revocation fails closed. One task checks them all, every half
-        ``reauth_seconds``, rather than a timer per socket; a socket not checked for half
-        of it more is closed, so either way none outlives ``reauth_seconds``. It ends
-        when the last socket does."""
+        ``reauth_seconds``, in batches of ``CHECK_BATCH`` sockets with one store call each
+        (one round trip, not two per socket); a socket not checked for half of it more is
+        closed, so either way none outlives ``reauth_seconds``. It ends when the last
+        socket does."""
         half = self.settings.reauth_seconds / 2
+        loop = asyncio.get_running_loop()
         while self._sessions:
             doubtful = any(s.unchecked_since is not None for s in self._sessions)
             await asyncio.sleep(min(1.0, half) if doubtful else half)
             out_of_reach: float | None = None  # when the check that found it so began
-            loop = asyncio.get_running_loop()
-            for session in list(self._sessions):
-                if session not in self._sessions:
-                    continue  # gone while we checked others
+            sessions = list(self._sessions)
+            for start in range(0, len(sessions), CHECK_BATCH):
+                batch = [s for s in sessions[start : start + CHECK_BATCH] if s in self._sessions]
                 if out_of_reach is not None:  # one check found the store out of reach
-                    session.unchecked(since=out_of_reach, within=half)
+                    for session in batch:
+                        session.unchecked(since=out_of_reach, within=half)
                     continue
                 started = loop.time()
                 try:
                     # A check may take a while (5 s at most), never less than a second.
-                    await self._check_in_time(session, min(max(half, 1.0), 5.0))
+                    await self._check_in_time(batch, min(max(half, 1.0), 5.0))
                 except (Unavailable, TimeoutError):
                     out_of_reach = started
-                    session.unchecked(since=started, within=half)
+                    for session in batch:
+                        session.unchecked(since=started, within=half)
                 except Exception:
-                    log.exception("sign-in check failed", extra={"conn": session.conn.id})
+                    log.exception("sign-in check failed")
 
-    async def _check_in_time(self, session: _Session, within: float) -> None:
+    async def _check_in_time(self, batch: list[_Session], within: float) -> None:
         """A store that doesn't answer is no better than one that refuses: past ``within``
         the check counts as failed, though it goes on (bounded by the store's own
-        timeout) and still closes the socket if it finds the sign-in revoked."""
-        check = asyncio.ensure_future(session.check_sign_in())
+        timeout) and still closes the sockets it finds signed out."""
+        check = asyncio.ensure_future(self._check(batch))
         done, _ = await asyncio.wait({check}, timeout=within)
         if not done:
             self._late_checks.add(check)
@@ -242,6 +248,11 @@ class Endpoint:
             check.add_done_callback(_quietly)
             raise TimeoutError
         check.result()
+
+    async def _check(self, batch: list[_Session]) -> None:
+        users = await self.accounts.authenticate_many({s.token for s in batch})
+        for session in batch:
+            session.checked(users.get(session.token))
 
     async def close(self) -> None:
         if self._sweeper is not None:
@@ -372,12 +383,18 @@ class _Session:
             if self._task is not None:
                 self._task.cancel()
 
-    async def check_sign_in(self) -> None:
-        try:
-            await self._reauthenticate()
-        except SignedOut as signed_out:
-            self._stop(signed_out)
+    @property
+    def token(self) -> str:
+        return self._token
+
+    def checked(self, user: User | None) -> None:
+        """What a sign-in check found: still ``user`` (whose name or role may have changed:
+        it applies from the next join), or signed out (None)."""
+        if user is None:
+            log.info("signed out", extra={"conn": self.conn.id, "user_id": self.user.id})
+            self._stop(SignedOut())
         else:
+            self.presence.user = user
             self.unchecked_since = None
 
     def unchecked(self, *, since: float, within: float) -> None:
