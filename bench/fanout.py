@@ -81,6 +81,9 @@ class Plan:
     resume_missed: int = 300
     resume_trials: int = 20
     stalled: int = 0  # members (one per room, from the first) that stop reading
+    # Everyone joined and nobody speaking: the servers' CPU over this long (long enough
+    # to take in the edge's sign-in checks, every 15 s by default).
+    idle_seconds: float = 32.0
 
 
 def free_port() -> int:
@@ -424,6 +427,14 @@ def run_target(key: str, plan: Plan) -> dict[str, Any]:
             raise RuntimeError(f"the load generator failed: {line}{loadgen.stderr.read().decode()}")
         time.sleep(2)  # let the joined connections go idle
         rss_idle = sum(rss_kib(p) for p in pids)
+        # What a community costs while nobody speaks: timers, sign-in checks, heartbeats.
+        idle_cpu = sum(cpu_seconds(p) for p in pids)
+        idle_core = sum(cpu_seconds(p) for p in on_core)
+        idle_started = time.monotonic()
+        time.sleep(plan.idle_seconds)
+        idle_elapsed = time.monotonic() - idle_started
+        idle_cpu = (sum(cpu_seconds(p) for p in pids) - idle_cpu) / idle_elapsed
+        idle_core = (sum(cpu_seconds(p) for p in on_core) - idle_core) / idle_elapsed
         cpu_before = sum(cpu_seconds(p) for p in pids)
         core_before = sum(cpu_seconds(p) for p in on_core)
         ops_before = commands_processed(redis_ports)
@@ -458,6 +469,9 @@ def run_target(key: str, plan: Plan) -> dict[str, Any]:
             target=target.name,
             machine_idle_before=round(idle_share, 2),
             rss_idle_kib_per_connection=round((rss_idle - rss_before) / connections, 1),
+            idle_cores=round(idle_cpu, 4),
+            idle_core_cores=round(idle_core, 4),
+            idle_cores_per_1000_members=round(idle_core * 1000 / connections, 4),
             rss_peak_mib=round(peak / 1024, 1),
             server_cpu_share=round(cpu_used / elapsed, 2),
             # The server core's whole cost (servers and Redis) per delivery: steadier
@@ -507,8 +521,13 @@ def report(results: list[dict[str, Any]], plan: Plan) -> str:
                 f"p50 {fmt(r['resume_ms']['p50'])} ms, p99 {fmt(r['resume_ms']['p99'])} ms"
                 if r["resume_ms"]["count"]
                 else "- resume: none (socket.io rooms keep no history)"
+                if TARGETS[r["key"]].peer
+                else "- resume: not measured"
             ),
             *([f"- errors seen by the load generator: {r['errors']}"] if r.get("errors") else []),
+            f"- idle, everyone joined and nobody speaking ({plan.idle_seconds:.0f} s): "
+            f"servers {r['idle_cores']:.3f} cores, with Redis {r['idle_core_cores']:.3f}; "
+            f"{r['idle_cores_per_1000_members']:.4f} cores per 1,000 members",
             f"- RSS per idle joined connection: {r['rss_idle_kib_per_connection']} KiB; "
             f"peak RSS {r['rss_peak_mib']} MiB; server CPU {r['server_cpu_share']} cores",
             f"- server core CPU per delivery: {fmt(r['core_us_per_delivery'])} µs, "
@@ -572,6 +591,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--seconds", type=float, default=None, help="per step")
     parser.add_argument(
+        "--idle-seconds", type=float, default=None, help="how long to measure the idle cost"
+    )
+    parser.add_argument(
+        "--idle-only",
+        action="store_true",
+        help="join everyone, measure memory and the idle cost, send nothing",
+    )
+    parser.add_argument(
         "--stalled",
         type=int,
         default=0,
@@ -590,10 +617,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         ),
         resume_trials=3 if args.quick else 20,
         stalled=args.stalled,
+        idle_seconds=args.idle_seconds or (5.0 if args.quick else 32.0),
     )
+    if args.idle_only:
+        plan.steps, plan.resume_trials = [], 0
     if args.smoke:
         plan = Plan(rooms=3, members=4, steps=[{"rate": 150, "seconds": 1}], resume_missed=20,
-                    resume_trials=1)  # fmt: skip
+                    resume_trials=1, idle_seconds=0.5)  # fmt: skip
     results = []
     for key in args.targets.split(","):
         print(f"{TARGETS[key].name}: {plan.rooms} rooms x {plan.members} members", flush=True)

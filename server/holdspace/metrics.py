@@ -134,6 +134,12 @@ def _hub_metrics(stats: HubStats, followed: int) -> Iterator[Metric]:
          stats.relayed),
         ("holdspace_commands_relayed_here",
          "Room commands this worker ran for a worker far from Redis", stats.relayed_here),
+        ("holdspace_sessions_ticked",
+         "Live sessions this worker let time act on (only those whose moment had come)",
+         stats.ticked),
+        ("holdspace_tick_reviews",
+         "Passes over every live session: a new ticker, a worker gone, the index's Redis "
+         "restarted", stats.reviews),
         ("holdspace_epochs_renewed",
          "Sessions given a new epoch because an earlier Redis (before a restart, restore "
          "or failover) wrote their state", stats.renewed),

@@ -100,6 +100,8 @@ class LiveSessions:
         self.settings = settings
         # Departures that met an outage, applied once the backend answers again.
         self._deferred: list[tuple[str, str, str, c.Command]] = []
+        self._seen_alive: frozenset[str] | None = None  # the workers alive at the last tick
+        self._review = False  # every live session is to be looked at (see tick)
         hub.take_relayed(self._relayed)
 
     def new_connection_id(self) -> str:
@@ -334,20 +336,36 @@ class LiveSessions:
     # -- time -------------------------------------------------------------------------
 
     async def tick(self) -> None:
-        """Let time act on every live session (start, expiries, held seats, scheduled end),
-        and let go of connections whose worker has died."""
+        """Let time act on the live sessions whose moment has come (a start, an expiry, a
+        held seat, a turn timer, the scheduled end): each session's next deadline is
+        indexed by the hub, so sessions where nothing is due cost nothing. Every live
+        session is looked at once when this worker begins ticking, and when a worker
+        has gone (its connections are let go of: no ghosts in the room)."""
         while self._deferred:
             await self.command(*self._deferred[0])
             self._deferred.pop(0)
-        sessions = await self.hub.live_sessions()
-        if not sessions:
+        due = await self.hub.due(self.clock.now())
+        if due is None:  # another worker ticks
+            self._seen_alive = None
             return
         alive = await self.hub.live_workers()
-        for key in sessions:
-            t = await self.hub.transact(key, lambda s: self._time_passes(s, alive))
-            if t is not None and (t.effects or t.ended):
-                room_id, _ = split_session_key(key)
-                await self._persist(room_id, key, t)
+        gone = self._seen_alive is not None and alive is not None and self._seen_alive - alive
+        if due.review or gone:
+            self._review = True
+        self._seen_alive = alive
+        if self._review:
+            self.hub.stats.reviews += 1
+            for key in await self.hub.live_sessions():
+                await self._tick_one(key, alive)
+            self._review = False  # (an outage on the way: all of it again next tick)
+        for key in due.sessions:
+            await self._tick_one(key, None)
+
+    async def _tick_one(self, key: str, alive: frozenset[str] | None) -> None:
+        t = await self.hub.transact(key, lambda s: self._time_passes(s, alive), ticking=True)
+        if t is not None and (t.effects or t.ended):
+            room_id, _ = split_session_key(key)
+            await self._persist(room_id, key, t)
 
     def _time_passes(self, state: RoomState, alive: frozenset[str] | None) -> Transition:
         now = self.clock.now()
@@ -362,6 +380,8 @@ class LiveSessions:
                     t.events += gone.events
                     t.effects += gone.effects
                     t.notices += gone.notices
+                    t.sooner = t.sooner or gone.sooner
+                    t.deadline = gone.deadline
         return t
 
     # -- effects ----------------------------------------------------------------------

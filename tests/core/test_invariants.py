@@ -9,7 +9,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 from holdspace.core import commands as c
 from holdspace.core import events as e
 from holdspace.core.policy import post_block, post_state
-from holdspace.core.room import Transition, apply
+from holdspace.core.room import Transition, apply, next_deadline
 from holdspace.core.state import RoomState
 from holdspace.live.redis import codec
 from holdspace.live.redis.state import changed_parts, stored
@@ -40,7 +40,13 @@ class RoomMachine(RuleBasedStateMachine):
         self.state.messages.track()
         self.state.receipts.track()
         applied_before = cid is not None and (actor, cid) in self.applied
+        due_before = next_deadline(self.state)
         t = apply(self.state, actor, cmd, self.now, cid)
+        # What a hub indexes: the session's next moment, and whether the step brought
+        # it forward (then the index must move).
+        assert t.deadline == next_deadline(self.state)
+        if t.deadline is not None and due_before is not None and not t.sooner:
+            assert t.deadline >= due_before
         if applied_before:
             # Sent again with the same client id: the first answer, and nothing applied.
             assert t.reply.get("repeated") is True
@@ -255,6 +261,25 @@ class RoomMachine(RuleBasedStateMachine):
         for user, p in self.state.participants.items():
             block = post_block(self.state, p, self.now)
             assert self.told[user] == (None if block is None else block.value)
+
+    @invariant()
+    def time_acts_exactly_at_the_deadline(self) -> None:
+        """A hub ticks a session only at its deadline: a tick a moment before it changes
+        nothing at all, and one at it does something (so it is never early either)."""
+        due = next_deadline(self.state)
+        if due is None:
+            assert self.state.phase == "ended"
+            return
+        assert due > self.now
+        parts = codec.to_parts(self.state)
+        early = codec.from_parts(parts)
+        t = apply(early, None, c.Tick(), max(self.now, due - 0.001))
+        assert (t.events, t.notices, t.effects) == ([], [], [])
+        assert codec.to_parts(early) == parts
+        assert (t.deadline, t.sooner) == (due, False)
+        on_time = codec.from_parts(parts)
+        t = apply(on_time, None, c.Tick(), due)
+        assert t.events or t.notices or codec.to_parts(on_time) != parts
 
     @invariant()
     def never_more_members_than_capacity(self) -> None:

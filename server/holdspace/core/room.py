@@ -30,7 +30,7 @@ from holdspace.core.text import clean_name
 from holdspace.core.transition import Transition, emit, view
 from holdspace.errors import ClientError, Code, InvalidInput, Rejected
 
-__all__ = ["Transition", "apply"]
+__all__ = ["Transition", "apply", "next_deadline"]
 
 
 def apply(
@@ -41,6 +41,7 @@ def apply(
     same client id ``cid`` gets its first answer, marked ``repeated``, and changes nothing
     (see :mod:`holdspace.core.receipts`)."""
     t = Transition()
+    due = next_deadline(state)
     _housekeep(state, t, now)
     if isinstance(cmd, c.Reconfigure):
         if state.phase != "ended":
@@ -61,6 +62,8 @@ def apply(
                     receipts.keep(state, actor_id, cid, t.reply)
     f.keep_watch(state, t, now)
     _tell_post_states(state, t, now)
+    t.deadline = next_deadline(state)
+    t.sooner = t.deadline is not None and (due is None or t.deadline < due)
     return t
 
 
@@ -114,6 +117,28 @@ def _dispatch(
 
 
 # -- time -------------------------------------------------------------------
+
+
+def next_deadline(state: RoomState) -> float | None:
+    """The first moment at which time acts on this session by itself — what
+    :func:`_housekeep` would do then and not before — or None once it has ended. Before
+    it, a ``Tick`` changes nothing (the invariant tests check it), so a hub ticks a
+    session only when this moment comes: idle sessions cost nothing."""
+    if state.phase == "ended":
+        return None
+    cfg = state.config
+    due = cfg.ends_at
+    if state.phase == "lobby" and cfg.starts_at < due:
+        due = cfg.starts_at
+    for p in state.participants.values():
+        if p.muted_until is not None and p.muted_until < due:  # INDEFINITE never comes
+            due = p.muted_until
+        if p.away_since is not None and p.away_since + cfg.grace_seconds < due:
+            due = p.away_since + cfg.grace_seconds
+    r = state.round
+    if r is not None and r.holder is not None and r.deadline is not None and state.pause is None:
+        due = min(due, r.deadline)
+    return due
 
 
 def _housekeep(state: RoomState, t: Transition, now: float) -> None:

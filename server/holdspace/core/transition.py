@@ -19,6 +19,11 @@ class Transition:
     reply: dict[str, Any] = field(default_factory=dict)  # for the actor only
     ended: bool = False  # the session is over: drop its state and log
     error: ClientError | None = None  # the command was refused; nothing of it applied
+    # When time next acts on the session by itself (None once it has ended), and whether
+    # this step brought that moment forward: a hub keeps an index of these, so that only
+    # sessions whose moment has come are ticked (see ``room.next_deadline``).
+    deadline: float | None = None
+    sooner: bool = False
 
 
 def emit(state: RoomState, t: Transition, cls: type[e.Event], now: float, **fields: Any) -> Any:

@@ -70,6 +70,8 @@ class HubStats:
     conflicts: int = 0  # steps run again: another worker changed the session first
     relayed: int = 0  # this worker's commands run by a worker nearer Redis
     relayed_here: int = 0  # commands run here for a worker far from Redis
+    ticked: int = 0  # sessions this worker let time act on (only those whose moment came)
+    reviews: int = 0  # passes over every live session (a new ticker, a worker gone)
     # Publish to delivery on this worker, per batch: counts per bucket (the last one
     # unbounded) and their sum. Stays empty for a hub with nothing in between.
     latency: list[int] = field(default_factory=lambda: [0] * (len(LATENCY_BUCKETS) + 1))
@@ -83,6 +85,16 @@ class HubStats:
 def new_epoch() -> str:
     """A fresh epoch: a session's sequence is only ever compared within one."""
     return secrets.token_hex(8)
+
+
+@dataclass(frozen=True, slots=True)
+class Due:
+    """What the worker that ticks should tick now (see :meth:`LiveHub.due`)."""
+
+    sessions: list[str]  # whose deadline has come, claimed for this worker
+    # Look at every live session instead: this worker has just begun ticking, or the
+    # index may have lost entries (the Redis that holds it restarted or failed over).
+    review: bool = False
 
 
 class Subscriber(Protocol):
@@ -161,10 +173,19 @@ class LiveHub(Protocol):
         ...
 
     async def transact(
-        self, key: str, step: Step, create: Callable[[], RoomState] | None = None
+        self,
+        key: str,
+        step: Step,
+        create: Callable[[], RoomState] | None = None,
+        *,
+        ticking: bool = False,
     ) -> Transition | None:
         """Run ``step`` atomically on session ``key``'s state, then publish what it emitted
         (a :class:`Portable` step may be run by another worker instead).
+
+        Each session's next deadline (``Transition.deadline``) is indexed for
+        :meth:`due`: a step that brings it forward moves its entry earlier; the
+        ticker's own step (``ticking``) sets it to what that step leaves.
 
         When the session has no state yet, ``create`` makes it (None: return None
         without calling ``step``). ``step`` may run more than once (optimistic
@@ -186,7 +207,13 @@ class LiveHub(Protocol):
     async def unsubscribe(self, key: str, subscriber: Subscriber) -> None: ...
 
     async def live_sessions(self) -> list[str]:
-        """Sessions this worker should keep ticking (with many workers, one ticks them all)."""
+        """Every live session (for a review: see :class:`Due`)."""
+        ...
+
+    async def due(self, now: float) -> Due | None:
+        """If this worker is the one that ticks (with many workers, one holds a lease):
+        the sessions whose indexed deadline is at or before ``now`` (each stays due
+        until a ``ticking`` step on it moves it on). None: another worker ticks."""
         ...
 
     async def live_workers(self) -> frozenset[str] | None:

@@ -17,6 +17,7 @@ from holdspace.core.room import Transition
 from holdspace.core.state import RoomState
 from holdspace.live.base import (
     Delivery,
+    Due,
     Encoder,
     HubStats,
     NoticeEncoder,
@@ -25,6 +26,7 @@ from holdspace.live.base import (
     Subscriber,
     merge,
 )
+from holdspace.live.due import DueIndex
 
 
 @dataclass(slots=True)
@@ -44,17 +46,32 @@ class MemoryHub:
         self._subscribers: dict[str, set[Subscriber]] = {}
         self.worker_id = "w0"
         self.stats = HubStats()
+        self._due = DueIndex()
+        self._ticking = False
 
     async def transact(
-        self, key: str, step: Step, create: Callable[[], RoomState] | None = None
+        self,
+        key: str,
+        step: Step,
+        create: Callable[[], RoomState] | None = None,
+        *,
+        ticking: bool = False,
     ) -> Transition | None:
         session = self._sessions.get(key)
+        created = session is None
         if session is None:
             if create is None:
+                if ticking:
+                    self._due.ticked(key, None)
                 return None
             session = _Session(create(), deque(maxlen=self._log_size))
             self._sessions[key] = session
         t = step(session.state)
+        if ticking or t.ended:
+            self.stats.ticked += ticking
+            self._due.ticked(key, None if t.ended else t.deadline)
+        elif t.deadline is not None and (created or t.sooner):
+            self._due.sooner(key, t.deadline)
         if t.replaced:
             self._rewrite(session, t)
         if t.events or t.notices:
@@ -108,6 +125,10 @@ class MemoryHub:
     async def live_sessions(self) -> list[str]:
         return list(self._sessions)
 
+    async def due(self, now: float) -> Due:
+        review, self._ticking = not self._ticking, True  # one worker: always this one
+        return Due(self._due.due(now), review)
+
     async def live_workers(self) -> frozenset[str] | None:
         return None
 
@@ -125,3 +146,4 @@ class MemoryHub:
     async def close(self) -> None:
         self._sessions.clear()
         self._subscribers.clear()
+        self._due = DueIndex()

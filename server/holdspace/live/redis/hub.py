@@ -31,7 +31,9 @@ the scripts touch one slot and run unchanged on Redis Cluster):
                                    keeps a copy of the state (``scripts.StepParts``)
 ``P{room:<id>}:live:<starts>:fol`` set: the workers following the session, as
                                    ``<worker>+`` (see :mod:`.following`)
-``Plive``                          set: live session keys, for the ticker
+``Plive``                          set: live session keys, for the ticker's reviews
+``Pdue``                           sorted set: live session key -> when time next acts on
+                                   it (ms; never later: see ``SessionStates.tick``)
 ``Pticker``                        string: the worker holding the tick lease
 ``Pworkers``                       sorted set: worker id -> last heartbeat (ms)
 ``Pprobe:<worker>``                pub/sub channel: the worker's end-to-end probe
@@ -67,6 +69,7 @@ from holdspace.core.state import RoomState
 from holdspace.errors import Unavailable
 from holdspace.live.base import (
     Delivery,
+    Due,
     Encoder,
     HubStats,
     NoticeEncoder,
@@ -227,8 +230,15 @@ class RedisHub:
     # -- the contract -----------------------------------------------------------------
 
     async def transact(
-        self, key: str, step: Step, create: Callable[[], RoomState] | None = None
+        self,
+        key: str,
+        step: Step,
+        create: Callable[[], RoomState] | None = None,
+        *,
+        ticking: bool = False,
     ) -> Transition | None:
+        if ticking:
+            return await self.states.tick(key, step, self._clock.now(), self.following.deliver_own)
         peer = self.relay.peer
         if peer is not None and create is None and isinstance(step, Portable):
             request = step.request
@@ -272,6 +282,9 @@ class RedisHub:
     async def live_sessions(self) -> list[str]:
         return await self.liveness.live_sessions()
 
+    async def due(self, now: float) -> Due | None:
+        return await self.liveness.due(now)
+
     async def live_workers(self) -> frozenset[str] | None:
         return await self.liveness.live_workers()
 
@@ -293,6 +306,9 @@ class RedisHub:
     # -- running ----------------------------------------------------------------------
 
     async def _start(self) -> None:
+        # Seen alive before it serves anyone: a worker that dies having seated members is
+        # then always among those the ticker saw, so its going is noticed (see tick).
+        await self.liveness.beat()
         self._tasks = [
             asyncio.create_task(self.following.listen(), name="hub-listener"),
             asyncio.create_task(self._heartbeat(), name="hub-probe"),

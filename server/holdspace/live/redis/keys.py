@@ -51,6 +51,11 @@ class Keys:
         return self.prefix + "live"
 
     @property
+    def due(self) -> str:
+        """Sorted set: live session key -> when time next acts on it (ms), for the ticker."""
+        return self.prefix + "due"
+
+    @property
     def ticker(self) -> str:
         return self.prefix + "ticker"
 

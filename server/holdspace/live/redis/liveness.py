@@ -12,14 +12,15 @@ from redis.commands.core import AsyncScript
 
 from holdspace.clock import Clock
 from holdspace.errors import Unavailable
-from holdspace.live.base import HubStats
+from holdspace.live.base import Due, HubStats
 from holdspace.live.redis.keys import Keys
-from holdspace.live.redis.scripts import LEASE, lease_args
+from holdspace.live.redis.scripts import DUE, LEASE, due_args, lease_args
 from holdspace.redis_connect import REDIS_ERRORS, UNREACHABLE, Client
 
 log = logging.getLogger("holdspace.hub")
 
 DAY_MS = 86_400_000  # heartbeats of workers gone longer than this are forgotten
+DUE_BATCH = 500  # sessions claimed at most per tick (more wait for the next)
 
 
 class Liveness:
@@ -44,6 +45,9 @@ class Liveness:
         self._lease_ms = int(lease_seconds * 1000)
         self._probe_timeout = probe_timeout_seconds
         self._lease: AsyncScript = client.register_script(LEASE)
+        self._due: AsyncScript = client.register_script(DUE)
+        self._ticking = False  # held the lease at the last tick
+        self._index_run: str | None = None  # the run id of the Redis holding the index
         self._probe: tuple[str, asyncio.Future[None]] | None = None
         self.probe_ok = True
 
@@ -80,14 +84,27 @@ class Liveness:
         if self._probe is not None and self._probe[0] == nonce and not self._probe[1].done():
             self._probe[1].set_result(None)
 
-    async def live_sessions(self) -> list[str]:
-        """Every live session, if this worker holds the tick lease; none otherwise."""
+    async def due(self, now: float) -> Due | None:
+        """The sessions whose deadline has come, if this worker holds the tick lease (see
+        :meth:`holdspace.live.base.LiveHub.due`); None otherwise."""
         try:
             held = await self._lease(
                 keys=[self._keys.ticker], args=lease_args(self._worker_id, self._lease_ms)
             )
             if held != 1:
-                return []
+                self._ticking = False
+                return None
+            run, *found = await self._due(keys=[self._keys.due], args=due_args(now, DUE_BATCH))
+        except REDIS_ERRORS as error:
+            self._stats.errors += 1
+            raise Unavailable("the live hub is out of reach") from error
+        review = not self._ticking or run != self._index_run
+        self._ticking, self._index_run = True, str(run)
+        return Due(sorted(str(k) for k in found), review)
+
+    async def live_sessions(self) -> list[str]:
+        """Every live session."""
+        try:
             return sorted(str(k) for k in await self._redis.smembers(self._keys.live))
         except REDIS_ERRORS as error:
             self._stats.errors += 1

@@ -3,6 +3,7 @@ each: the scripts take long positional lists, and only these builders write them
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib.resources import files
@@ -17,6 +18,7 @@ def _source(name: str) -> str:
 WRITE = _source("write")
 SINCE = _source("since")
 LEASE = _source("lease")
+DUE = _source("due")
 
 Arg = str | int | bytes
 Row = tuple[str, str, str, str, str]  # seq, frame, recipients, gate, final
@@ -125,3 +127,13 @@ def since_args(epoch: str, seq: int) -> list[Arg]:
 
 def lease_args(worker_id: str, ttl_ms: int) -> list[Arg]:
     return [worker_id, ttl_ms]
+
+
+def due_ms(at: float) -> int:
+    """A moment as the due index scores it and asks for it: whole ms, rounded down the
+    same way for both (a deadline at most a ms early costs a tick that changes nothing)."""
+    return math.floor(at * 1000)
+
+
+def due_args(now: float, limit: int) -> list[Arg]:
+    return [due_ms(now), limit]

@@ -38,8 +38,9 @@ from holdspace.live.base import (
 )
 from holdspace.live.redis import codec
 from holdspace.live.redis.keys import Keys, follower
+from holdspace.live.redis.listing import Listing
 from holdspace.live.redis.pipelined import AnswerLost
-from holdspace.live.redis.scripts import WRITE, StepParts, row, write_args
+from holdspace.live.redis.scripts import WRITE, StepParts, due_ms, row, write_args
 from holdspace.live.redis.sharded import script_calls
 from holdspace.redis_connect import REDIS_ERRORS, Client
 
@@ -53,7 +54,7 @@ ENDED = "0"  # the version a step that ends the session leaves
 # epoch, the log entry before the batch, the batch's entry ids, the batch).
 OwnDelivery = Callable[[str, str, str, Sequence[str], list[Delivery]], Awaitable[None]]
 # A step written: its epoch, the script's answer, its batch, whether it ended the session.
-Written = tuple[str, list[Any], list[Delivery], bool]
+Written = tuple[str, list[Any], list[Delivery], asyncio.Future[None] | None]
 
 
 @dataclass(slots=True)
@@ -173,7 +174,7 @@ class SessionStates:
         # Other workers' steps heard while one of this worker's was under way, for it to
         # bring the state it read (or is answered) up to: see :meth:`heard`.
         self._heard_meanwhile: dict[str, list[str]] = {}
-        self._unlisted: set[str] = set()  # written, not yet in the ticker's set of sessions
+        self.listing = Listing(client, keys, stats)
         self._redis_ok = True  # as the health check last found it
 
     def redis_answers(self, ok: bool) -> None:
@@ -207,13 +208,52 @@ class SessionStates:
         create: Callable[[], RoomState] | None,
         deliver_own: OwnDelivery,
     ) -> Transition | None:
+        t, _ = await self._run(key, step, create, deliver_own)
+        return t
+
+    async def tick(
+        self, key: str, step: Step, now: float, deliver_own: OwnDelivery
+    ) -> Transition | None:
+        """The ticker's step on a session that was due (or under review): run like any
+        other, then the session's entry in the due index set to the deadline it leaves.
+        Steps only ever move an entry earlier (``ZADD LT``), and the one this overwrites
+        may have come from a step written since this one: so if the session's version
+        has moved on by the time the entry is set, it is made due at once, to be looked
+        at again (Redis Cluster keeps the index and the session on different nodes, so
+        the two can't be one script)."""
+        t, version = await self._run(key, step, None, deliver_own)
+        deadline = None if t is None or t.ended else t.deadline
+        try:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                if deadline is None:
+                    pipe.zrem(self._keys.due, key)
+                else:
+                    pipe.zadd(self._keys.due, {key: due_ms(deadline)})
+                pipe.hget(self._keys.session(key)[0], "v")
+                _, now_version = await pipe.execute()
+            if deadline is not None and str(now_version or "0") != version:
+                await self._redis.zadd(self._keys.due, {key: due_ms(now)}, lt=True)
+        except REDIS_ERRORS as error:
+            self._stats.errors += 1
+            raise Unavailable("the live hub is out of reach") from error
+        self._stats.ticked += 1
+        return t
+
+    async def _run(
+        self,
+        key: str,
+        step: Step,
+        create: Callable[[], RoomState] | None,
+        deliver_own: OwnDelivery,
+    ) -> tuple[Transition | None, str]:
+        """A step, and the version of the session it found (if it wrote nothing) or wrote."""
         if not self._redis_ok:
             raise Unavailable("Redis is not answering")
         async with self._serial(key):
             try:
                 if not self._redis_ok:  # it stalled while this step waited its turn
                     raise Unavailable("Redis is not answering")
-                t, written = await self._transact(key, step, create)
+                t, written, version = await self._transact(key, step, create)
             except AnswerLost as error:
                 self._cache.pop(key, None)
                 self._stats.errors += 1
@@ -227,7 +267,7 @@ class SessionStates:
         # for that — following puts every batch in its place by the log's own order.
         if written is not None:
             await self._after_write(key, *written, deliver_own)
-        return t
+        return t, version
 
     async def relayed(
         self, key: str, ask: Callable[[], Awaitable[Mapping[str, Any]]]
@@ -246,7 +286,7 @@ class SessionStates:
 
     async def _transact(
         self, key: str, step: Step, create: Callable[[], RoomState] | None
-    ) -> tuple[Transition | None, Written | None]:
+    ) -> tuple[Transition | None, Written | None, str]:
         state_key = self._keys.session(key)[0]
         current = self._cache.pop(key, None)  # the step may change its state: taken out
         fresh = current is None  # read from Redis just now, not remembered from earlier
@@ -257,8 +297,8 @@ class SessionStates:
         for _ in range(MAX_ATTEMPTS):
             if current.state is None:
                 if create is None:
-                    await self._redis.srem(self._keys.live, key)
-                    return None, None
+                    await self._unlist(key)
+                    return None, None, "0"
                 state = create()
             else:
                 state = current.state
@@ -276,7 +316,7 @@ class SessionStates:
                 # computed on the current state counts, so a remembered one is checked.
                 if fresh or str(await self._redis.hget(state_key, "v") or "0") == current.version:
                     self._cache[key] = current
-                    return t, None
+                    return t, None, current.version
                 current, fresh = self._up_to_date(key, await self.read(state_key)).current(), True
                 continue
             result, batch = await self._write_step(
@@ -288,9 +328,14 @@ class SessionStates:
                     self._cache[key] = self._up_to_date(
                         key, Stored(result[1], state, core, whispers)
                     )
-                    if current.state is None:
-                        self._unlisted.add(key)
-                return t, (state.epoch, result, batch, t.ended)
+                listed = None  # the ticker's set and index, written in the background
+                if t.ended:
+                    listed = self.listing.ended(key)
+                elif t.deadline is not None and current.state is None:
+                    listed = self.listing.begun(key, t.deadline)
+                elif t.deadline is not None and t.sooner:
+                    listed = self.listing.sooner(key, t.deadline)
+                return t, (state.epoch, result, batch, listed), str(result[1])
             if result[0] == 2 and not renew:
                 # Redis restarted, was restored or failed over since this session was
                 # last written, and may have come back without its last writes: the
@@ -333,25 +378,27 @@ class SessionStates:
         epoch: str,
         result: list[Any],
         batch: list[Delivery],
-        ended: bool,
+        listed: asyncio.Future[None] | None,
         deliver_own: OwnDelivery,
     ) -> None:
         """What follows a step that was written: the step stands whatever happens here, so
-        a failure is logged and made good later, never reported as the command's. (A
-        batch not handed over is caught up by the probe; a session not yet listed for
-        the ticker is listed on its next step.)"""
+        a failure is logged and made good later, never reported as the command's (a batch
+        not handed over is caught up by the probe; the ticker's index is written again)."""
         try:
             if batch:
                 await deliver_own(key, epoch, result[2], result[3:], batch)
-            if ended:
-                self._unlisted.discard(key)
-                await self._redis.srem(self._keys.live, key)
-            elif key in self._unlisted:
-                await self._redis.sadd(self._keys.live, key)
-                self._unlisted.discard(key)
         except REDIS_ERRORS:
             self._stats.errors += 1
             log.warning("hub: after a written step", exc_info=True)
+        if listed is not None:
+            await asyncio.shield(listed)
+
+    async def _unlist(self, key: str) -> None:
+        """The session is over: out of the ticker's set and its index."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.srem(self._keys.live, key)
+            pipe.zrem(self._keys.due, key)
+            await pipe.execute()
 
     async def read(self, state_key: str) -> Stored:
         fields: dict[str, str] = await self._redis.hgetall(state_key)  # type: ignore[assignment]
@@ -395,4 +442,5 @@ class SessionStates:
         return result, batch
 
     async def close(self) -> None:
+        await self.listing.close()
         await self._write.close()
