@@ -22,6 +22,7 @@ import uvicorn
 from holdspace.app import create_app
 from holdspace.auth.passwords import PasswordService
 from holdspace.clock import ManualClock
+from holdspace.edge import GuardedWebSockets
 from holdspace.logs import JsonFormatter
 from holdspace.protocol import TRANSPORT_MAX_BYTES
 from holdspace.records import Room, User
@@ -103,7 +104,7 @@ class LiveServer:
         self.app = create_app(self.settings, clock=clock, passwords=passwords)
         config = uvicorn.Config(
             self.app,
-            ws="websockets-sansio",
+            ws=GuardedWebSockets,  # as served: frames go out at once when they can
             ws_max_size=TRANSPORT_MAX_BYTES,
             ws_per_message_deflate=False,
             log_config=None,

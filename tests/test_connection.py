@@ -193,3 +193,61 @@ async def test_signing_out_every_device_reaches_each() -> None:
         await stopped.wait()
     assert socket.sent == ["signed_out"]
     assert [type(r) for r in stops] == [Revoked]
+
+
+class Kernel:
+    """A socket's ``send_now``: takes frames at once while it has room (``room``), else
+    says no and they go the waiting way (``Socket.send``)."""
+
+    def __init__(self, socket: Socket) -> None:
+        self.socket = socket
+        self.room = True
+        self.now: list[str] = []  # what went out at once
+
+    def send_now(self, frame: str) -> bool:
+        if not self.room:
+            return False
+        self.now.append(frame)
+        self.socket.sent.append(frame)
+        return True
+
+
+async def test_a_frame_goes_out_at_once_when_nothing_waits() -> None:
+    """No task for a frame the socket can take now; once one had to wait, those after
+    it queue behind it (order kept) until the queue is empty again."""
+    socket = Socket()
+    kernel = Kernel(socket)
+    conn = Connection(
+        "c", "u", socket.send, max_frames=100, max_bytes=10_000, send_now=kernel.send_now
+    )
+    conn.deliver(batch(1, 2))
+    assert kernel.now == ["frame-1", "frame-2"]
+    assert not conn.sending
+    kernel.room = False
+    socket.reading.clear()
+    conn.deliver(batch(3))
+    kernel.room = True  # room again, but frame 3 is still waiting: 4 goes behind it
+    conn.deliver(batch(4))
+    assert conn.sending
+    assert kernel.now == ["frame-1", "frame-2"]
+    socket.reading.set()
+    conn.deliver(batch(5))
+    await drained(socket, 5)
+    assert socket.sent == [f"frame-{s}" for s in (1, 2, 3, 4, 5)]
+
+
+async def test_a_socket_that_breaks_under_a_direct_send_stops_only_its_connection() -> None:
+    stopped: list[BaseException] = []
+
+    def broken(frame: str) -> bool:
+        raise ConnectionResetError("gone")
+
+    socket = Socket()
+    conn = Connection(
+        "c", "u", socket.send, max_frames=100, max_bytes=10_000, send_now=broken,
+        on_stop=stopped.append,
+    )  # fmt: skip
+    conn.deliver(batch(1))  # raises nothing into the fan-out
+    assert [type(e) for e in stopped] == [ConnectionResetError]
+    conn.deliver(batch(2))
+    assert socket.sent == []

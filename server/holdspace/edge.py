@@ -24,12 +24,17 @@ from typing import Any
 
 from uvicorn.protocols.http.h11_impl import H11Protocol
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.protocol import State
 
 from holdspace.limits import OpenCounts, TrustedProxies
 from holdspace.metrics import EDGE_STATS, EdgeStats
 from holdspace.settings import Settings
 
-__all__ = ["EdgeGuard", "GuardedH11", "GuardedWebSockets", "http_protocol"]
+__all__ = ["SEND_NOW", "EdgeGuard", "GuardedH11", "GuardedWebSockets", "http_protocol"]
+
+# The ASGI scope extension through which :class:`GuardedWebSockets` offers its
+# :meth:`~GuardedWebSockets.send_now` to the app.
+SEND_NOW = "holdspace.send_now"
 
 
 @dataclass(slots=True)
@@ -204,6 +209,31 @@ class GuardedWebSockets(WebSocketsSansIOProtocol):
     def connection_lost(self, exc: Exception | None) -> None:
         super().connection_lost(exc)
         _let_go(self)
+
+    def handle_connect(self, event: Any) -> None:
+        super().handle_connect(event)
+        scope = getattr(self, "scope", None)
+        if scope is not None:
+            scope["extensions"][SEND_NOW] = self.send_now
+
+    def send_now(self, text: str) -> bool:
+        """Send a text frame at once, if the socket can take it now — accepted, open, and
+        not held back by the transport's flow control: what awaiting ASGI's
+        ``websocket.send`` does then, without a coroutine and a task for every frame to
+        every member. False: it can't go now; send it the ASGI way, which waits."""
+        if (
+            not self.handshake_complete
+            or self.initial_response is not None
+            or self.close_sent
+            or self.disconnected
+            or not self.writable.is_set()
+            or self.transport.is_closing()
+            or self.conn.state is not State.OPEN
+        ):
+            return False
+        self.conn.send_text(text.encode())
+        self.transport.write(b"".join(self.conn.data_to_send()))
+        return True
 
 
 def http_protocol() -> type[asyncio.Protocol]:

@@ -45,9 +45,9 @@ class Store(Protocol):
         """The token's user, or None when unknown, revoked or expired."""
         ...
 
-    async def get_token_users(self, token_hashes: Sequence[str], now: float) -> dict[str, User]:
-        """Each token's user, for those still valid (one round trip for many: the edge
-        re-checks every open socket's sign-in this way)."""
+    async def valid_tokens(self, token_hashes: Sequence[str], now: float) -> set[str]:
+        """Those of the tokens still valid (one round trip for many: the edge re-checks
+        every open socket's sign-in this way)."""
         ...
 
     async def revoke_token(self, token_hash: str) -> None: ...

@@ -461,22 +461,18 @@ class RedisStore:
             return None
         return await self.get_user(str(record["user_id"]))
 
-    async def get_token_users(self, token_hashes: Sequence[str], now: float) -> dict[str, User]:
+    async def valid_tokens(self, token_hashes: Sequence[str], now: float) -> set[str]:
         if not token_hashes:
-            return {}
+            return set()
         async with self._redis.pipeline(transaction=False) as pipe:
             for token_hash in token_hashes:
                 pipe.get(self._token_key(token_hash))
             raws: list[Any] = await pipe.execute()
-        owners: dict[str, str] = {}
-        for token_hash, raw in zip(token_hashes, raws, strict=True):
-            if raw is not None:
-                record = json.loads(str(raw))
-                if float(record["expires_at"]) > now:
-                    owners[token_hash] = str(record["user_id"])
-        ids = list(dict.fromkeys(owners.values()))
-        users = {u.id: u for u in await self._users(ids) if u is not None}
-        return {h: users[i] for h, i in owners.items() if i in users}
+        return {
+            token_hash
+            for token_hash, raw in zip(token_hashes, raws, strict=True)
+            if raw is not None and float(json.loads(str(raw))["expires_at"]) > now
+        }
 
     async def revoke_token(self, token_hash: str) -> None:
         key = self._token_key(token_hash)

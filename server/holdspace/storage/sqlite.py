@@ -509,25 +509,23 @@ class SQLiteStore:
 
         return await self._run(job)
 
-    async def get_token_users(self, token_hashes: Sequence[str], now: float) -> dict[str, User]:
+    async def valid_tokens(self, token_hashes: Sequence[str], now: float) -> set[str]:
         wanted = list(token_hashes)
 
-        def job(conn: sqlite3.Connection) -> dict[str, User]:
-            found: dict[str, User] = {}
+        def job(conn: sqlite3.Connection) -> set[str]:
+            found: set[str] = set()
             for start in range(0, len(wanted), 500):  # well within SQLite's bound on ?s
                 chunk = wanted[start : start + 500]
                 marks = ",".join("?" * len(chunk))
                 rows = conn.execute(
-                    f"SELECT t.token_hash, {_USER_COLUMNS} FROM auth_tokens t"  # noqa: S608
-                    f" JOIN users u ON u.id = t.user_id WHERE t.token_hash IN ({marks})"
-                    " AND t.expires_at > ?",
+                    f"SELECT token_hash FROM auth_tokens WHERE token_hash IN ({marks})"  # noqa: S608
+                    " AND expires_at > ?",
                     (*chunk, now),
                 ).fetchall()
-                for row in rows:
-                    found[row[0]] = _user(row[1:])
+                found.update(str(row[0]) for row in rows)
             return found
 
-        return await self._run(job) if wanted else {}
+        return await self._run(job) if wanted else set()
 
     async def revoke_token(self, token_hash: str) -> None:
         await self._run(

@@ -24,6 +24,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from holdspace import protocol as p
 from holdspace.accounts import Accounts
 from holdspace.auth.tokens import device_key, every_device_key
+from holdspace.edge import SEND_NOW
 from holdspace.errors import ClientError, Code, InvalidInput, Rejected, Unavailable, unavailable
 from holdspace.limits import AccountSockets
 from holdspace.live.connection import Connection, Lost, Overflow, Revoked
@@ -250,9 +251,9 @@ class Endpoint:
         check.result()
 
     async def _check(self, batch: list[_Session]) -> None:
-        users = await self.accounts.authenticate_many({s.token for s in batch})
+        valid = await self.accounts.signed_in({s.token for s in batch})
         for session in batch:
-            session.checked(users.get(session.token))
+            session.checked(session.token in valid)
 
     async def close(self) -> None:
         if self._sweeper is not None:
@@ -301,6 +302,7 @@ class _Session:
             max_bytes=settings.send_queue_bytes,
             on_stop=self._stop,  # overflow, lost track, signed out, or a failed send
             sign_in=frozenset((device_key(token), every_device_key(user.id))),
+            send_now=websocket.scope.get("extensions", {}).get(SEND_NOW),
         )
         self.presence = Presence(user, self.conn)
         self.unchecked_since: float | None = None  # when a sign-in check first failed
@@ -387,15 +389,14 @@ class _Session:
     def token(self) -> str:
         return self._token
 
-    def checked(self, user: User | None) -> None:
-        """What a sign-in check found: still ``user`` (whose name or role may have changed:
-        it applies from the next join), or signed out (None)."""
-        if user is None:
+    def checked(self, signed_in: bool) -> None:
+        """What a sign-in check found. (A changed name or role is read at the next join,
+        which authenticates afresh.)"""
+        if signed_in:
+            self.unchecked_since = None
+        else:
             log.info("signed out", extra={"conn": self.conn.id, "user_id": self.user.id})
             self._stop(SignedOut())
-        else:
-            self.presence.user = user
-            self.unchecked_since = None
 
     def unchecked(self, *, since: float, within: float) -> None:
         """A check begun at ``since`` couldn't be made: close the socket once checks have
