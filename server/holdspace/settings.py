@@ -82,6 +82,11 @@ class Settings:
     # a fast link lets one stalled reader hold megabytes). Linux doubles what is set.
     socket_send_buffer_bytes: int = 256 * 1024
     ws_compression: bool = False  # permessage-deflate costs memory per connection: off by default
+    # A WebSocket ping to every idle connection this often (0: none). It keeps proxies
+    # from closing a quiet room's connections (nginx's proxy_read_timeout, a load
+    # balancer's idle timeout) and costs CPU per connection; dead peers are found by the
+    # kernel's TCP keep-alive either way.
+    ws_ping_seconds: float = 20.0
     # Tune Python's garbage collector for a long-running server (see app.tune_garbage_collector).
     gc_tuning: bool = True
     send_queue_frames: int = 1000
