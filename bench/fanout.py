@@ -81,6 +81,7 @@ class Plan:
     resume_missed: int = 300
     resume_trials: int = 20
     stalled: int = 0  # members (one per room, from the first) that stop reading
+    body_chars: int = 100  # each message's text, padded to this length (the limit: 2,000)
     # Everyone joined and nobody speaking: the servers' CPU over this long (long enough
     # to take in the edge's sign-in checks, every 15 s by default).
     idle_seconds: float = 32.0
@@ -103,6 +104,13 @@ def pinned(core: str, argv: Sequence[str]) -> list[str]:
 def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def steal_seconds() -> float:
+    """CPU time the hypervisor took from this machine's cores so far (all cores): on a
+    shared machine, how much of a step's time the servers never had."""
+    fields = Path("/proc/stat").read_text().splitlines()[0].split()
+    return int(fields[8]) / os.sysconf("SC_CLK_TCK") if len(fields) > 8 else 0.0
 
 
 def rss_kib(pid: int) -> int:
@@ -412,6 +420,7 @@ def run_target(key: str, plan: Plan) -> dict[str, Any]:
             "stop_p99_ms": P99_LIMIT_MS,
             "pause_after_setup": True,
             "stalled": plan.stalled,
+            "body_chars": plan.body_chars,
         }))  # fmt: skip
         idle_share = wait_quiet()
         rss_before = sum(rss_kib(p) for p in pids)
@@ -442,6 +451,8 @@ def run_target(key: str, plan: Plan) -> dict[str, Any]:
         loadgen.stdin.write(b"GO\n")
         loadgen.stdin.flush()
         progress = []
+        steal_at, step_at = steal_seconds(), time.monotonic()
+        steals: list[float] = []  # per step: cores the machine lost to steal time
         # Redis's work is read at each step's end: after the steps come the resume trials,
         # all in one room (so on one shard), which would skew how the work spreads.
         ops_after, steps_seconds = ops_before, 0.0
@@ -449,6 +460,9 @@ def run_target(key: str, plan: Plan) -> dict[str, Any]:
             text = raw.decode().strip()
             progress.append(text)
             print(f"  {key}: {text}", flush=True)
+            stolen, now_at = steal_seconds(), time.monotonic()
+            steals.append(round((stolen - steal_at) / max(now_at - step_at, 1e-9), 2))
+            steal_at, step_at = stolen, now_at
             ops_after, steps_seconds = commands_processed(redis_ports), time.monotonic() - started
         out = loadgen.stdout.read().decode()
         loadgen.wait(60)
@@ -462,6 +476,8 @@ def run_target(key: str, plan: Plan) -> dict[str, Any]:
         if not out.strip():
             raise RuntimeError("the load generator printed no results:\n" + "\n".join(progress))
         result: dict[str, Any] = json.loads(out)
+        for step, stolen in zip(result["steps"], steals, strict=False):
+            step["steal_cores"] = stolen
         connections = result["connections"]
         delivered = max(1, sum(s["deliveries"] for s in result["steps"]))
         result.update(
@@ -500,7 +516,8 @@ def report(results: list[dict[str, Any]], plan: Plan) -> str:
     lines = [
         f"# Fan-out benchmark, {datetime.date.today().isoformat()}",
         "",
-        f"{plan.rooms} rooms x {plan.members} members ({plan.rooms * plan.members} connections); "
+        f"{plan.rooms} rooms x {plan.members} members ({plan.rooms * plan.members} connections), "
+        f"messages of {plan.body_chars} characters; "
         f"servers and Redis on core {SERVER_CORE}, the load generator on core {LOADGEN_CORE}; "
         f"p99 limit {P99_LIMIT_MS:.0f} ms, no loss.",
         "",
@@ -542,12 +559,14 @@ def report(results: list[dict[str, Any]], plan: Plan) -> str:
                 else []
             ),
             "",
-            "| offered/s | achieved/s | p50 ms | p99 ms | max ms | lost | loadgen CPU |",
-            "|---|---|---|---|---|---|---|",
+            "| offered/s | achieved/s | p50 ms | p99 ms | max ms | lost | loadgen CPU "
+            "| steal (cores) |",
+            "|---|---|---|---|---|---|---|---|",
             *(
                 f"| {s['rate']}{' (again)' if s.get('retry') else ''} | {s['achieved']} | "
                 f"{fmt(s['p50_ms'])} | {fmt(s['p99_ms'])} | "
-                f"{fmt(s['max_ms'])} | {s['lost']} | {s['loadgen_cpu']} |"
+                f"{fmt(s['max_ms'])} | {s['lost']} | {s['loadgen_cpu']} | "
+                f"{s.get('steal_cores', '—')} |"
                 for s in r["steps"]
             ),
             "",
@@ -591,6 +610,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--seconds", type=float, default=None, help="per step")
     parser.add_argument(
+        "--body-chars",
+        type=int,
+        default=100,
+        help="each message's length in characters (the server takes up to 2,000)",
+    )
+    parser.add_argument(
         "--idle-seconds", type=float, default=None, help="how long to measure the idle cost"
     )
     parser.add_argument(
@@ -618,6 +643,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         resume_trials=3 if args.quick else 20,
         stalled=args.stalled,
         idle_seconds=args.idle_seconds or (5.0 if args.quick else 32.0),
+        body_chars=args.body_chars,
     )
     if args.idle_only:
         plan.steps, plan.resume_trials = [], 0

@@ -1,8 +1,10 @@
-"""What the tick costs: every second, the worker holding the tick lease lets time act
-on every live session (``LiveSessions.tick``), one after another. This measures the
-time and CPU per session ticked, on Redis, for sessions another worker wrote (each
-read from Redis first) and for sessions as the ticker left them (remembered), and so
-how many live sessions one ticking worker can cover in its one-second tick.
+"""What ticking a session costs: the worker holding the tick lease lets time act on the
+sessions whose moment has come, and on every live session in a review (when it takes
+the lease, or a worker has gone: ``LiveSessions.tick``), one after another. This
+measures the time and CPU per session ticked, on Redis, for sessions another worker
+wrote (each read from Redis first) and for sessions as the ticker left them
+(remembered), and so how many sessions one ticking worker covers a second: how long
+a review of them all takes.
 
     .venv/bin/python -m bench.tick [--sessions 2000] [--members 10]
 

@@ -18,6 +18,9 @@ const plan = JSON.parse(readFileSync(process.argv[2], "utf8"));
 const now = () => performance.timeOrigin + performance.now();
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const MARK = Buffer.from('"text":"b|');
+// Each message's text: "b|<id>|<sent>|" then padding up to `body_chars` (100 by default;
+// the server's limit is 2,000): the size of what members really write matters.
+const PAD = "x".repeat(Math.max(0, (plan.body_chars ?? 100) - 32));
 
 // -- Holdspace's protocol ------------------------------------------------------------
 
@@ -108,7 +111,7 @@ class HoldspaceClient {
   }
 
   post(id) {
-    this.ws.send(`{"type":"post","text":"b|${id}|${now()}"}`);
+    this.ws.send(`{"type":"post","text":"b|${id}|${now()}|${PAD}"}`);
   }
 
   /** Stop reading: the socket's data stays in the kernel until it is full. */
@@ -158,7 +161,7 @@ class SocketIOClient {
         // "b|<id>|<sent>": two character codes decide, then one indexOf and two numbers.
         if (text.charCodeAt(0) !== 98 || text.charCodeAt(1) !== 124) return;
         const bar = text.indexOf("|", 2);
-        this.onMark?.(Number(text.slice(2, bar)), Number(text.slice(bar + 1)));
+        this.onMark?.(Number(text.slice(2, bar)), Number(text.slice(bar + 1, text.indexOf("|", bar + 1))));
       });
     });
   }
@@ -170,7 +173,7 @@ class SocketIOClient {
   }
 
   post(id) {
-    this.socket.emit("post", { room: this.room, text: `b|${id}|${now()}` });
+    this.socket.emit("post", { room: this.room, text: `b|${id}|${now()}|${PAD}` });
   }
 
   close() {

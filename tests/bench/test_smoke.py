@@ -16,7 +16,8 @@ pytestmark = pytest.mark.integration
 @pytest.mark.parametrize("target", ["embedded", "redis-w2", "cluster-w1"])
 def test_a_tiny_benchmark_runs_end_to_end(target: str) -> None:
     plan = Plan(rooms=3, members=4, steps=[{"rate": 150, "seconds": 1}], resume_missed=20,
-                resume_trials=1)  # fmt: skip
+                resume_trials=1, idle_seconds=0.5,
+                body_chars=2000 if target == "embedded" else 100)  # fmt: skip
     result = run_target(target, plan)
     assert result["connections"] == 12
     assert result["errors"] == 0
@@ -28,11 +29,15 @@ def test_a_tiny_benchmark_runs_end_to_end(target: str) -> None:
         assert step["deliveries"] + step["lost"] == step["messages"] * 3  # everyone else, once
     assert result["resume_ms"]["count"] == 1
     assert result["rss_idle_kib_per_connection"] > 0
+    assert result["idle_core_cores"] >= result["idle_cores"] >= 0
+    assert all(step["steal_cores"] >= 0 for step in steps)
     if target != "embedded":  # how Redis's work spread: one count per node
         assert len(result["redis_ops_per_s"]) == (3 if target == "cluster-w1" else 1)
         assert sum(result["redis_ops_per_s"]) > 0
     text = report([result], plan)
     assert "max sustainable deliveries/s" in text
+    assert f"messages of {plan.body_chars} characters" in text
+    assert "cores per 1,000 members" in text
 
 
 def test_the_tick_benchmark_runs(capsys: pytest.CaptureFixture[str]) -> None:
