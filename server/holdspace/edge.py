@@ -30,7 +30,14 @@ from holdspace.limits import OpenCounts, TrustedProxies
 from holdspace.metrics import EDGE_STATS, EdgeStats
 from holdspace.settings import Settings
 
-__all__ = ["SEND_NOW", "EdgeGuard", "GuardedH11", "GuardedWebSockets", "http_protocol"]
+__all__ = [
+    "SEND_NOW",
+    "EdgeGuard",
+    "GuardedH11",
+    "GuardedWebSockets",
+    "http_protocol",
+    "text_frame",
+]
 
 # The ASGI scope extension through which :class:`GuardedWebSockets` offers its
 # :meth:`~GuardedWebSockets.send_now` to the app.
@@ -231,9 +238,44 @@ class GuardedWebSockets(WebSocketsSansIOProtocol):
             or self.conn.state is not State.OPEN
         ):
             return False
-        self.conn.send_text(text.encode())
-        self.transport.write(b"".join(self.conn.data_to_send()))
+        conn = self.conn
+        if conn.extensions or conn.writes or conn.expect_continuation_frame:
+            # Compressed (per connection), or something already waits to go: the
+            # protocol's own path, which keeps both right.
+            conn.send_text(text.encode())
+            self.transport.write(b"".join(conn.data_to_send()))
+        else:
+            self.transport.write(text_frame(text))
         return True
+
+
+# A server's text frame depends on its text alone (no mask, no extension): made once per
+# event and written to every member's socket. Keyed by identity: the hub hands the same
+# string to each subscriber, and the entry holds it, so its id can't be reused meanwhile.
+_FRAMES: dict[int, tuple[str, bytes]] = {}
+_FRAMES_KEPT = 256  # events delivered together; then the cache starts again
+
+
+def text_frame(text: str) -> bytes:
+    """``text`` as one unmasked, final text frame (RFC 6455, 5.2), as the ``websockets``
+    protocol would serialize it with no extension, made once for all the sockets it
+    goes to."""
+    kept = _FRAMES.get(id(text))
+    if kept is not None and kept[0] is text:
+        return kept[1]
+    payload = text.encode()
+    size = len(payload)
+    if size < 126:
+        header = bytes((0x81, size))
+    elif size < 65536:
+        header = bytes((0x81, 126)) + size.to_bytes(2, "big")
+    else:
+        header = bytes((0x81, 127)) + size.to_bytes(8, "big")
+    frame = header + payload
+    if len(_FRAMES) >= _FRAMES_KEPT:
+        _FRAMES.clear()
+    _FRAMES[id(text)] = (text, frame)
+    return frame
 
 
 def http_protocol() -> type[asyncio.Protocol]:
