@@ -57,10 +57,12 @@ $(PEER_NODE): bench/peers/node/package.json bench/peers/node/package-lock.json
 	npm ci --prefix bench/peers/node --no-audit --no-fund
 	touch $@
 
-## The fan-out benchmark: every target side by side (takes a while); results in bench/results/.
+## The fan-out benchmark: every target side by side, twice, with 100- and 2,000-character
+## messages (takes a while); results in bench/results/.
 bench: $(BSTAMP) $(LOADGEN) $(PEER_NODE)
 	./scripts/ensure-redis
 	$(BIN)/python -m bench.fanout
+	$(BIN)/python -m bench.fanout --body-chars 2000
 
 ## A few rooms for a few seconds: a quick look, nothing written.
 bench-quick: $(BSTAMP) $(LOADGEN) $(PEER_NODE)

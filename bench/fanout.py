@@ -70,6 +70,9 @@ TARGETS = {
 }  # fmt: skip
 # The report's last lines: Holdspace on Redis with one worker against each peer.
 BASELINE = "redis-w1"
+# Rates every target is offered in the ramp, whose CPU per delivery the summary compares.
+FIXED_RATES = (6000, 12000)
+DEFAULT_BODY_CHARS = 100
 RATIOS = {"python-socketio": "ratio_vs_python_socketio", "socketio-node": "ratio_vs_socketio_node"}
 
 
@@ -85,6 +88,7 @@ class Plan:
     # Everyone joined and nobody speaking: the servers' CPU over this long (long enough
     # to take in the edge's sign-in checks, every 15 s by default).
     idle_seconds: float = 32.0
+    repeats: int = 1  # every target run this many times, interleaved
 
 
 def free_port() -> int:
@@ -185,11 +189,10 @@ def holdspace(
         HOLDSPACE_POST_BURST="1000",  # the limits are checked on every post, set high
         HOLDSPACE_POSTS_PER_MINUTE="1000000",
         HOLDSPACE_MAX_CAPACITY="16",
-        # Every member connects from this one address, and the facilitator's account
-        # holds a socket in every room: the edge's per-address and per-account limits off.
+        # Every member connects from this one address: the edge's per-address limits off
+        # (each account holds one socket, within the per-account limit, as in the field).
         HOLDSPACE_CONNECTIONS_PER_ADDRESS="0",
         HOLDSPACE_HANDSHAKE_BURST="0",
-        HOLDSPACE_SOCKETS_PER_ACCOUNT="0",
         HOLDSPACE_DATA_DIR=str(workdir / "data"),
     )
     try:
@@ -372,8 +375,6 @@ async def seed(env: dict[str, str], plan: Plan) -> list[dict[str, Any]]:
     try:
         accounts = Accounts(store, passwords, clock, token_ttl_seconds=86400)
         rooms_service = Rooms(store, clock, settings)
-        fac = await accounts.create("bench-fac", PASSWORD, "Facilitator", "facilitator")
-        _, fac_token = await accounts.login("bench-fac", PASSWORD, "127.0.0.1")
         start = datetime.datetime.now(datetime.UTC) - datetime.timedelta(minutes=5)
         schedule = {
             "timezone": "UTC",
@@ -381,6 +382,10 @@ async def seed(env: dict[str, str], plan: Plan) -> list[dict[str, Any]]:
         }
         rooms = []
         for r in range(plan.rooms):
+            # Each room its own facilitator, as a real community has: no account holds a
+            # socket in every room.
+            fac = await accounts.create(f"fac{r}", PASSWORD, f"Facilitator {r}", "facilitator")
+            _, fac_token = await accounts.login(fac.username, PASSWORD, "127.0.0.1")
             room = await rooms_service.create(
                 fac, {"name": f"Room {r}", "capacity": plan.members, "schedule": schedule}
             )
@@ -453,6 +458,8 @@ def run_target(key: str, plan: Plan) -> dict[str, Any]:
         progress = []
         steal_at, step_at = steal_seconds(), time.monotonic()
         steals: list[float] = []  # per step: cores the machine lost to steal time
+        step_core: list[float] = []  # per step: the server core's CPU seconds
+        core_at = core_before
         # Redis's work is read at each step's end: after the steps come the resume trials,
         # all in one room (so on one shard), which would skew how the work spreads.
         ops_after, steps_seconds = ops_before, 0.0
@@ -463,6 +470,9 @@ def run_target(key: str, plan: Plan) -> dict[str, Any]:
             stolen, now_at = steal_seconds(), time.monotonic()
             steals.append(round((stolen - steal_at) / max(now_at - step_at, 1e-9), 2))
             steal_at, step_at = stolen, now_at
+            core_now = sum(cpu_seconds(p) for p in on_core)
+            step_core.append(core_now - core_at)
+            core_at = core_now
             ops_after, steps_seconds = commands_processed(redis_ports), time.monotonic() - started
         out = loadgen.stdout.read().decode()
         loadgen.wait(60)
@@ -476,8 +486,9 @@ def run_target(key: str, plan: Plan) -> dict[str, Any]:
         if not out.strip():
             raise RuntimeError("the load generator printed no results:\n" + "\n".join(progress))
         result: dict[str, Any] = json.loads(out)
-        for step, stolen in zip(result["steps"], steals, strict=False):
+        for step, stolen, used in zip(result["steps"], steals, step_core, strict=False):
             step["steal_cores"] = stolen
+            step["core_us_per_delivery"] = round(used * 1e6 / max(1, step["deliveries"]), 1)
         connections = result["connections"]
         delivered = max(1, sum(s["deliveries"] for s in result["steps"]))
         result.update(
@@ -528,7 +539,7 @@ def report(results: list[dict[str, Any]], plan: Plan) -> str:
         saturated = any(s["loadgen_cpu"] >= 0.95 for s in r["steps"])
         r["max_sustainable"] = best
         lines += [
-            f"## {r['target']}",
+            f"## {r['target']}" + (f" (run {r['round'] + 1})" if plan.repeats > 1 else ""),
             "",
             f"- max sustainable deliveries/s: **{best}**"
             + (" (the load generator saturated: a lower bound)" if saturated else ""),
@@ -559,19 +570,20 @@ def report(results: list[dict[str, Any]], plan: Plan) -> str:
                 else []
             ),
             "",
-            "| offered/s | achieved/s | p50 ms | p99 ms | max ms | lost | loadgen CPU "
-            "| steal (cores) |",
-            "|---|---|---|---|---|---|---|---|",
+            "| offered/s | achieved/s | p50 ms | p99 ms | max ms | lost | core µs/delivery "
+            "| loadgen CPU | steal (cores) |",
+            "|---|---|---|---|---|---|---|---|---|",
             *(
                 f"| {s['rate']}{' (again)' if s.get('retry') else ''} | {s['achieved']} | "
                 f"{fmt(s['p50_ms'])} | {fmt(s['p99_ms'])} | "
-                f"{fmt(s['max_ms'])} | {s['lost']} | {s['loadgen_cpu']} | "
-                f"{s.get('steal_cores', '—')} |"
+                f"{fmt(s['max_ms'])} | {s['lost']} | {fmt(s.get('core_us_per_delivery'))} | "
+                f"{s['loadgen_cpu']} | {s.get('steal_cores', '—')} |"
                 for s in r["steps"]
             ),
             "",
         ]
     lines += [
+        *summary(results, plan),
         "Where the time goes on each target, what was tried and what it gave: docs/PERFORMANCE.md.",
         "",
         *ratios(results),
@@ -579,15 +591,64 @@ def report(results: list[dict[str, Any]], plan: Plan) -> str:
     return "\n".join(lines)
 
 
+def _span(values: Sequence[float | None], digits: int = 1) -> str:
+    """The range of a figure over the runs: "a–b", or "a" when they agree."""
+    kept = sorted(v for v in values if v is not None)
+    if not kept:
+        return "-"
+    low, high = f"{kept[0]:,.{digits}f}", f"{kept[-1]:,.{digits}f}"
+    return low if low == high else f"{low}–{high}"
+
+
+def summary(results: list[dict[str, Any]], plan: Plan) -> list[str]:
+    """Each target's figures as ranges over the runs, and the CPU per delivery at the
+    fixed rates every target is offered (the same work for all, whatever each sustains)."""
+    keys = list(dict.fromkeys(r["key"] for r in results))
+    fixed = [rate for rate in FIXED_RATES if any(s["rate"] == rate for s in plan.steps)]
+    lines = [
+        f"## Over {plan.repeats} run{'s' if plan.repeats > 1 else ''} (ranges)",
+        "",
+        "| target | max sustainable/s | core µs/delivery (ramp) | "
+        + "".join(f"at {rate:,}/s | " for rate in fixed)
+        + "idle cores per 1,000 members | KiB per connection |",
+        "|---|---|---|" + "---|" * len(fixed) + "---|---|",
+    ]
+    for key in keys:
+        runs = [r for r in results if r["key"] == key]
+
+        def at(rate: int, runs: list[dict[str, Any]] = runs) -> str:
+            return _span([
+                s.get("core_us_per_delivery")
+                for r in runs for s in r["steps"] if s["rate"] == rate and not s.get("retry")
+            ])  # fmt: skip
+
+        lines.append(
+            f"| {TARGETS[key].name} | {_span([r['max_sustainable'] for r in runs], 0)} | "
+            f"{_span([r['core_us_per_delivery'] for r in runs])} | "
+            + "".join(f"{at(rate)} | " for rate in fixed)
+            + f"{_span([r['idle_cores_per_1000_members'] for r in runs], 4)} | "
+            f"{_span([r['rss_idle_kib_per_connection'] for r in runs])} |"
+        )
+    return [*lines, ""]
+
+
 def ratios(results: list[dict[str, Any]]) -> list[str]:
-    """Holdspace's (Redis, W=1) max sustainable deliveries/s over each peer's: "n/a"
-    when either was not run or the peer sustained nothing (no ratio to take)."""
-    best = {r.get("key"): r["max_sustainable"] for r in results}
+    """Holdspace's max sustainable deliveries/s over each peer's, taken within each run
+    (the same machine, minutes apart): the lowest over the runs is the headline, and
+    every run's is listed. "n/a" when either was not run or the peer sustained nothing.
+    ``ratio_vs_*`` is Redis with one worker; ``embedded_ratio_vs_*`` the embedded server."""
     lines = []
-    for key, label in RATIOS.items():
-        ours, theirs = best.get(BASELINE), best.get(key)
-        value = "n/a" if ours is None or not theirs else f"{ours / theirs:.2f}"
-        lines.append(f"{label}={value}")
+    for ours, prefix in ((BASELINE, ""), ("embedded", "embedded_")):
+        for key, label in RATIOS.items():
+            each = []
+            for run in sorted({r.get("round", 0) for r in results}):
+                best = {r["key"]: r["max_sustainable"] for r in results if r.get("round", 0) == run}
+                mine, theirs = best.get(ours), best.get(key)
+                if mine is not None and theirs:
+                    each.append(mine / theirs)
+            value = "n/a" if not each else f"{min(each):.2f}"
+            runs = "" if len(each) < 2 else "  # each run: " + ", ".join(f"{x:.2f}" for x in each)
+            lines.append(f"{prefix}{label}={value}{runs}")
     return lines
 
 
@@ -612,11 +673,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--body-chars",
         type=int,
-        default=100,
-        help="each message's length in characters (the server takes up to 2,000)",
+        default=DEFAULT_BODY_CHARS,
+        help="each message's length in characters (the server takes up to 2,000); "
+        "results of another length than the default go to <date>-<n>-chars.md",
     )
     parser.add_argument(
         "--idle-seconds", type=float, default=None, help="how long to measure the idle cost"
+    )
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=None,
+        help="run every target this many times (2 by default; 1 with --quick, --rates or "
+        "--idle-only): the report gives each figure's range",
     )
     parser.add_argument(
         "--idle-only",
@@ -644,6 +713,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         stalled=args.stalled,
         idle_seconds=args.idle_seconds or (5.0 if args.quick else 32.0),
         body_chars=args.body_chars,
+        repeats=args.repeats or (1 if args.quick or args.rates or args.idle_only else 2),
     )
     if args.idle_only:
         plan.steps, plan.resume_trials = [], 0
@@ -651,14 +721,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         plan = Plan(rooms=3, members=4, steps=[{"rate": 150, "seconds": 1}], resume_missed=20,
                     resume_trials=1, idle_seconds=0.5)  # fmt: skip
     results = []
-    for key in args.targets.split(","):
-        print(f"{TARGETS[key].name}: {plan.rooms} rooms x {plan.members} members", flush=True)
-        results.append(run_target(key, plan))
+    # Runs interleave the targets (A B C, then A B C again), so each run compares them on
+    # the machine as it was in those minutes.
+    for run in range(plan.repeats):
+        for key in args.targets.split(","):
+            print(
+                f"{TARGETS[key].name}: {plan.rooms} rooms x {plan.members} members"
+                + (f" (run {run + 1} of {plan.repeats})" if plan.repeats > 1 else ""),
+                flush=True,
+            )
+            results.append({**run_target(key, plan), "round": run})
     text = report(results, plan)
     print(text)
     if not args.no_write:
         RESULTS.mkdir(exist_ok=True)
-        path = RESULTS / f"{datetime.date.today().isoformat()}.md"
+        size = "" if plan.body_chars == DEFAULT_BODY_CHARS else f"-{plan.body_chars}-chars"
+        path = RESULTS / f"{datetime.date.today().isoformat()}{size}.md"
         path.write_text(text + "\n")
         print(f"written to {path.relative_to(ROOT)}")
     return 0

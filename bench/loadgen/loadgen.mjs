@@ -279,8 +279,12 @@ async function step(rate, seconds) {
   const started = now();
   let sent = 0;
   let turn = 0;
+  // Paced, not in bursts: each message has its own moment (sent / perSecond) and goes at
+  // it; the loop sleeps until the next one is due, so at most a timer's granularity
+  // (about 1 ms) of messages ever go together.
+  const gap = 1000 / perSecond;
   while (now() - started < seconds * 1000) {
-    const due = Math.floor(((now() - started) / 1000) * perSecond);
+    const due = Math.floor(((now() - started) / 1000) * perSecond) + 1;
     while (sent < due) {
       const room = rooms[turn % rooms.length];
       const sender = room.clients[Math.floor(turn / rooms.length) % room.clients.length];
@@ -291,7 +295,7 @@ async function step(rate, seconds) {
       sender.post(id);
       sent += 1;
     }
-    await sleep(2);
+    await sleep(Math.max(0, started + sent * gap - now()));
   }
   const sendSeconds = (now() - started) / 1000;
   const drainUntil = now() + 2000;

@@ -7,7 +7,7 @@ runs and that what it reports adds up.
 from __future__ import annotations
 
 import pytest
-from bench.fanout import Plan, report, run_target
+from bench.fanout import Plan, ratios, report, run_target
 from bench.tick import main as tick_main
 
 pytestmark = pytest.mark.integration
@@ -31,6 +31,7 @@ def test_a_tiny_benchmark_runs_end_to_end(target: str) -> None:
     assert result["rss_idle_kib_per_connection"] > 0
     assert result["idle_core_cores"] >= result["idle_cores"] >= 0
     assert all(step["steal_cores"] >= 0 for step in steps)
+    assert all(step["core_us_per_delivery"] > 0 for step in steps)
     if target != "embedded":  # how Redis's work spread: one count per node
         assert len(result["redis_ops_per_s"]) == (3 if target == "cluster-w1" else 1)
         assert sum(result["redis_ops_per_s"]) > 0
@@ -38,6 +39,22 @@ def test_a_tiny_benchmark_runs_end_to_end(target: str) -> None:
     assert "max sustainable deliveries/s" in text
     assert f"messages of {plan.body_chars} characters" in text
     assert "cores per 1,000 members" in text
+    assert "## Over 1 run (ranges)" in text
+
+
+def test_ratios_are_taken_within_each_run_and_the_lowest_leads() -> None:
+    def run(key: str, best: int, round_: int) -> dict[str, object]:
+        return {"key": key, "max_sustainable": best, "round": round_}
+
+    results = [
+        run("redis-w1", 12000, 0), run("embedded", 15000, 0), run("socketio-node", 10000, 0),
+        run("redis-w1", 9000, 1), run("embedded", 16000, 1), run("socketio-node", 6000, 1),
+    ]  # fmt: skip
+    lines = ratios(results)
+    # Run 1: 1.20, run 2: 1.50 — not 21000 / 16000 across the runs.
+    assert "ratio_vs_socketio_node=1.20  # each run: 1.20, 1.50" in lines
+    assert "embedded_ratio_vs_socketio_node=1.50  # each run: 1.50, 2.67" in lines
+    assert "ratio_vs_python_socketio=n/a" in lines  # not run
 
 
 def test_the_tick_benchmark_runs(capsys: pytest.CaptureFixture[str]) -> None:
