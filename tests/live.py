@@ -107,6 +107,7 @@ class LiveServer:
             ws=GuardedWebSockets,  # as served: frames go out at once when they can
             ws_max_size=TRANSPORT_MAX_BYTES,
             ws_per_message_deflate=False,
+            interface="asgi3",  # as served (see holdspace.serving.options)
             log_config=None,
             access_log=False,
             lifespan="on",

@@ -42,7 +42,7 @@ from holdspace.web.api import Api, client_error
 from holdspace.web.headers import SecurityHeaders
 from holdspace.web.refusals import error_response
 from holdspace.web.services import Services
-from holdspace.web.ws import Endpoint, WebSocketEdge
+from holdspace.web.ws import EdgeApp, Endpoint
 from holdspace_web import INDEX, STATIC
 
 log = logging.getLogger("holdspace")
@@ -141,7 +141,10 @@ def create_app(
         endpoint.stats,
         lambda: endpoint.open,
     )
-    app = Starlette(
+    # Upgrades to /ws go straight to the endpoint, with the server's own send.
+    app = EdgeApp(
+        ws_path="/ws",
+        ws_handler=endpoint.handle,
         routes=[
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
@@ -155,8 +158,6 @@ def create_app(
     )
     app.add_middleware(SecurityHeaders)
     app.add_middleware(AccessLog)
-    # Outermost: upgrades to /ws go straight to the endpoint, with the server's own send.
-    app.add_middleware(WebSocketEdge, path="/ws", handler=endpoint.handle)
     app.state.services = services  # for tests and tools that run beside the server
     return app
 

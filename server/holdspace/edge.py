@@ -24,7 +24,8 @@ from typing import Any
 
 from uvicorn.protocols.http.h11_impl import H11Protocol
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
-from websockets.protocol import State
+from websockets.protocol import Protocol, State
+from websockets.streams import StreamReader
 
 from holdspace.limits import OpenCounts, TrustedProxies
 from holdspace.metrics import EDGE_STATS, EdgeStats
@@ -194,12 +195,99 @@ else:
     _CHOSEN = GuardedHttpTools
 
 
+class _Inbox:
+    """uvicorn's receive queue, without ``asyncio.Queue``'s three deques and its event
+    (2.5 KiB a socket, held for the socket's life). It holds at most a message or two:
+    uvicorn stops reading the socket after each message until the app has taken it.
+    Nothing is lost to a ``get`` cancelled while it waits: messages stay until taken."""
+
+    __slots__ = ("_items", "_waiters")
+
+    def __init__(self) -> None:
+        self._items: list[Any] = []
+        self._waiters: list[asyncio.Future[None]] | None = None
+
+    def put_nowait(self, item: Any) -> None:
+        self._items.append(item)
+        waiters, self._waiters = self._waiters, None
+        for waiter in waiters or ():
+            if not waiter.done():
+                waiter.set_result(None)
+
+    async def get(self) -> Any:
+        while not self._items:
+            waiter = asyncio.get_running_loop().create_future()
+            if self._waiters is None:
+                self._waiters = []
+            self._waiters.append(waiter)
+            await waiter
+        return self._items.pop(0)
+
+    def empty(self) -> bool:
+        return not self._items
+
+    def qsize(self) -> int:
+        return len(self._items)
+
+
+class _Gate:
+    """uvicorn's ``writable`` flag (flow control from the transport), without
+    ``asyncio.Event``'s deque of waiters: a future only while someone waits."""
+
+    __slots__ = ("_open", "_waiters")
+
+    def __init__(self) -> None:
+        self._open = True
+        self._waiters: list[asyncio.Future[None]] | None = None
+
+    def is_set(self) -> bool:
+        return self._open
+
+    def set(self) -> None:
+        self._open = True
+        waiters, self._waiters = self._waiters, None
+        for waiter in waiters or ():
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def clear(self) -> None:
+        self._open = False
+
+    async def wait(self) -> None:
+        while not self._open:
+            waiter = asyncio.get_running_loop().create_future()
+            if self._waiters is None:
+                self._waiters = []
+            self._waiters.append(waiter)
+            await waiter
+
+
 class GuardedWebSockets(WebSocketsSansIOProtocol):
     """uvicorn's sans-I/O ``websockets`` protocol, which takes a connection over from the
     HTTP protocol when it is upgraded: gives the connection's place in its address's
-    count back when it ends. (The HTTP protocol's deadline watches its handshake.)"""
+    count back when it ends. (The HTTP protocol's deadline watches its handshake.)
+
+    It also holds less for each open socket, which matters when a worker holds
+    thousands: a lighter receive queue and ``writable`` flag, and once the handshake
+    is done, neither its request and response nor their headers (``websockets``
+    parsed them into objects uvicorn keeps for good) nor the handshake's deadline."""
 
     _deadline: asyncio.TimerHandle | None = None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.queue = _Inbox()  # type: ignore[assignment]
+        self.writable = _Gate()  # type: ignore[assignment]
+
+    async def send(self, message: Any) -> None:
+        await super().send(message)
+        if self.handshake_complete and getattr(self, "request", None) is not None:
+            # Accepted (or refused): nothing reads the handshake again.
+            self.request = self.response = None  # type: ignore[assignment]
+            _forget_handshake(self.conn)
+            if self._deadline is not None:
+                self._deadline.cancel()
+                self._deadline = None
 
     def expect_handshake(self, when: float) -> None:
         """Close the connection if the app hasn't accepted or refused it by ``when`` (the
@@ -276,6 +364,33 @@ def text_frame(text: str) -> bytes:
         _FRAMES.clear()
     _FRAMES[id(text)] = (text, frame)
     return frame
+
+
+def _forget_handshake(conn: Protocol) -> None:
+    """Let go of the handshake request ``websockets`` keeps: its server parser reads the
+    request into a local variable, then parses frames for the rest of the connection
+    from inside that same generator, so the request and its headers (about 2 KiB) live
+    as long as the socket. A frame parser of its own replaces it — only while the old
+    one waits, between frames, for data that hasn't come (it keeps nothing else from
+    one frame to the next: its state is the protocol's). Anything else, and it stays."""
+    outer = conn.parser
+    inner = getattr(outer, "gi_yieldfrom", None)  # Protocol.parse, under the server's
+    waiting = getattr(inner, "gi_yieldfrom", None)  # what it waits in
+    if (
+        getattr(inner, "gi_code", None) is not _FRAMES_PARSE
+        or getattr(waiting, "gi_code", None) is not _WAITING
+        or conn.reader.buffer
+        or conn.reader.eof
+    ):
+        return
+    fresh = Protocol.parse(conn)
+    next(fresh)  # to where the old one was: waiting for a frame's first byte
+    conn.parser = fresh
+    outer.close()
+
+
+_FRAMES_PARSE = Protocol.parse.__code__
+_WAITING = StreamReader.at_eof.__code__
 
 
 def http_protocol() -> type[asyncio.Protocol]:

@@ -77,6 +77,9 @@ def options(settings: Settings) -> dict[str, Any]:
         "log_config": None,
         "access_log": False,
         "lifespan": "on",
+        # Said, not guessed: the app's __call__ hands over the endpoint's coroutine
+        # without being one itself (web.ws.EdgeApp), which uvicorn would take for ASGI 2.
+        "interface": "asgi3",
         "server_header": False,
         "timeout_graceful_shutdown": settings.shutdown_seconds,
         "tcp_user_timeout": settings.tcp_user_timeout_seconds,

@@ -15,10 +15,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.applications import Starlette
+from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from holdspace import protocol as p
@@ -54,32 +55,38 @@ def cookie_name(settings: Settings) -> str:
 RAW_SEND = "holdspace.raw_send"
 
 
-class WebSocketEdge:
-    """Outermost middleware: WebSocket upgrades to ``path`` go straight to ``handler``,
-    with the server's own ``send``; everything else goes on to the Starlette app.
+class EdgeApp(Starlette):
+    """The Starlette app, except that WebSocket upgrades to ``ws_path`` go straight to
+    ``ws_handler``, with the server's own ``send``.
 
-    A socket lives for hours, and every layer its upgrade passes through — the
-    middleware, the router, Starlette's exception wrappers — keeps a coroutine frame
-    alive for as long: 5 KiB a socket (28.6 → 23.5 KiB per idle connection). None of
-    them does anything for this endpoint: the access log and security headers are
-    for HTTP, and the endpoint handles its own errors. Frames go out through the
-    server's ``send`` too, past Starlette's per-message checks: every delivery is one
-    frame sent (docs/PERFORMANCE.md has both measurements).
+    A socket lives for hours, and every layer its upgrade passes through — the app,
+    its error middleware, the other middleware, the router, Starlette's exception
+    wrappers — keeps a coroutine frame alive for as long: 5 KiB a socket once (28.6 →
+    23.5 KiB per idle connection), and this hands over the endpoint's coroutine itself
+    (not awaited here), so not even a frame of its own stays. None of them does
+    anything for this endpoint: the access log and security headers are for HTTP, and
+    the endpoint handles its own errors. Frames go out through the server's ``send``
+    too, past Starlette's per-message checks: every delivery is one frame sent
+    (docs/PERFORMANCE.md has the measurements).
     """
 
     def __init__(
-        self, app: ASGIApp, *, path: str, handler: Callable[[WebSocket], Awaitable[None]]
+        self,
+        *args: Any,
+        ws_path: str,
+        ws_handler: Callable[[WebSocket], Coroutine[Any, Any, None]],
+        **kwargs: Any,
     ) -> None:
-        self.app = app
-        self.path = path
-        self.handler = handler
+        super().__init__(*args, **kwargs)
+        self.ws_path = ws_path
+        self.ws_handler = ws_handler
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "websocket" and _route_path(scope) == self.path:
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Coroutine[Any, Any, None]:
+        if scope["type"] == "websocket" and _route_path(scope) == self.ws_path:
+            scope["app"] = self
             scope[RAW_SEND] = send
-            await self.handler(WebSocket(scope, receive, send))
-            return
-        await self.app(scope, receive, send)
+            return self.ws_handler(WebSocket(scope, receive, send))
+        return super().__call__(scope, receive, send)
 
 
 def _route_path(scope: Scope) -> str:
@@ -91,7 +98,7 @@ def _route_path(scope: Scope) -> str:
 
 def frame_sender(websocket: WebSocket) -> Callable[[str], Awaitable[None]]:
     """How a connection sends a text frame: with the server's ``send`` when
-    :class:`WebSocketEdge` kept it, else through Starlette."""
+    :class:`EdgeApp` kept it, else through Starlette."""
     raw: Send | None = websocket.scope.get(RAW_SEND)
     if raw is None:
         return websocket.send_text
