@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import datetime
 import json
 import os
@@ -38,11 +39,14 @@ from typing import Any
 
 import httpx
 
+from bench import plots
+
 HERE = Path(__file__).parent
 ROOT = HERE.parent
 LOADGEN = HERE / "loadgen" / "loadgen.mjs"
 PEERS = HERE / "peers"
 RESULTS = HERE / "results"
+CHARTS = ROOT / "docs" / "performance"  # the charts of each run written, for the docs
 SERVER_CORE, LOADGEN_CORE = "0", "1"
 PASSWORD = "bench password, not secret"
 P99_LIMIT_MS = 50.0
@@ -736,9 +740,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.no_write:
         RESULTS.mkdir(exist_ok=True)
         size = "" if plan.body_chars == DEFAULT_BODY_CHARS else f"-{plan.body_chars}-chars"
-        path = RESULTS / f"{datetime.date.today().isoformat()}{size}.md"
+        stem = f"{datetime.date.today().isoformat()}{size}"
+        path = RESULTS / f"{stem}.md"
         path.write_text(text + "\n")
-        print(f"written to {path.relative_to(ROOT)}")
+        raw = RESULTS / f"{stem}.json"  # every figure, for the charts and for comparing
+        raw.write_text(json.dumps({
+            "plan": dataclasses.asdict(plan), "p99_limit_ms": P99_LIMIT_MS, "results": results,
+        }, indent=1) + "\n")  # fmt: skip
+        for written in (path, raw, *plots.write(results, P99_LIMIT_MS, CHARTS, stem)):
+            print(f"written to {written.relative_to(ROOT)}")
     return 0
 
 

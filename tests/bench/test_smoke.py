@@ -6,8 +6,12 @@ runs and that what it reports adds up.
 
 from __future__ import annotations
 
+from pathlib import Path
+from xml.etree import ElementTree
+
 import pytest
 from bench.fanout import Plan, ratios, report, run_target
+from bench.plots import write
 from bench.tick import main as tick_main
 
 pytestmark = pytest.mark.integration
@@ -62,3 +66,33 @@ def test_the_tick_benchmark_runs(capsys: pytest.CaptureFixture[str]) -> None:
     printed = capsys.readouterr().out
     assert "20 live sessions of 3 members" in printed
     assert printed.count("one ticking worker covers about") == 2
+
+
+def test_the_charts_show_every_run(tmp_path: Path) -> None:
+    def run(key: str, name: str, round_: int, p99s: list[float]) -> dict[str, object]:
+        steps = [
+            {"rate": 1000 * (i + 1), "p99_ms": p, "core_us_per_delivery": 20.0 + i}
+            for i, p in enumerate(p99s)
+        ]
+        steps.append({"rate": 1000 * len(p99s), "p99_ms": 99.0, "retry": True})
+        return {"key": key, "target": name, "round": round_, "steps": steps,
+                "rss_idle_kib_per_connection": 19.5}  # fmt: skip
+
+    results = [
+        run("embedded", "Holdspace, embedded", 0, [1.0, 2.0, 80.0]),
+        run("socketio-node", "socket.io <Node>", 0, [3.0, 4.0]),
+        run("embedded", "Holdspace, embedded", 1, [1.5, 2.5]),
+    ]
+    paths = write(results, 50.0, tmp_path, "2026-01-01")
+    assert [p.name for p in paths] == [
+        "2026-01-01-p99.svg", "2026-01-01-cpu.svg", "2026-01-01-memory.svg",
+    ]  # fmt: skip
+    for path in paths:
+        svg = ElementTree.parse(path).getroot()  # noqa: S314 (written by the test): well-formed
+        titles = [t.text for t in svg.iter("{http://www.w3.org/2000/svg}title")]
+        for name in ("Holdspace, embedded (1)", "socket.io <Node> (1)", "Holdspace, embedded (2)"):
+            assert name in titles
+    chart = ElementTree.parse(paths[0]).getroot()  # noqa: S314 (written by the test)
+    lines = chart.iter("{http://www.w3.org/2000/svg}polyline")
+    # One line per run, one point per step tried once (the retry is not a point).
+    assert [len((line.get("points") or "").split()) for line in lines] == [3, 2, 2]
