@@ -133,3 +133,26 @@ def test_headers_are_what_the_handshake_held() -> None:
     assert kept is not None
     assert isinstance(kept.headers, Headers)
     assert kept.headers["Cookie"].startswith("holdspace_session=")
+
+
+def test_a_signed_in_socket_lets_go_of_its_handshake_headers() -> None:
+    from starlette.websockets import WebSocket
+
+    from holdspace.web.ws import _let_go_of_headers
+
+    async def nothing() -> None:
+        raise AssertionError("not called")
+
+    scope = {
+        "type": "websocket",
+        "path": "/ws",
+        "headers": [(b"cookie", b"holdspace_session=abc"), (b"origin", b"https://x.example")],
+    }
+    websocket = WebSocket(scope, nothing, nothing)  # type: ignore[arg-type]
+    assert websocket.cookies == {"holdspace_session": "abc"}
+    assert websocket.headers["origin"] == "https://x.example"
+    _let_go_of_headers(websocket)
+    assert scope["headers"] == []
+    assert "_headers" not in vars(websocket)
+    assert "_cookies" not in vars(websocket)
+    assert websocket.cookies == {}  # read again, they would be empty: nothing kept
