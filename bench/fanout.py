@@ -523,7 +523,8 @@ def ramp(
     seconds = seconds or (2.0 if quick else 5.0)
     if rates is None:
         rates = [1000, 2000] if quick else [2000, 4000, 6000, 8000, 10000, 12000, 15000,
-                                            18000, 21000, 25000, 30000, 35000, 40000]  # fmt: skip
+                                            18000, 21000, 25000, 30000, 35000, 40000,
+                                            45000, 50000]  # fmt: skip
     return [{"rate": r, "seconds": seconds} for r in rates]
 
 

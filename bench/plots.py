@@ -16,8 +16,8 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-WIDTH, HEIGHT = 720, 420
-LEFT, RIGHT, TOP, BOTTOM = 70, 230, 40, 50  # margins: the legend sits on the right
+WIDTH, HEIGHT = 840, 420
+LEFT, RIGHT, TOP, BOTTOM = 70, 300, 50, 50  # margins: the legend sits on the right
 # Distinct for every common kind of colour blindness (Okabe and Ito's palette).
 COLOURS = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#000000"]
 DASHES = ["", "6 3", "2 3", "8 3 2 3", "1 2", "10 4", "4 4"]
@@ -34,7 +34,10 @@ def _ticks(low: float, high: float, count: int = 5) -> list[float]:
             step *= m
             break
     first = math.floor(low / step) * step
-    return [first + i * step for i in range(count + 2) if first + i * step <= high + step / 2]
+    ticks = [first]
+    while ticks[-1] < high:  # up to the first tick at or over the highest value
+        ticks.append(first + len(ticks) * step)
+    return ticks
 
 
 def _label(value: float) -> str:
@@ -56,20 +59,27 @@ def _frame(title: str, x_title: str, y_title: str) -> list[str]:
     ]
 
 
+Series = tuple[str, int, int, Sequence[tuple[float, float]]]  # name, target, run, points
+
+
 def line_chart(
     title: str,
     x_title: str,
     y_title: str,
-    series: Sequence[tuple[str, Sequence[tuple[float, float]]]],
+    series: Sequence[Series],
     *,
     limit: tuple[float, str] | None = None,
+    y_cap: float | None = None,
 ) -> str:
-    """One line per named series of (x, y) points; ``limit`` draws a dashed level."""
-    points = [p for _, s in series for p in s]
+    """One line per series of (x, y) points: a colour per target, a dash per run.
+    ``limit`` draws a dashed level; values over ``y_cap`` are drawn at the top edge,
+    so that a collapse past the limit doesn't flatten what happens below it."""
+    points = [p for *_, s in series for p in s]
     xs = [x for x, _ in points] or [0.0]
     ys = [y for _, y in points] + ([limit[0]] if limit else [])
+    top = max(ys or [1.0])
     x_ticks = _ticks(0, max(xs))
-    y_ticks = _ticks(0, max(ys or [1.0]))
+    y_ticks = _ticks(0, min(top, y_cap) if y_cap is not None else top)
     x_max, y_max = x_ticks[-1], y_ticks[-1]
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
 
@@ -94,8 +104,8 @@ def line_chart(
                    'stroke="#c00" stroke-dasharray="4 4"/>')  # fmt: skip
         out.append(f'<text x="{LEFT + plot_w - 4}" y="{py - 5:.1f}" text-anchor="end" '
                    f'fill="#c00">{escape(limit[1])}</text>')  # fmt: skip
-    for i, (name, pts) in enumerate(series):
-        colour, dash = COLOURS[i % len(COLOURS)], DASHES[i % len(DASHES)]
+    for i, (name, target, run, pts) in enumerate(series):
+        colour, dash = COLOURS[target % len(COLOURS)], DASHES[run % len(DASHES)]
         coords = " ".join(f"{px:.1f},{py:.1f}" for px, py in (at(x, y) for x, y in pts))
         dashed = f' stroke-dasharray="{dash}"' if dash else ""
         out.append(
@@ -112,9 +122,10 @@ def line_chart(
     return "\n".join(out) + "\n"
 
 
-def bar_chart(title: str, y_title: str, bars: Sequence[tuple[str, float]]) -> str:
-    """One bar per name, its value written above it."""
-    y_ticks = _ticks(0, max([v for _, v in bars] or [1.0]))
+def bar_chart(title: str, y_title: str, bars: Sequence[tuple[str, int, int, float]]) -> str:
+    """One bar per (name, target, run, value), a colour per target, the run's number
+    under it and its value above it."""
+    y_ticks = _ticks(0, max([v for *_, v in bars] or [1.0]))
     y_max = y_ticks[-1]
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     out = _frame(title, "", y_title)
@@ -123,9 +134,11 @@ def bar_chart(title: str, y_title: str, bars: Sequence[tuple[str, float]]) -> st
         out.append(f'<line x1="{LEFT}" x2="{LEFT + plot_w}" y1="{py:.1f}" y2="{py:.1f}" '
                    'stroke="#ddd"/>')  # fmt: skip
         out.append(f'<text x="{LEFT - 6}" y="{py + 4:.1f}" text-anchor="end">{_label(y)}</text>')
-    slot = plot_w / max(1, len(bars))
-    for i, (name, value) in enumerate(bars):
-        colour = COLOURS[i % len(COLOURS)]
+    order = sorted(bars, key=lambda bar: (bar[1], bar[2]))  # a target's runs side by side
+    several = len({run for _, _, run, _ in bars}) > 1
+    slot = plot_w / max(1, len(order))
+    for i, (name, target, run, value) in enumerate(order):
+        colour = COLOURS[target % len(COLOURS)]
         h = plot_h * value / y_max
         x = LEFT + i * slot + slot * 0.2
         out.append(
@@ -134,9 +147,15 @@ def bar_chart(title: str, y_title: str, bars: Sequence[tuple[str, float]]) -> st
         )
         out.append(f'<text x="{x + slot * 0.3:.1f}" y="{TOP + plot_h - h - 6:.1f}" '
                    f'text-anchor="middle">{value:.1f}</text>')  # fmt: skip
+        if several:
+            out.append(f'<text x="{x + slot * 0.3:.1f}" y="{TOP + plot_h + 18}" '
+                       f'text-anchor="middle">run {run + 1}</text>')  # fmt: skip
+    legend = dict.fromkeys((target, name.rsplit(" (", 1)[0] if several else name)
+                           for name, target, _, _ in order)  # fmt: skip
+    for i, (target, name) in enumerate(legend):
         ly = TOP + 10 + i * 20
         out.append(f'<rect x="{WIDTH - RIGHT + 15}" y="{ly - 6}" width="30" height="12" '
-                   f'fill="{colour}"/>')  # fmt: skip
+                   f'fill="{COLOURS[target % len(COLOURS)]}"/>')  # fmt: skip
         out.append(f'<text x="{WIDTH - RIGHT + 50}" y="{ly + 4}">{escape(name)}</text>')
     out.append(f'<rect x="{LEFT}" y="{TOP}" width="{plot_w}" height="{plot_h}" '
                'fill="none" stroke="#444"/>')  # fmt: skip
@@ -144,10 +163,20 @@ def bar_chart(title: str, y_title: str, bars: Sequence[tuple[str, float]]) -> st
     return "\n".join(out) + "\n"
 
 
-def _runs(results: Sequence[dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
-    """Each run with its name in the legend (the run's number when there are several)."""
+def _runs(results: Sequence[dict[str, Any]]) -> list[tuple[str, int, int, dict[str, Any]]]:
+    """Each run with its name in the legend (the run's number when there are several),
+    its target's place (its colour) and its run's (its dash)."""
     several = len({r.get("round", 0) for r in results}) > 1
-    return [(r["target"] + (f" ({r.get('round', 0) + 1})" if several else ""), r) for r in results]
+    targets = list(dict.fromkeys(r["target"] for r in results))
+    return [
+        (
+            r["target"] + (f" ({r.get('round', 0) + 1})" if several else ""),
+            targets.index(r["target"]),
+            r.get("round", 0),
+            r,
+        )
+        for r in results
+    ]
 
 
 def charts(results: Sequence[dict[str, Any]], p99_limit_ms: float) -> dict[str, str]:
@@ -166,19 +195,20 @@ def charts(results: Sequence[dict[str, Any]], p99_limit_ms: float) -> dict[str, 
             "p99 delivery latency against the offered rate",
             "offered deliveries per second",
             "p99 latency (ms)",
-            [(name, steps(r, "p99_ms")) for name, r in runs],
+            [(name, t, n, steps(r, "p99_ms")) for name, t, n, r in runs],
             limit=(p99_limit_ms, f"limit {p99_limit_ms:g} ms"),
+            y_cap=4 * p99_limit_ms,
         ),
         "cpu": line_chart(
             "Server core CPU per delivery (servers and Redis)",
             "offered deliveries per second",
             "µs of CPU per delivery",
-            [(name, steps(r, "core_us_per_delivery")) for name, r in runs],
+            [(name, t, n, steps(r, "core_us_per_delivery")) for name, t, n, r in runs],
         ),
         "memory": bar_chart(
             "Memory per idle joined connection",
             "KiB (RSS) per connection",
-            [(name, float(r["rss_idle_kib_per_connection"])) for name, r in runs],
+            [(name, t, n, float(r["rss_idle_kib_per_connection"])) for name, t, n, r in runs],
         ),
     }
 
