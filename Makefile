@@ -58,11 +58,12 @@ $(PEER_NODE): bench/peers/node/package.json bench/peers/node/package-lock.json
 	touch $@
 
 ## The fan-out benchmark: every target side by side, twice, with 100- and 2,000-character
-## messages (takes a while); results in bench/results/.
+## messages, then 10,000 members (takes a while); results in bench/results/.
 bench: $(BSTAMP) $(LOADGEN) $(PEER_NODE)
 	./scripts/ensure-redis
 	$(BIN)/python -m bench.fanout
 	$(BIN)/python -m bench.fanout --body-chars 2000
+	$(BIN)/python -m bench.fanout --rooms 1000 --targets embedded,redis-w1,socketio-node --repeats 1
 
 ## A few rooms for a few seconds: a quick look, nothing written.
 bench-quick: $(BSTAMP) $(LOADGEN) $(PEER_NODE)

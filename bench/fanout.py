@@ -77,6 +77,7 @@ BASELINE = "redis-w1"
 # Rates every target is offered in the ramp, whose CPU per delivery the summary compares.
 FIXED_RATES = (6000, 12000)
 DEFAULT_BODY_CHARS = 100
+DEFAULT_ROOMS = 200
 RATIOS = {"python-socketio": "ratio_vs_python_socketio", "socketio-node": "ratio_vs_socketio_node"}
 
 
@@ -680,7 +681,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         type=int,
         default=DEFAULT_BODY_CHARS,
         help="each message's length in characters (the server takes up to 2,000); "
-        "results of another length than the default go to <date>-<n>-chars.md",
+        "results of another length than the default go to <date>-<n>-chars.md (and of "
+        "another number of members than 2,000 to <date>-<n>-members.md)",
     )
     parser.add_argument(
         "--idle-seconds", type=float, default=None, help="how long to measure the idle cost"
@@ -705,7 +707,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "starts; the others' latency shows whether one slow socket holds anyone else up",
     )
     args = parser.parse_args(argv)
-    rooms = args.rooms or (10 if args.quick else 200)
+    rooms = args.rooms or (10 if args.quick else DEFAULT_ROOMS)
     plan = Plan(
         rooms=rooms,
         members=args.members,
@@ -741,7 +743,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.no_write:
         RESULTS.mkdir(exist_ok=True)
         size = "" if plan.body_chars == DEFAULT_BODY_CHARS else f"-{plan.body_chars}-chars"
-        stem = f"{datetime.date.today().isoformat()}{size}"
+        people = plan.rooms * plan.members
+        crowd = "" if people == DEFAULT_ROOMS * 10 else f"-{people}-members"
+        stem = f"{datetime.date.today().isoformat()}{crowd}{size}"
         path = RESULTS / f"{stem}.md"
         path.write_text(text + "\n")
         raw = RESULTS / f"{stem}.json"  # every figure, for the charts and for comparing
