@@ -195,32 +195,48 @@ else:
     _CHOSEN = GuardedHttpTools
 
 
-class _Inbox:
-    """uvicorn's receive queue, without ``asyncio.Queue``'s three deques and its event
-    (2.5 KiB a socket, held for the socket's life). It holds at most a message or two:
-    uvicorn stops reading the socket after each message until the app has taken it.
-    Nothing is lost to a ``get`` cancelled while it waits: messages stay until taken."""
+class _Waiters:
+    """Tasks waiting for something to change, as futures made only while someone waits
+    (``asyncio``'s queue and event keep a deque each, empty or not)."""
 
-    __slots__ = ("_items", "_waiters")
+    __slots__ = ("_waiters",)
 
     def __init__(self) -> None:
-        self._items: list[Any] = []
         self._waiters: list[asyncio.Future[None]] | None = None
 
-    def put_nowait(self, item: Any) -> None:
-        self._items.append(item)
+    async def _park(self) -> None:
+        waiter = asyncio.get_running_loop().create_future()
+        if self._waiters is None:
+            self._waiters = []
+        self._waiters.append(waiter)
+        await waiter
+
+    def _wake(self) -> None:
         waiters, self._waiters = self._waiters, None
         for waiter in waiters or ():
             if not waiter.done():
                 waiter.set_result(None)
 
+
+class _Inbox(_Waiters):
+    """uvicorn's receive queue, without ``asyncio.Queue``'s three deques and its event
+    (2.5 KiB a socket, held for the socket's life). It holds at most a message or two:
+    uvicorn stops reading the socket after each message until the app has taken it.
+    Nothing is lost to a ``get`` cancelled while it waits: messages stay until taken."""
+
+    __slots__ = ("_items",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._items: list[Any] = []
+
+    def put_nowait(self, item: Any) -> None:
+        self._items.append(item)
+        self._wake()
+
     async def get(self) -> Any:
         while not self._items:
-            waiter = asyncio.get_running_loop().create_future()
-            if self._waiters is None:
-                self._waiters = []
-            self._waiters.append(waiter)
-            await waiter
+            await self._park()
         return self._items.pop(0)
 
     def empty(self) -> bool:
@@ -230,36 +246,29 @@ class _Inbox:
         return len(self._items)
 
 
-class _Gate:
+class _Gate(_Waiters):
     """uvicorn's ``writable`` flag (flow control from the transport), without
-    ``asyncio.Event``'s deque of waiters: a future only while someone waits."""
+    ``asyncio.Event``'s deque of waiters."""
 
-    __slots__ = ("_open", "_waiters")
+    __slots__ = ("_open",)
 
     def __init__(self) -> None:
+        super().__init__()
         self._open = True
-        self._waiters: list[asyncio.Future[None]] | None = None
 
     def is_set(self) -> bool:
         return self._open
 
     def set(self) -> None:
         self._open = True
-        waiters, self._waiters = self._waiters, None
-        for waiter in waiters or ():
-            if not waiter.done():
-                waiter.set_result(None)
+        self._wake()
 
     def clear(self) -> None:
         self._open = False
 
     async def wait(self) -> None:
         while not self._open:
-            waiter = asyncio.get_running_loop().create_future()
-            if self._waiters is None:
-                self._waiters = []
-            self._waiters.append(waiter)
-            await waiter
+            await self._park()
 
 
 class GuardedWebSockets(WebSocketsSansIOProtocol):
