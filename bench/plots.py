@@ -59,6 +59,25 @@ def _frame(title: str, x_title: str, y_title: str) -> list[str]:
     ]
 
 
+def _y_grid(y_ticks: Sequence[float]) -> list[str]:
+    """The y axis's labels and a faint line across the plot at each of its ticks."""
+    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
+    out = []
+    for y in y_ticks:
+        py = TOP + plot_h * (1 - y / y_ticks[-1])
+        out.append(f'<line x1="{LEFT}" x2="{LEFT + plot_w}" y1="{py:.1f}" y2="{py:.1f}" '
+                   'stroke="#ddd"/>')  # fmt: skip
+        out.append(f'<text x="{LEFT - 6}" y="{py + 4:.1f}" text-anchor="end">{_label(y)}</text>')
+    return out
+
+
+# The plot's frame, drawn over what is in it.
+_BOX = (
+    f'<rect x="{LEFT}" y="{TOP}" width="{WIDTH - LEFT - RIGHT}" height="{HEIGHT - TOP - BOTTOM}" '
+    'fill="none" stroke="#444"/>'
+)
+
+
 Series = tuple[str, int, int, Sequence[tuple[float, float]]]  # name, target, run, points
 
 
@@ -87,17 +106,12 @@ def line_chart(
         return LEFT + plot_w * x / x_max, TOP + plot_h * (1 - min(y, y_max) / y_max)
 
     out = _frame(title, x_title, y_title)
-    for y in y_ticks:
-        _, py = at(0, y)
-        out.append(f'<line x1="{LEFT}" x2="{LEFT + plot_w}" y1="{py:.1f}" y2="{py:.1f}" '
-                   'stroke="#ddd"/>')  # fmt: skip
-        out.append(f'<text x="{LEFT - 6}" y="{py + 4:.1f}" text-anchor="end">{_label(y)}</text>')
+    out += _y_grid(y_ticks)
     for x in x_ticks:
         px, _ = at(x, 0)
         out.append(f'<text x="{px:.1f}" y="{TOP + plot_h + 18}" text-anchor="middle">'
                    f"{_label(x)}</text>")  # fmt: skip
-    out.append(f'<rect x="{LEFT}" y="{TOP}" width="{plot_w}" height="{plot_h}" '
-               'fill="none" stroke="#444"/>')  # fmt: skip
+    out.append(_BOX)
     if limit is not None:
         _, py = at(0, limit[0])
         out.append(f'<line x1="{LEFT}" x2="{LEFT + plot_w}" y1="{py:.1f}" y2="{py:.1f}" '
@@ -129,11 +143,7 @@ def bar_chart(title: str, y_title: str, bars: Sequence[tuple[str, int, int, floa
     y_max = y_ticks[-1]
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     out = _frame(title, "", y_title)
-    for y in y_ticks:
-        py = TOP + plot_h * (1 - y / y_max)
-        out.append(f'<line x1="{LEFT}" x2="{LEFT + plot_w}" y1="{py:.1f}" y2="{py:.1f}" '
-                   'stroke="#ddd"/>')  # fmt: skip
-        out.append(f'<text x="{LEFT - 6}" y="{py + 4:.1f}" text-anchor="end">{_label(y)}</text>')
+    out += _y_grid(y_ticks)
     order = sorted(bars, key=lambda bar: (bar[1], bar[2]))  # a target's runs side by side
     several = len({run for _, _, run, _ in bars}) > 1
     slot = plot_w / max(1, len(order))
@@ -157,8 +167,7 @@ def bar_chart(title: str, y_title: str, bars: Sequence[tuple[str, int, int, floa
         out.append(f'<rect x="{WIDTH - RIGHT + 15}" y="{ly - 6}" width="30" height="12" '
                    f'fill="{COLOURS[target % len(COLOURS)]}"/>')  # fmt: skip
         out.append(f'<text x="{WIDTH - RIGHT + 50}" y="{ly + 4}">{escape(name)}</text>')
-    out.append(f'<rect x="{LEFT}" y="{TOP}" width="{plot_w}" height="{plot_h}" '
-               'fill="none" stroke="#444"/>')  # fmt: skip
+    out.append(_BOX)
     out.append("</svg>")
     return "\n".join(out) + "\n"
 
