@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+from dataclasses import fields
 
 import pytest
 
 from holdspace.core import commands as c
 from holdspace.core import receipts
 from holdspace.core.room import apply
-from holdspace.core.state import RoomState
+from holdspace.core.state import Participant, RoomState, Stats
 from holdspace.live.redis import codec
 from holdspace.live.redis.state import changed_parts, stored
 from tests.core.helpers import Room, config
@@ -34,6 +35,17 @@ def test_a_rich_state_round_trips() -> None:
     again = codec.from_parts(parts)
     assert again == room.state
     assert codec.to_parts(again) == parts
+
+
+def test_the_core_names_every_field_of_a_participant_and_of_their_stats() -> None:
+    """The core spells its records out field by field (quicker than walking the
+    dataclass): a field added to one and not to the codec would silently reset."""
+    room = Room(RoomState(config=config(capacity=8), epoch="e1"))
+    room.sharer("ana")
+    room.ok("ana", c.Post("hello"))
+    core = json.loads(codec.core_json(room.state))
+    assert set(core["participants"][0]) == {f.name for f in fields(Participant)}
+    assert set(core["stats"]["ana"]) == {f.name for f in fields(Stats)}
 
 
 def test_messages_come_back_oldest_first_whatever_order_the_parts_arrive_in() -> None:

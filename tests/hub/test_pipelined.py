@@ -217,3 +217,56 @@ async def test_a_connection_redis_closed_while_idle_is_replaced_before_sending()
             await redis.aclose()
     finally:
         server.stop()
+
+
+# Answer with the run id the call was given (its last argument) and the server's own.
+RUN = """
+local own = string.match(redis.call('INFO', 'server'), 'run_id:(%x+)')
+return {ARGV[#ARGV], own, ARGV[1]}
+"""
+
+
+async def test_each_call_is_given_the_run_id_of_the_server_it_runs_on() -> None:
+    """With ``run_id``, a call's last argument is the run id of the server running it,
+    learned once per connection: after a restart (a new run, a new connection) calls
+    carry the new one, never the old."""
+    server = RedisServer()
+    try:
+        redis = Redis.from_url(server.admin_url, decode_responses=True, retry=Retry(NoBackoff(), 0))
+        script = PipelinedScript(redis, RUN, timeout=5, run_id=True)
+        try:
+            first = await asyncio.gather(*(script(["k"], [str(n)]) for n in range(3)))
+            assert [args for _, _, args in first] == ["0", "1", "2"]
+            assert all(given == own for given, own, _ in first)
+            server.restart()
+            for _ in range(100):  # let the loop see the old connection's end of file
+                await asyncio.sleep(0)
+            given, own, _ = await script(["k"], ["3"])
+            assert given == own != first[0][1]
+        finally:
+            await script.close()
+            await redis.aclose()
+    finally:
+        server.stop()
+
+
+async def test_a_run_id_is_learned_again_on_every_new_connection(client: Redis) -> None:
+    """The connection is dropped under the script (as a broken read drops it): the next
+    call asks the run id again, on the new connection, before it is written."""
+
+    async def asked() -> int:  # INFO calls so far; this one is counted in the next
+        return int((await client.info("commandstats"))["cmdstat_info"]["calls"])
+
+    script = PipelinedScript(client, "return ARGV[#ARGV]", timeout=5, run_id=True)
+    try:
+        own = (await client.info("server"))["run_id"]
+        assert await script(["k"], ["a"]) == own
+        before = await asked()
+        assert await script(["k"], ["b"]) == own
+        assert await asked() == before + 1  # only the count before
+        assert script._conn is not None
+        await script._conn.disconnect()
+        assert await script(["k"], ["c"]) == own
+        assert await asked() == before + 3  # the two counts, and the run id asked again
+    finally:
+        await script.close()

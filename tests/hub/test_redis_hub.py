@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import time
 from collections.abc import AsyncIterator, Sequence
 
 import pytest
@@ -284,6 +285,36 @@ async def test_redis_holds_exactly_the_state_with_only_changed_parts_written(
         await admin.aclose()
     assert {f for f in fields if f.startswith("m:")} == {f"m:{s}" for s in here.messages}
     assert len(here.messages) == 3
+
+
+async def test_every_key_of_a_session_expires_hours_after_its_end(
+    workers: tuple[RedisHub, RedisHub], redis_server: RedisServer
+) -> None:
+    """A session's state and log expire six hours after its scheduled end, so a session
+    nobody ends still goes: set when the session begins, and kept through steps that
+    don't move it and through a log rewritten by a redaction. Its followers set goes
+    then too, or a day after a worker last joined it, whichever is later."""
+    a, b = workers
+    expected = int((T0 + 90 * 60 + 6 * 3600) * 1000)  # config(): ends 90 minutes after T0
+    admin = Redis.from_url(redis_server.admin_url, decode_responses=True)
+
+    async def expiries() -> list[int]:
+        return [int(await admin.pexpiretime(k)) for k in a.keys.session(KEY)]
+
+    try:
+        await seat_facilitator(a)
+        assert (await expiries())[:2] == [expected, expected]
+        joined = time.time()
+        await b.subscribe(KEY, Watcher())  # a follower from the other worker
+        await a.transact(KEY, command("fac", c.Post("one")))
+        await b.transact(KEY, command("fac", c.Post("two")))
+        await a.transact(KEY, command("fac", c.Redact(3)))  # the log is written afresh
+        state, log, followers = await expiries()
+        assert state == log == expected
+        a_day_on = (joined + 24 * 3600) * 1000
+        assert max(expected, a_day_on) <= followers <= max(expected, a_day_on + 60_000)
+    finally:
+        await admin.aclose()
 
 
 async def _publishes(admin: Redis) -> int:

@@ -111,7 +111,14 @@ def core_json(state: RoomState) -> str:
             for p in state.participants.values()
         ],
         "agreed": sorted(state.agreed),
-        "stats": {u: _shallow(s) for u, s in state.stats.items()},
+        "stats": {
+            u: {
+                "name": s.name, "role": s.role, "turns": s.turns, "passes": s.passes,
+                "posts": s.posts, "whispers": s.whispers, "last_spoke_at": s.last_spoke_at,
+                "last_post_at": s.last_post_at,
+            }
+            for u, s in state.stats.items()
+        },
         "round": None if state.round is None else _shallow(state.round),
         "hands": state.hands,
         "waiting": [{**_shallow(w), "conns": sorted(w.conns)} for w in state.waiting.values()],

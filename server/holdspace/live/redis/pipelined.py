@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import re
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -50,6 +51,7 @@ class NotReplicated(AnswerLost):
     failover now could lose it, so its outcome can't be promised either way."""
 
 
+_RUN_ID = re.compile(r"^run_id:(\w+)", re.MULTILINE)
 _HELD = object()  # a call's reply not read yet (see _Call.reply)
 
 
@@ -99,12 +101,17 @@ class PipelinedScript:
         timeout: float | None = None,
         replicas: int = 0,
         replica_wait_ms: int = 1000,
+        run_id: bool = False,
     ) -> None:
         """``client``'s pool (or ``pool``) lends one connection for good; ``timeout``
         bounds each call from the moment it is sent (see the module's docstring). With
         ``replicas``, each write is followed by ``WAIT replicas replica_wait_ms``, and its
         calls are answered only once that many replicas have them (:class:`NotReplicated`
-        when they don't within the wait): one WAIT for all the calls written together."""
+        when they don't within the wait): one WAIT for all the calls written together.
+        With ``run_id``, every call's last argument is the server's run id (``INFO``),
+        learned once each time the connection is made rather than by each call: a
+        connection is to one run of one server, so it is that run's id for as long as
+        the connection lasts."""
         if pool is None and client is not None:
             pool = client.connection_pool
         self._pool: _Pool | None = pool
@@ -124,6 +131,9 @@ class PipelinedScript:
         self._deadline: asyncio.Timeout | None = None  # the read under way's
         self._generation = 0  # bumped each time the connection is dropped
         self.round_trips = 0  # writes to the connection, for tests and tuning
+        self._with_run = run_id
+        self._run: bytes | None = None  # the server's run id, as an argument
+        self._run_on: object = None  # the connection's stream it was learned on
 
     async def __call__(self, keys: Sequence[str], args: Args) -> Any:
         return await self.send(keys, args)
@@ -152,7 +162,8 @@ class PipelinedScript:
             self._deadline.reschedule(asyncio.get_running_loop().time())
 
     def _pack(self, keys: Sequence[str], args: Args) -> bytes:
-        parts = [b"*%d\r\n" % (3 + len(keys) + len(args)), self._head, _bulk(len(keys))]
+        count = 3 + len(keys) + len(args) + self._with_run  # the run id goes on when written
+        parts = [b"*%d\r\n" % count, self._head, _bulk(len(keys))]
         parts += [_bulk(k) for k in keys]
         parts += [_bulk(a) for a in args]
         return b"".join(parts)
@@ -188,7 +199,12 @@ class PipelinedScript:
         self._sent.extend(calls)  # before writing: an answer may come back at once
         self.round_trips += 1
         try:
-            await conn.send_packed_command(b"".join(c.packed for c in calls), check_health=False)
+            if self._run is None:
+                data = b"".join(c.packed for c in calls)
+            else:  # the run id learned on this very connection (see _connection)
+                run = self._run
+                data = b"".join(c.packed + run if c.answer is not None else c.packed for c in calls)
+            await conn.send_packed_command(data, check_health=False)
         except Exception as error:  # from the first byte on, the calls may have run
             await self._broken(self._generation, str(error) or type(error).__name__)
             return
@@ -207,11 +223,30 @@ class PipelinedScript:
                     await conn.disconnect()  # nothing written on it: safe to send anew
                 if not conn.is_connected:
                     await conn.connect()  # type: ignore[no-untyped-call]
+                if self._with_run and getattr(conn, "_writer", None) is not self._run_on:
+                    await self._learn_run(conn)
         except TimeoutError:
             if conn is not None:
                 await conn.disconnect(nowait=True)
             raise RedisTimeout(f"no answer from Redis within {self._timeout} s") from None
         return conn
+
+    async def _learn_run(self, conn: AbstractConnection) -> None:
+        """The run id of the server at the other end of ``conn``, asked before any call is
+        written on it. Calls still out on it mean it was made again beneath them: their
+        answers are lost."""
+        self._run = None
+        if self._sent:
+            await self._broken(self._generation, "the connection was made again")
+            raise RedisConnectionError("the connection was made again")
+        await conn.send_command("INFO", "server", check_health=False)
+        info = await conn.read_response()
+        text = info.decode() if isinstance(info, bytes) else str(info)
+        match = _RUN_ID.search(text)
+        if match is None:
+            raise RedisConnectionError("the server did not say its run id")
+        self._run = _bulk(match.group(1))
+        self._run_on = getattr(conn, "_writer", None)
 
     # -- reading ------------------------------------------------------------------------
 
@@ -292,6 +327,7 @@ class PipelinedScript:
         if generation != self._generation:
             return
         self._generation += 1
+        self._run, self._run_on = None, None
         sent, self._sent = self._sent, deque()
         lost = AnswerLost(why)
         for call in sent:

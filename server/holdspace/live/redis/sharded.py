@@ -152,11 +152,13 @@ class ClusterScript:
         timeout: float | None = None,
         replicas: int = 0,
         replica_wait_ms: int = 1000,
+        run_id: bool = False,
     ) -> None:
         self._map = _map_of(cluster)
         self._source = source
         self._timeout = timeout
         self._options = {"replicas": replicas, "replica_wait_ms": replica_wait_ms}
+        self._run_id = run_id
         self._scripts: dict[str, PipelinedScript] = {}
         self._following: set[asyncio.Task[None]] = set()  # calls being redirected
 
@@ -174,6 +176,7 @@ class ClusterScript:
                 timeout=self._timeout,
                 replicas=int(self._options["replicas"]),
                 replica_wait_ms=int(self._options["replica_wait_ms"]),
+                run_id=self._run_id,
             )
         return script
 
@@ -413,13 +416,21 @@ class ShardedPubSub:
 
 
 def script_calls(
-    client: Client, source: str, *, timeout: float | None = None, replicas: int = 0
+    client: Client,
+    source: str,
+    *,
+    timeout: float | None = None,
+    replicas: int = 0,
+    run_id: bool = False,
 ) -> PipelinedScript | ClusterScript:
     """Calls to ``source`` on ``client``'s connections, written without waiting: on one
-    connection to one server, or (publishing on each slot's shard) on a cluster."""
+    connection to one server, or (publishing on each slot's shard) on a cluster. With
+    ``run_id``, each call's last argument is the run id of the server it runs on."""
     if isinstance(client, RedisCluster):
-        return ClusterScript(client, sharded(source), timeout=timeout, replicas=replicas)
-    return PipelinedScript(client, source, timeout=timeout, replicas=replicas)
+        return ClusterScript(
+            client, sharded(source), timeout=timeout, replicas=replicas, run_id=run_id
+        )
+    return PipelinedScript(client, source, timeout=timeout, replicas=replicas, run_id=run_id)
 
 
 def pubsub(client: Client, probe_channel: str) -> PubSub | ShardedPubSub:

@@ -167,7 +167,9 @@ class SessionStates:
         self._encode_notice = encode_notice
         self._limits = limits
         self._stats = stats
-        self._write = script_calls(writer, WRITE, timeout=limits.timeout, replicas=limits.replicas)
+        self._write = script_calls(
+            writer, WRITE, timeout=limits.timeout, replicas=limits.replicas, run_id=True
+        )
         # What this worker last wrote or read of each session: reused while still current.
         self._cache: dict[str, Stored] = {}
         self._locks: dict[str, tuple[asyncio.Lock, int]] = {}

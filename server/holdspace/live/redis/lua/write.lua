@@ -3,19 +3,22 @@
 -- followers that keep a copy of the state) if anyone else listens.
 -- KEYS: state, log, followers.
 -- ARGV: see holdspace.live.redis.scripts.write_args (fixed fields, then the rows,
--- the replaced entries, the parts written and the parts deleted).
+-- the replaced entries, the parts written and the parts deleted), and last this
+-- server's run id (the caller learns it when its connection is made: see
+-- holdspace.live.redis.pipelined).
 -- Returns {1, new version, previous entry id, new entry ids...}; on a version
 -- conflict, {0, version, the hash's fields and values...}; and {2, the same...} when
 -- the state was last written by another Redis (before a restart, a restore or a
 -- failover, which may have lost its last writes): the step must start a new epoch.
-local current = redis.call('HGET', KEYS[1], 'v') or '0'
+local held = redis.call('HMGET', KEYS[1], 'v', 'run', 'last', 'epoch', 'exp', 'trim')
+local current = held[1] or '0'
 if current ~= ARGV[1] then
   return {0, current, unpack(redis.call('HGETALL', KEYS[1]))}
 end
 -- This server's run id: a new one with every start, and another on a replica.
-local run = string.match(redis.call('INFO', 'server'), 'run_id:(%x+)')
-if current ~= '0' and redis.call('HGET', KEYS[1], 'run') ~= run then
-  local renewing = ARGV[14] == '1' and redis.call('HGET', KEYS[1], 'epoch') ~= ARGV[3]
+local run = ARGV[#ARGV]
+if current ~= '0' and held[2] ~= run then
+  local renewing = ARGV[14] == '1' and held[4] ~= ARGV[3]
   if not renewing then
     return {2, current, unpack(redis.call('HGETALL', KEYS[1]))}
   end
@@ -39,7 +42,7 @@ if r > 0 then
 end
 local now = redis.call('TIME')
 local now_ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
-local prev = redis.call('HGET', KEYS[1], 'last') or '0-0'
+local prev = held[3] or '0-0'
 -- Ids grow from the session's own last id, not the stream's: the stream may have
 -- been trimmed empty or rewritten, and an id must never repeat or go back.
 local ms, sq = string.match(prev, '^(%d+)-(%d+)$')
@@ -49,8 +52,8 @@ for k = 0, n - 1 do
   local i = 15 + k * 5
   if now_ms > ms then ms, sq = now_ms, 0 else sq = sq + 1 end
   last = string.format('%d-%d', ms, sq)
-  redis.call('XADD', KEYS[2], last, 'p', ids[#ids] or prev, 's', ARGV[i], 'f', ARGV[i + 1],
-    't', ARGV[i + 2], 'g', ARGV[i + 3], 'x', ARGV[i + 4])
+  redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[6], last, 'p', ids[#ids] or prev, 's', ARGV[i],
+    'f', ARGV[i + 1], 't', ARGV[i + 2], 'g', ARGV[i + 3], 'x', ARGV[i + 4])
   ids[#ids + 1] = last
 end
 local version = '0'
@@ -93,17 +96,26 @@ if ARGV[2] == '1' then
   return {1, '0', prev, unpack(ids)}
 end
 local set = {'v', version, 'epoch', ARGV[3], 'seq', ARGV[4], 'last', last, 'run', run}
+if n > 0 and now_ms - tonumber(held[6] or '0') >= 60000 then
+  -- Entries past their age go once a minute, not on every step: a resume can only
+  -- gain from one that lingers that long.
+  redis.call('XTRIM', KEYS[2], 'MINID', tostring(now_ms - tonumber(ARGV[7])))
+  set[#set + 1], set[#set + 2] = 'trim', tostring(now_ms)
+end
+-- The keys' expiry, set when it moves (or the log was made afresh), not on every step.
+local expire = tostring(math.max(tonumber(ARGV[8]), now_ms + 3600000))
+local expiring = expire ~= held[5] or r > 0 or (n > 0 and prev == '0-0')
+if expiring then
+  set[#set + 1], set[#set + 2] = 'exp', expire
+end
 for k = parts, parts + h * 2 - 1 do set[#set + 1] = ARGV[k] end
 redis.call('HSET', KEYS[1], unpack(set))
 if d > 0 then
   redis.call('HDEL', KEYS[1], unpack(ARGV, parts + h * 2, parts + h * 2 + d - 1))
 end
-if n > 0 then
-  redis.call('XTRIM', KEYS[2], 'MAXLEN', ARGV[6])
-  redis.call('XTRIM', KEYS[2], 'MINID', tostring(now_ms - tonumber(ARGV[7])))
+if expiring then
+  redis.call('PEXPIREAT', KEYS[1], expire)
+  redis.call('PEXPIREAT', KEYS[2], expire)
+  redis.call('PEXPIREAT', KEYS[3], expire)
 end
-local expire = math.max(tonumber(ARGV[8]), now_ms + 3600000)
-redis.call('PEXPIREAT', KEYS[1], expire)
-redis.call('PEXPIREAT', KEYS[2], expire)
-redis.call('PEXPIREAT', KEYS[3], expire)
 return {1, version, prev, unpack(ids)}
