@@ -27,10 +27,11 @@ import hashlib
 import logging
 import re
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from redis._parsers.hiredis import NOT_ENOUGH_DATA, _AsyncHiredisParser
 from redis.asyncio import Redis
 from redis.asyncio.connection import AbstractConnection
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -91,6 +92,38 @@ class _Pool(Protocol):
 _ASKING = b"*1\r\n" + _bulk("ASKING")
 
 
+class _Replies:
+    """The answers on a connection, straight from its hiredis reader: every answer a read
+    from the socket brought is taken without another await, and without the per-answer
+    timeout and bookkeeping of ``read_response`` (the script's one timer bounds them)."""
+
+    __slots__ = ("_gets", "_parser")
+
+    def __init__(self, parser: _AsyncHiredisParser, gets: Callable[[], Any]) -> None:
+        self._gets = gets
+        self._parser = parser
+
+    @staticmethod
+    def of(conn: AbstractConnection) -> _Replies | None:
+        """None unless the connection parses with hiredis (then ``read_response`` is used)."""
+        parser = getattr(conn, "_parser", None)
+        reader = getattr(parser, "_reader", None)
+        if isinstance(parser, _AsyncHiredisParser) and reader is not None:
+            return _Replies(parser, reader.gets)
+        return None
+
+    async def read(self) -> None:
+        """Wait for more from the socket (ConnectionError at its end)."""
+        await self._parser.read_from_socket()  # type: ignore[no-untyped-call]
+
+    def next(self) -> Any:
+        """The next answer (an error reply as its exception), or NOT_ENOUGH_DATA."""
+        reply = self._gets()
+        if isinstance(reply, RedisConnectionError):
+            raise reply
+        return reply
+
+
 class PipelinedScript:
     def __init__(
         self,
@@ -128,7 +161,11 @@ class PipelinedScript:
         self._writer: asyncio.Task[None] | None = None
         self._reader: asyncio.Task[None] | None = None
         self._conn: AbstractConnection | None = None
-        self._deadline: asyncio.Timeout | None = None  # the read under way's
+        # One timer, at the first unanswered call's deadline: calls written together share
+        # it, so it moves once per write rather than once per answer.
+        self._watch: asyncio.TimerHandle | None = None
+        self._watched = 0.0  # the deadline it is set for
+        self._expired = False  # it went off: the reader was cancelled for it
         self._generation = 0  # bumped each time the connection is dropped
         self.round_trips = 0  # writes to the connection, for tests and tuning
         self._with_run = run_id
@@ -158,8 +195,8 @@ class PipelinedScript:
         for call in waiting:
             if call.answer is not None and not call.answer.done():
                 call.answer.set_exception(RedisConnectionError(why))
-        if self._deadline is not None:
-            self._deadline.reschedule(asyncio.get_running_loop().time())
+        if self._sent:
+            self._expire()
 
     def _pack(self, keys: Sequence[str], args: Args) -> bytes:
         count = 3 + len(keys) + len(args) + self._with_run  # the run id goes on when written
@@ -180,8 +217,10 @@ class PipelinedScript:
             self._writer = None
 
     async def _write(self, calls: list[_Call]) -> None:
+        conn = self._conn
         try:
-            conn = await self._connection()
+            if conn is None or not self._ready(conn):
+                conn = await self._connection()
         except Exception as error:  # nothing was written: none of them ran
             for call in calls:
                 if call.answer is not None and not call.answer.done():
@@ -210,6 +249,12 @@ class PipelinedScript:
             return
         if self._reader is None:
             self._reader = asyncio.create_task(self._read_all(), name="script-reader")
+
+    def _ready(self, conn: AbstractConnection) -> bool:
+        """Connected, not closed by Redis meanwhile, its run id known: write at once."""
+        if not conn.is_connected or (not self._sent and _closed_by_server(conn)):
+            return False
+        return not self._with_run or getattr(conn, "_writer", None) is self._run_on
 
     async def _connection(self) -> AbstractConnection:
         """The connection, connected; replaced first if Redis closed it while idle."""
@@ -251,33 +296,64 @@ class PipelinedScript:
     # -- reading ------------------------------------------------------------------------
 
     async def _read_all(self) -> None:
-        """Read answers in order while calls are out, each within its deadline."""
+        """Read answers in order while calls are out, each within its deadline: as many
+        as have come, one after another, for each read from the socket."""
         conn, generation = self._conn, self._generation
         assert conn is not None
+        replies = _Replies.of(conn)
         try:
             while self._sent and generation == self._generation:
                 head = self._sent[0]
-                try:
-                    async with asyncio.timeout_at(head.deadline) as self._deadline:
+                if self._watch is None or head.deadline != self._watched:
+                    self._watch_until(head.deadline)
+                if replies is None:
+                    try:
                         reply: Any = await conn.read_response()
-                except ResponseError as refused:  # this call only; the rest stand
-                    reply = refused
-                finally:
-                    self._deadline = None
+                    except ResponseError as refused:  # this call only; the rest stand
+                        reply = refused
+                else:
+                    reply = replies.next()
+                    if reply is NOT_ENOUGH_DATA:
+                        await replies.read()
+                        continue
                 self._sent.popleft()
                 self._settle(head, reply)
-        except TimeoutError:
+        except asyncio.CancelledError:
+            if not self._expired:  # cancelled (the hub is closing): so are its callers
+                await self._broken(generation, "the hub is closing")
+                raise
+            task = asyncio.current_task()
+            if task is not None:
+                task.uncancel()
             await self._broken(generation, f"no answer from Redis within {self._timeout} s")
         except (OSError, RedisConnectionError, RedisTimeout) as error:
             await self._broken(generation, str(error) or type(error).__name__)
-        except BaseException:  # cancelled (the hub is closing): so are its callers
+        except BaseException:
             await self._broken(generation, "the hub is closing")
             raise
         finally:
+            if self._watch is not None:
+                self._watch.cancel()
+                self._watch = None
+            self._expired = False
             self._reader = None
         if self._sent and self._reader is None:
             # Written after the loop above saw the queue empty, or on a new connection.
             self._reader = asyncio.create_task(self._read_all(), name="script-reader")
+
+    def _watch_until(self, deadline: float) -> None:
+        if self._watch is not None:
+            self._watch.cancel()
+        self._watched = deadline
+        self._watch = asyncio.get_running_loop().call_at(deadline, self._expire)
+
+    def _expire(self) -> None:
+        """An answer is overdue (or Redis was found stalled): the reader stops, and every
+        call out on the connection fails (see :meth:`_broken`)."""
+        self._watch = None
+        if self._reader is not None and not self._reader.done() and not self._expired:
+            self._expired = True
+            self._reader.cancel()
 
     def _settle(self, call: _Call, reply: Any) -> None:
         if call.confirms is not None:  # the WAIT after a batch: answer its calls now
