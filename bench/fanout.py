@@ -26,6 +26,7 @@ import dataclasses
 import datetime
 import json
 import os
+import platform
 import shutil
 import signal
 import subprocess
@@ -120,6 +121,37 @@ def steal_seconds() -> float:
     shared machine, how much of a step's time the servers never had."""
     fields = Path("/proc/stat").read_text().splitlines()[0].split()
     return int(fields[8]) / os.sysconf("SC_CLK_TCK") if len(fields) > 8 else 0.0
+
+
+def _version(argv: Sequence[str]) -> str:
+    try:
+        out = subprocess.run(argv, capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        return "absent"
+    return out.split("\n")[0].strip() or "absent"
+
+
+def machine() -> dict[str, str]:
+    """What a run ran on. Figures from different days and machines differ by more than
+    most changes do (on a shared host, the same server has taken twice the CPU per
+    delivery from one day to the next): each result names its machine, and only the
+    ratios within one run are compared."""
+    cpuinfo = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
+    model = next(
+        (line.split(":", 1)[1].strip() for line in cpuinfo.splitlines()
+         if line.startswith("model name")),
+        platform.processor() or "unknown",
+    )  # fmt: skip
+    commit = _version(["git", "-C", str(ROOT), "describe", "--always", "--dirty"])
+    redis = _version(["redis-server", "--version"])
+    return {
+        "cpu": f"{model}, {os.cpu_count()} cores",
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "node": _version(["node", "--version"]),
+        "redis": redis.split(" v=")[1].split(" ")[0] if " v=" in redis else redis,
+        "commit": commit,
+    }
 
 
 def rss_kib(pid: int) -> int:
@@ -529,7 +561,7 @@ def ramp(
     return [{"rate": r, "seconds": seconds} for r in rates]
 
 
-def report(results: list[dict[str, Any]], plan: Plan) -> str:
+def report(results: list[dict[str, Any]], plan: Plan, host: dict[str, str] | None = None) -> str:
     lines = [
         f"# Fan-out benchmark, {datetime.date.today().isoformat()}",
         "",
@@ -539,6 +571,8 @@ def report(results: list[dict[str, Any]], plan: Plan) -> str:
         f"p99 limit {P99_LIMIT_MS:.0f} ms, no loss.",
         "",
     ]
+    if host:
+        lines += ["Machine: " + "; ".join(f"{k} {v}" for k, v in host.items()) + ".", ""]
     for r in results:
         passing = [s for s in r["steps"] if s["lost"] == 0 and s["p99_ms"] <= P99_LIMIT_MS]
         best = max((s["achieved"] for s in passing), default=0)
@@ -728,6 +762,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         plan = Plan(rooms=3, members=4, steps=[{"rate": 150, "seconds": 1}], resume_missed=20,
                     resume_trials=1, idle_seconds=0.5)  # fmt: skip
     results = []
+    host = machine()
     # Runs interleave the targets (A B C, then A B C again), so each run compares them on
     # the machine as it was in those minutes.
     for run in range(plan.repeats):
@@ -738,7 +773,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 flush=True,
             )
             results.append({**run_target(key, plan), "round": run})
-    text = report(results, plan)
+    text = report(results, plan, host)
     print(text)
     if not args.no_write:
         RESULTS.mkdir(exist_ok=True)
@@ -750,7 +785,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         path.write_text(text + "\n")
         raw = RESULTS / f"{stem}.json"  # every figure, for the charts and for comparing
         raw.write_text(json.dumps({
-            "plan": dataclasses.asdict(plan), "p99_limit_ms": P99_LIMIT_MS, "results": results,
+            "plan": dataclasses.asdict(plan), "p99_limit_ms": P99_LIMIT_MS, "machine": host,
+            "results": results,
         }, indent=1) + "\n")  # fmt: skip
         for written in (path, raw, *plots.write(results, P99_LIMIT_MS, CHARTS, stem)):
             print(f"written to {written.relative_to(ROOT)}")

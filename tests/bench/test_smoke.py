@@ -10,7 +10,7 @@ from pathlib import Path
 from xml.etree import ElementTree
 
 import pytest
-from bench.fanout import Plan, ratios, report, run_target
+from bench.fanout import Plan, machine, ratios, report, run_target
 from bench.plots import write
 from bench.tick import main as tick_main
 
@@ -39,7 +39,12 @@ def test_a_tiny_benchmark_runs_end_to_end(target: str) -> None:
     if target != "embedded":  # how Redis's work spread: one count per node
         assert len(result["redis_ops_per_s"]) == (3 if target == "cluster-w1" else 1)
         assert sum(result["redis_ops_per_s"]) > 0
-    text = report([result], plan)
+    host = machine()
+    assert all(host[k] for k in ("cpu", "kernel", "python"))
+    assert host["commit"] != "absent"
+    assert host["redis"][0].isdigit()  # the version of the redis-server the runs start
+    text = report([result], plan, host)
+    assert f"Machine: cpu {host['cpu']}; kernel {host['kernel']}" in text
     assert "max sustainable deliveries/s" in text
     assert f"messages of {plan.body_chars} characters" in text
     assert "cores per 1,000 members" in text
