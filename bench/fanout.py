@@ -781,6 +781,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         people = plan.rooms * plan.members
         crowd = "" if people == DEFAULT_ROOMS * 10 else f"-{people}-members"
         stem = f"{datetime.date.today().isoformat()}{crowd}{size}"
+        if (RESULTS / f"{stem}.md").exists():  # another run the same day: kept beside it
+            stem = next(
+                f"{stem}-run{n}"
+                for n in range(2, 1000)
+                if not (RESULTS / f"{stem}-run{n}.md").exists()
+            )
         path = RESULTS / f"{stem}.md"
         path.write_text(text + "\n")
         raw = RESULTS / f"{stem}.json"  # every figure, for the charts and for comparing
