@@ -270,3 +270,23 @@ async def test_a_run_id_is_learned_again_on_every_new_connection(client: Redis) 
         assert await asked() == before + 3  # the two counts, and the run id asked again
     finally:
         await script.close()
+
+
+async def test_no_call_is_written_where_the_server_wont_say_its_run_id() -> None:
+    """Calls that must carry the run id are never written without it: a server that
+    refuses ``INFO`` gets none of them, and they fail as never sent."""
+    server = RedisServer("--rename-command", "INFO", '""')
+    try:
+        redis = Redis.from_url(server.admin_url, decode_responses=True, retry=Retry(NoBackoff(), 0))
+        script = PipelinedScript(redis, "return ARGV[#ARGV]", timeout=5, run_id=True)
+        try:
+            with pytest.raises(ResponseError) as refused:
+                await script(["k"], ["a"])
+            assert "unknown command" in str(refused.value)
+            assert not isinstance(refused.value, AnswerLost)
+            assert script.round_trips == 0
+        finally:
+            await script.close()
+            await redis.aclose()
+    finally:
+        server.stop()

@@ -280,7 +280,7 @@ class PipelinedScript:
         """The run id of the server at the other end of ``conn``, asked before any call is
         written on it. Calls still out on it mean it was made again beneath them: their
         answers are lost."""
-        self._run = None
+        self._run, self._run_on = None, None  # until this connection has said its own
         if self._sent:
             await self._broken(self._generation, "the connection was made again")
             raise RedisConnectionError("the connection was made again")

@@ -71,7 +71,9 @@ def write_args(
     key of the session expires, the calling worker's name among the session's
     followers (it delivers to its own subscribers itself), whether the step starts a
     new epoch for a state another Redis wrote; then the counts and the rows, the
-    rewritten log entries (seq, new frame), the state parts to set and those to delete."""
+    rewritten log entries (seq, new frame), the state parts to set and those to delete.
+    The server's run id goes last, added by the script's connection (see
+    :class:`.pipelined.PipelinedScript`)."""
     out: list[Arg] = [
         version, "1" if ends else "", epoch, seq, published, log_size, log_ms, expire_at_ms,
         len(rows), len(replaced), len(written), len(deleted), follower, "1" if renew else "",
