@@ -192,6 +192,16 @@ else:
     class GuardedHttpTools(_Guarded, HttpToolsProtocol):
         """uvicorn's httptools HTTP protocol (the faster parser), guarded."""
 
+        def handle_websocket_upgrade(self, *args: Any) -> None:
+            """Let go of the parser once the WebSocket protocol has the connection: it
+            holds this object's callbacks, and this object holds it, so without this the
+            two (and the request they read, about 20 objects) outlive the upgrade until
+            the collector finds them — by the thousand when a session begins, in
+            collector passes of 10–35 ms under load (docs/PERFORMANCE.md)."""
+            super().handle_websocket_upgrade(*args)
+            if self.transport.get_protocol() is not self:
+                self.parser = None  # type: ignore[assignment]  # uvicorn does so on close
+
     _CHOSEN = GuardedHttpTools
 
 

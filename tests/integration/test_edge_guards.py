@@ -12,6 +12,7 @@ answer, a close), bounded by a timeout.
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import socket
 import time
@@ -360,6 +361,53 @@ async def test_both_http_parsers_are_guarded(protocol: type[asyncio.Protocol]) -
         await eventually(lambda: answered(port), timeout=5)
     finally:
         close(*streams)
+        server.should_exit = True
+        await asyncio.wait_for(serving, 10)
+        sock.close()
+
+
+async def accepting_app(scope: Scope, receive: Receive, send: Send) -> None:
+    """Accepts every WebSocket and holds it until the client goes."""
+    if scope["type"] == "websocket":
+        await receive()  # websocket.connect
+        await send({"type": "websocket.accept"})
+        while (await receive())["type"] != "websocket.disconnect":
+            pass
+
+
+@pytest.mark.parametrize("protocol", [GuardedHttpTools, GuardedH11], ids=["httptools", "h11"])
+async def test_an_upgraded_connection_leaves_no_http_protocol_behind(
+    protocol: type[asyncio.Protocol],
+) -> None:
+    """Once the WebSocket protocol takes a connection over, the HTTP protocol that read its
+    upgrade is freed there and then, not left in a reference cycle for the collector to
+    find: with the collector off, none of the five is left."""
+    guard = EdgeGuard(DEADLINE, OpenCounts(10), TrustedProxies([]))
+    config = Config(
+        accepting_app, http=protocol, ws=GuardedWebSockets, edge_guard=guard,
+        lifespan="off", log_config=None, access_log=False,
+    )  # fmt: skip
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    port: int = sock.getsockname()[1]
+    server = uvicorn.Server(config)
+    serving = asyncio.create_task(server.serve(sockets=[sock]))
+    sockets: list[ClientConnection] = []
+    try:
+        await eventually(lambda: server.started, timeout=5)
+        gc.collect()
+        gc.disable()
+        try:
+            for _ in range(5):
+                sockets.append(await ws(f"ws://127.0.0.1:{port}/ws"))
+            await asyncio.wait_for(await sockets[-1].ping(), 5)  # open and served
+            left = [o for o in gc.get_objects() if type(o) is protocol]
+        finally:
+            gc.enable()
+        assert left == []
+    finally:
+        for s in sockets:
+            await s.close()
         server.should_exit = True
         await asyncio.wait_for(serving, 10)
         sock.close()
