@@ -28,11 +28,18 @@ from holdspace.live.base import (
 )
 from holdspace.live.due import DueIndex
 
+# A room event as the log keeps it: (seq, frame, final). A plain tuple of a number, a
+# string and a flag, which the collector stops tracking the first time it sees it: a
+# log holds up to a thousand events per session, and as ``Delivery`` objects they stayed
+# on the collector's lists, walked again by every older-generation pass for as long as
+# they were kept (docs/PERFORMANCE.md).
+Logged = tuple[int, str, bool]
+
 
 @dataclass(slots=True)
 class _Session:
     state: RoomState
-    log: deque[Delivery]
+    log: deque[Logged]
 
 
 class MemoryHub:
@@ -79,7 +86,7 @@ class MemoryHub:
                 Delivery(ev.seq, self._encode(ev), final=isinstance(ev, SessionEnded))
                 for ev in t.events
             ]
-            session.log.extend(batch)
+            session.log.extend([(d.seq, d.frame, d.final) for d in batch])
             if t.notices:
                 batch = merge(batch, t.notices, self._encode_notice, session.state.seq)
             self.stats.published += len(t.events)
@@ -95,11 +102,11 @@ class MemoryHub:
         log = session.log
         if not log:
             return
-        first = log[0].seq
+        first = log[0][0]
         for ev in t.replaced:
             index = ev.seq - first
             if 0 <= index < len(log):
-                log[index] = Delivery(ev.seq, self._encode(ev))
+                log[index] = (ev.seq, self._encode(ev), False)
 
     async def since(self, key: str, epoch: str, seq: int) -> list[Delivery] | None:
         session = self._sessions.get(key)
@@ -108,9 +115,9 @@ class MemoryHub:
         log = session.log
         if seq == session.state.seq:
             return []
-        if not log or log[0].seq > seq + 1:
+        if not log or log[0][0] > seq + 1:
             return None  # trimmed past what the client saw
-        return [d for d in log if d.seq > seq]
+        return [Delivery(s, frame, final) for s, frame, final in log if s > seq]
 
     async def subscribe(self, key: str, subscriber: Subscriber) -> None:
         self._subscribers.setdefault(key, set()).add(subscriber)
