@@ -82,9 +82,11 @@ class LiveServer:
         clock: ManualClock,
         *,
         passwords: PasswordService | None = None,
+        ws: Any = GuardedWebSockets,
         **overrides: Any,
     ) -> None:
-        """``overrides``: settings; ``passwords``: a hashing service the test can observe."""
+        """``overrides``: settings; ``passwords``: a hashing service the test can observe;
+        ``ws``: uvicorn's WebSocket protocol (Holdspace's own, as served, by default)."""
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind(("127.0.0.1", 0))
@@ -104,7 +106,7 @@ class LiveServer:
         self.app = create_app(self.settings, clock=clock, passwords=passwords)
         config = uvicorn.Config(
             self.app,
-            ws=GuardedWebSockets,  # as served: frames go out at once when they can
+            ws=ws,  # as served: frames go out (and come in) without a coroutine each
             ws_max_size=TRANSPORT_MAX_BYTES,
             ws_per_message_deflate=False,
             interface="asgi3",  # as served (see holdspace.serving.options)

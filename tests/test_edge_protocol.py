@@ -156,3 +156,26 @@ def test_a_signed_in_socket_lets_go_of_its_handshake_headers() -> None:
     assert "_headers" not in vars(websocket)
     assert "_cookies" not in vars(websocket)
     assert websocket.cookies == {}  # read again, they would be empty: nothing kept
+
+
+async def test_arrival_is_one_future_the_receiving_task_awaits() -> None:
+    """The connection's task awaits the inbox's future itself: done at once when a message
+    already waits, the same future while nothing has come, and a cancelled wait loses
+    nothing."""
+    inbox = _Inbox()
+    first = inbox.arrival()
+    assert inbox.arrival() is first  # one wait, however often it is asked for
+    assert not first.done()
+    inbox.put_nowait("one")
+    assert first.done()
+    assert inbox.arrival().done()  # "one" is waiting
+    assert inbox.take() == "one"
+    waiting = asyncio.ensure_future(asyncio.wait_for(inbox.arrival(), 5))
+    await asyncio.sleep(0)
+    waiting.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    inbox.put_nowait("two")
+    await asyncio.wait_for(inbox.arrival(), 5)
+    assert inbox.take() == "two"
+    assert inbox.empty()

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from holdspace.clock import ManualClock
 from holdspace_client import Client, CommandError
 from tests.live import Community, LiveServer
 
@@ -151,3 +153,32 @@ async def test_members_cannot_moderate(community: Community) -> None:
     pong = await sam.request("ping")
     assert pong["type"] == "pong"
     assert [e for e in sam.pending_events() if e["type"] != "joined"] == []
+
+
+async def test_the_endpoint_works_under_uvicorns_own_websocket_protocol(
+    tmp_path: Path, clock: ManualClock
+) -> None:
+    """Served by uvicorn's own WebSocket protocol (another deployment's choice), the
+    endpoint has neither Holdspace's frame sender nor its receiver, and goes through ASGI
+    for both: a session still runs, and a member whose socket closes is seen to go."""
+    live = LiveServer(tmp_path / "data", clock, ws="websockets-sansio")
+    live.start()
+    world = Community(live)
+    try:
+        await world.person("robin", "Robin", "facilitator")
+        sam_id = (await world.person("sam", "Sam")).id
+        room = await world.room("robin", ["sam"])
+        fac = await world.client("robin")
+        await fac.join(room.id)
+        sam = await world.client("sam")
+        await sam.join(room.id)
+        await sam.agree()
+        await sam.set_mode("sharer")
+        seq = await sam.post("hello from a plain server")
+        seen = await fac.wait_for(lambda e: e.get("type") == "message" and e.get("seq") == seq)
+        assert seen["text"] == "hello from a plain server"
+        await sam.close()
+        await fac.wait_for(lambda e: e.get("type") == "away" and e.get("user_id") == sam_id)
+    finally:
+        await world.close()
+        live.stop()

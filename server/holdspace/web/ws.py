@@ -19,13 +19,13 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from starlette.applications import Starlette
-from starlette.types import Receive, Scope, Send
-from starlette.websockets import WebSocket, WebSocketDisconnect
+from starlette.types import Message, Receive, Scope, Send
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from holdspace import protocol as p
 from holdspace.accounts import Accounts
 from holdspace.auth.tokens import device_key, every_device_key
-from holdspace.edge import SEND_NOW
+from holdspace.edge import RECEIVER, SEND_NOW, Receiver
 from holdspace.errors import ClientError, Code, InvalidInput, Rejected, Unavailable, unavailable
 from holdspace.limits import AccountSockets
 from holdspace.live.connection import Connection, Lost, Overflow, Revoked
@@ -437,24 +437,40 @@ class _Session:
         # Until stopped: the cancellation that stops it mid-command can be swallowed by a
         # library on the way (Python 3.11's wait_for, for one, drops a cancellation that
         # arrives as what it waits for is done), and the socket must close regardless.
+        receiver: Receiver | None = self.websocket.scope["extensions"].get(RECEIVER)
         while self._stopped is None:
-            message = await self.websocket.receive()
+            message: Message | None
+            if receiver is None:
+                message = await self.websocket.receive()
+            else:
+                message = receiver.take()
+                if message is None:
+                    await receiver.arrival()  # the connection's task waits on it itself
+                    continue
+                if message["type"] == "websocket.disconnect":
+                    self.websocket.client_state = WebSocketState.DISCONNECTED  # as Starlette
             if message["type"] == "websocket.disconnect":
                 if message.get("code") == p.CloseCode.RESTART:
                     self.stats.restart_closes += 1
                 return
-            text = message.get("text")
-            if text is None:
-                self._error(
-                    InvalidInput("Send JSON text frames, not binary.", code=Code.BINARY_FRAME), None
-                )
-                continue
-            try:
-                frame = p.parse(text)
-            except p.BadFrame as bad:
-                self._error(bad, bad.frame_id)
-                continue
-            await self._handle(frame)
+            await self._take(message)
+
+    async def _take(self, message: Message) -> None:
+        """One message from the client. Its own method, so that what it leaves behind —
+        the parsed frame, its command — goes as soon as it is handled, not when the next
+        message comes."""
+        text = message.get("text")
+        if text is None:
+            self._error(
+                InvalidInput("Send JSON text frames, not binary.", code=Code.BINARY_FRAME), None
+            )
+            return
+        try:
+            frame = p.parse(text)
+        except p.BadFrame as bad:
+            self._error(bad, bad.frame_id)
+            return
+        await self._handle(frame)
 
     def _error(self, error: ClientError, frame_id: Any) -> None:
         self.conn.send(p.error_frame(error, frame_id))
