@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
 from collections.abc import AsyncIterator
 
@@ -25,6 +24,7 @@ from holdspace.accounts import Accounts
 from holdspace.auth.passwords import PasswordService
 from holdspace.auth.throttle import LoginLimits, SignupLimits
 from holdspace.clock import Clock, SystemClock
+from holdspace.collector import Collector, freeze_start_up
 from holdspace.errors import ClientError, Code, Unavailable, unavailable
 from holdspace.live.base import LiveHub
 from holdspace.live.memory import MemoryHub
@@ -92,8 +92,10 @@ def create_app(
             app.state.demo_seeded = await seed_demo(accounts, rooms, settings.data_dir)
         stopping = asyncio.Event()
         ticker = asyncio.create_task(_tick(sessions, settings.tick_seconds, stopping))
+        collector = Collector()
         if settings.gc_tuning:
-            tune_garbage_collector()
+            freeze_start_up()
+            collector.start()
         backend = "redis" if settings.redis_url else "embedded"
         log.info("started", extra={"backend": backend, "port": settings.port})
         try:
@@ -101,6 +103,7 @@ def create_app(
             # the app (holdspace.edge) count into the same metrics.
             yield {metrics.EDGE_STATS: endpoint.stats}
         finally:
+            collector.stop()
             stopping.set()
             ticker.cancel()
             await endpoint.close()
@@ -160,17 +163,6 @@ def create_app(
     app.add_middleware(AccessLog)
     app.state.services = services  # for tests and tools that run beside the server
     return app
-
-
-def tune_garbage_collector() -> None:
-    """Move everything built at start-up out of the collector's sight, and collect the
-    youngest objects less often. Every message makes many short-lived objects; with
-    thousands of connections' worth of long-lived ones, the default thresholds make
-    frequent full passes that stall every room at once. Measured with ``make bench``:
-    twice the deliveries per second at the same p99 (docs/PERFORMANCE.md)."""
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(50_000, 50, 100)
 
 
 async def _backends(settings: Settings, clock: Clock) -> tuple[Store, LiveHub]:

@@ -87,7 +87,7 @@ class Settings:
     # balancer's idle timeout) and costs CPU per connection; dead peers are found by the
     # kernel's TCP keep-alive either way.
     ws_ping_seconds: float = 20.0
-    # Tune Python's garbage collector for a long-running server (see app.tune_garbage_collector).
+    # Pace Python's garbage collector for a long-running server (see holdspace.collector).
     gc_tuning: bool = True
     send_queue_frames: int = 1000
     send_queue_bytes: int = 1024 * 1024
