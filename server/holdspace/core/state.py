@@ -8,10 +8,10 @@ event log only for the session's lifetime; nothing here is ever written to disk.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Literal, NamedTuple, TypeVar
+from typing import Any, Literal, NamedTuple, TypeVar, cast
 
 from holdspace.core.commands import Mode, RoomRole
 
@@ -164,8 +164,71 @@ class Tracked(dict[K, V]):
         return [k for k in written if k in self], [k for k in dropped if k not in self]
 
 
-# The recent messages by seq, oldest first.
-MessageBuffer = Tracked[int, MessageRecord]
+# A message as the buffer keeps it: MessageRecord's fields in order, with the reactions
+# flattened into one tuple (kind, how many, who..., kind, ...), who sorted. Only
+# numbers, strings, flags and a tuple of them, so the collector stops tracking it in
+# the first passes that see it (the inner tuple first, then the record).
+_Kept = tuple[Any, ...]
+
+
+def _keep(m: MessageRecord) -> _Kept:
+    reactions: list[str | int] = []
+    for kind, who in m.reactions.items():
+        reactions += (kind, len(who), *sorted(who))
+    return (m.seq, m.user_id, m.name, m.text, m.at, m.sensitive, tuple(reactions), m.role)
+
+
+def _record(kept: _Kept) -> MessageRecord:
+    seq, user_id, name, text, at, sensitive, flat, role = kept
+    if not flat:
+        return MessageRecord(seq, user_id, name, text, at, sensitive, NO_REACTIONS, role)
+    reactions: dict[str, frozenset[str]] = {}
+    i = 0
+    while i < len(flat):
+        count = flat[i + 1]
+        reactions[flat[i]] = frozenset(flat[i + 2 : i + 2 + count])
+        i += 2 + count
+    return MessageRecord(seq, user_id, name, text, at, sensitive, reactions, role)
+
+
+class MessageBuffer(Tracked[int, MessageRecord]):
+    """The recent messages by seq, oldest first: up to 200 per session, each kept until
+    it is pushed out, which under load is longer than the collector's young generation
+    lasts. As named tuples the collector went on walking every one in each older
+    generation's pass; they are kept as plain tuples (see :func:`_keep`), and read back
+    as :class:`MessageRecord` (docs/PERFORMANCE.md)."""
+
+    __slots__ = ()
+
+    def __init__(self, records: Iterable[tuple[int, MessageRecord]] = ()) -> None:
+        super().__init__()
+        for seq, m in records:
+            self[seq] = m
+
+    def __setitem__(self, key: int, value: MessageRecord) -> None:
+        super().__setitem__(key, cast(MessageRecord, _keep(value)))
+
+    def __getitem__(self, key: int) -> MessageRecord:
+        return _record(cast(_Kept, super().__getitem__(key)))
+
+    def get(self, key: int, default: None = None) -> MessageRecord | None:  # type: ignore[override]
+        kept = dict.get(self, key)
+        return None if kept is None else _record(cast(_Kept, kept))
+
+    def values(self) -> list[MessageRecord]:  # type: ignore[override]
+        return [_record(cast(_Kept, kept)) for kept in dict.values(self)]
+
+    def items(self) -> list[tuple[int, MessageRecord]]:  # type: ignore[override]
+        return [(seq, _record(cast(_Kept, kept))) for seq, kept in dict.items(self)]
+
+    def pop(self, key: int, default: None = None) -> MessageRecord | None:  # type: ignore[override]
+        if key not in self:
+            return default
+        value = self[key]
+        del self[key]
+        return value
+
+
 # What each state-changing command sent with a client id answered, by "<user> <cid>":
 # sent again, it gets the same answer and is not applied twice (see core.receipts).
 Receipts = Tracked[str, Mapping[str, Any]]
@@ -232,7 +295,7 @@ class RoomState:
     pause: PauseInfo | None = None
     participants: dict[str, Participant] = field(default_factory=dict)  # arrival order
     agreed: set[str] = field(default_factory=set)  # affirmed the agreement this session
-    messages: MessageBuffer = field(default_factory=lambda: MessageBuffer())  # oldest first
+    messages: MessageBuffer = field(default_factory=MessageBuffer)  # oldest first
     receipts: Receipts = field(default_factory=lambda: Receipts())  # oldest first
     stats: dict[str, Stats] = field(default_factory=dict)
     round: Round | None = None
