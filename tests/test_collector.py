@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import weakref
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,7 +14,8 @@ from holdspace.collector import Collector
 
 
 class Passes:
-    """The generation of every pass the collector starts; :meth:`reached` waits for so many."""
+    """The generation of every pass the collector starts, and how many objects were
+    frozen after it; :meth:`reached` waits for so many passes."""
 
     def __init__(self) -> None:
         self.seen: list[int] = []
@@ -36,26 +38,56 @@ class Passes:
 @pytest.fixture
 def passes() -> Iterator[Passes]:
     """With the collector's own passes by allocation count switched off, so that what is
-    recorded is the clock's."""
+    recorded is the clock's; nothing is left frozen afterwards."""
     recorder = Passes()
     was_enabled = gc.isenabled()
+    assert gc.get_freeze_count() == 0
     gc.disable()
     gc.callbacks.append(recorder.record)
     try:
         yield recorder
     finally:
         gc.callbacks.remove(recorder.record)
+        gc.unfreeze()
         if was_enabled:
             gc.enable()
 
 
-async def test_each_older_generation_every_so_many_passes_of_the_younger(
-    passes: Passes,
-) -> None:
+async def test_young_passes_then_a_freeze_then_everything(passes: Passes) -> None:
+    """Young passes; at every third, the young pass and then what outlived it frozen; at
+    every second freeze, a full pass over everything, unfrozen first."""
     collector = Collector(young_seconds=0.001, middle_every=3, full_every=2)
     collector.start()
     try:
-        assert await passes.reached(12) == [0, 0, 1, 0, 0, 2, 0, 0, 1, 0, 0, 2]
+        assert await passes.reached(12) == [0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 2]
+    finally:
+        collector.stop()
+
+
+class Node:
+    """One end of a reference cycle."""
+
+    other: Any = None
+
+
+async def test_a_cycle_frozen_while_alive_is_freed_by_the_next_full_pass(
+    passes: Passes,
+) -> None:
+    """What outlives a young pass is frozen, not walked; a cycle among such objects that
+    dies later is freed at the next full pass — and not before it."""
+    a, b = Node(), Node()
+    a.other, b.other = b, a
+    gone = weakref.ref(a)
+    collector = Collector(young_seconds=0.001, middle_every=2, full_every=3)
+    collector.start()
+    try:
+        await passes.reached(2)  # a young pass, then a freeze
+        assert gc.get_freeze_count() > 0
+        del a, b  # dead now, but only a pass over everything can tell
+        await passes.reached(4)  # two young passes and a freeze since
+        assert gone() is not None
+        await passes.reached(6)  # ... and the full pass
+        assert gone() is None
     finally:
         collector.stop()
 

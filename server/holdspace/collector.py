@@ -7,7 +7,8 @@ resume log, the await its author's socket sits in until they next speak — is o
 by older objects of the same kinds being freed. So the count crawls: at the
 threshold of 50,000 a pass fell due only every 10–15 s, and then had about 100,000
 young objects to walk, in 40–50 ms during which no room heard anything. On a clock,
-a pass walks what half a second left behind: 3–8 ms at 22,000 deliveries a second
+a pass walks what half a second left behind: 3–8 ms at 22,000 deliveries a second;
+what outlives it is frozen out of sight every minute rather than walked again
 (docs/PERFORMANCE.md has the measurements).
 
 Reference counting frees nearly everything; these passes are for reference cycles.
@@ -19,24 +20,36 @@ import asyncio
 import gc
 
 YOUNG_SECONDS = 0.5  # between passes over the young generation
-MIDDLE_EVERY = 120  # young passes per pass over the middle generation (a minute)
-FULL_EVERY = 60  # middle passes per full pass (an hour)
+MIDDLE_EVERY = 120  # young passes between freezes of what outlived them (a minute)
+FULL_EVERY = 60  # freezes between full passes (an hour)
 
 
 def freeze_start_up() -> None:
-    """Move everything built at start-up out of the collector's sight for good, and make
-    the collector's own passes, by allocation count, rare: a burst (thousands joining
-    at once) can still start one, the :class:`Collector` does the rest."""
+    """Move everything built at start-up out of the collector's sight, and leave the
+    collector's own passes, by allocation count, to the young generation and to bursts
+    (thousands joining at once): the :class:`Collector` sees to the older ones."""
     gc.collect()
     gc.freeze()
-    gc.set_threshold(50_000, 50, 100)
+    gc.set_threshold(50_000, NEVER, NEVER)
+
+
+NEVER = 1 << 30  # passes of the younger generation before CPython's own of an older one
 
 
 class Collector:
-    """Runs the collector's passes on this event loop: the young generation every
-    ``young_seconds``, the middle one every ``middle_every`` of those, and everything
-    every ``full_every`` middle passes — the shape of CPython's own thresholds, counted
-    in seconds instead of allocations."""
+    """Runs the collector on this event loop's clock.
+
+    - Every ``young_seconds``: a pass over the young generation. Reference cycles
+      that die young — nearly all there are — go here, in a few milliseconds.
+    - Every ``middle_every`` of those: what has outlived its young pass is frozen
+      (``gc.freeze``, which moves it out of the collector's sight without walking
+      it) instead of walked by a pass over the middle generation. Such a pass found
+      nothing to collect under load, and after a crowd joined it walked every
+      object their sockets hold: 108–131 ms for 2,000 members, in which no room
+      heard anything.
+    - Every ``full_every`` freezes: everything is unfrozen, walked once — cycles
+      among long-lived objects are freed here, at the latest — and frozen again.
+    """
 
     def __init__(
         self,
@@ -48,7 +61,7 @@ class Collector:
         self._middle_every = middle_every
         self._full_every = full_every
         self._young = 0
-        self._middle = 0
+        self._frozen = 0
         self._next: asyncio.TimerHandle | None = None
 
     def start(self) -> None:
@@ -61,9 +74,14 @@ class Collector:
 
     def _pass(self) -> None:
         self._young += 1
-        generation = 0
-        if self._young % self._middle_every == 0:
-            self._middle += 1
-            generation = 2 if self._middle % self._full_every == 0 else 1
-        gc.collect(generation)
+        if self._young % self._middle_every:
+            gc.collect(0)
+        else:
+            self._frozen += 1
+            if self._frozen % self._full_every:
+                gc.collect(0)  # the young generation's cycles first: those are never frozen
+            else:
+                gc.unfreeze()
+                gc.collect()
+            gc.freeze()
         self.start()
