@@ -12,17 +12,19 @@ answer, a close), bounded by a timeout.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import json
 import socket
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
 import uvicorn
 import websockets
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import InvalidStatus
 
@@ -330,40 +332,52 @@ UPGRADE = (
 )
 
 
+@contextlib.asynccontextmanager
+async def guarded_server(
+    app: ASGIApp, protocol: type[asyncio.Protocol], guard: EdgeGuard
+) -> AsyncIterator[int]:
+    """uvicorn in this process with the guarded ``protocol`` for HTTP and the guarded
+    WebSocket protocol, serving ``app`` on a loopback port (yielded) until the block
+    ends."""
+    config = Config(
+        app, http=protocol, ws=GuardedWebSockets, edge_guard=guard,
+        lifespan="off", log_config=None, access_log=False,
+    )  # fmt: skip
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(config)
+    serving = asyncio.create_task(server.serve(sockets=[sock]))
+    try:
+        await eventually(lambda: server.started, timeout=5)
+        yield sock.getsockname()[1]
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(serving, 10)
+        sock.close()
+
+
 @pytest.mark.parametrize("protocol", [GuardedHttpTools, GuardedH11], ids=["httptools", "h11"])
 async def test_both_http_parsers_are_guarded(protocol: type[asyncio.Protocol]) -> None:
     """Whichever parser uvicorn runs, the guard is the same: slow headers are cut off at the
     deadline, so is an upgrade the app never accepts, and one connection past an
     address's cap is refused."""
     guard = EdgeGuard(DEADLINE, OpenCounts(3), TrustedProxies([]))
-    config = Config(
-        tiny_app, http=protocol, ws=GuardedWebSockets, edge_guard=guard,
-        lifespan="off", log_config=None, access_log=False,
-    )  # fmt: skip
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port: int = sock.getsockname()[1]
-    server = uvicorn.Server(config)
-    serving = asyncio.create_task(server.serve(sockets=[sock]))
-    streams: list[Stream] = []
-    try:
-        await eventually(lambda: server.started, timeout=5)
-        streams += [slow := await dial(port), upgrading := await dial(port)]
-        slow[1].write(PARTIAL)
-        upgrading[1].write(UPGRADE)
-        streams.append(prompt := await dial(port))
-        assert (await ask(prompt)).startswith(b"HTTP/1.1 200")
-        streams.append(fourth := await dial(port))  # the address holds three already
-        assert await ask(fourth) == b""
-        assert await closed_by_server(slow) == b""
-        assert await closed_by_server(upgrading) == b""  # no 101, nor anything else
-        close(*streams)
-        await eventually(lambda: answered(port), timeout=5)
-    finally:
-        close(*streams)
-        server.should_exit = True
-        await asyncio.wait_for(serving, 10)
-        sock.close()
+    async with guarded_server(tiny_app, protocol, guard) as port:
+        streams: list[Stream] = []
+        try:
+            streams += [slow := await dial(port), upgrading := await dial(port)]
+            slow[1].write(PARTIAL)
+            upgrading[1].write(UPGRADE)
+            streams.append(prompt := await dial(port))
+            assert (await ask(prompt)).startswith(b"HTTP/1.1 200")
+            streams.append(fourth := await dial(port))  # the address holds three already
+            assert await ask(fourth) == b""
+            assert await closed_by_server(slow) == b""
+            assert await closed_by_server(upgrading) == b""  # no 101, nor anything else
+            close(*streams)
+            await eventually(lambda: answered(port), timeout=5)
+        finally:
+            close(*streams)
 
 
 async def accepting_app(scope: Scope, receive: Receive, send: Send) -> None:
@@ -383,31 +397,19 @@ async def test_an_upgraded_connection_leaves_no_http_protocol_behind(
     upgrade is freed there and then, not left in a reference cycle for the collector to
     find: with the collector off, none of the five is left."""
     guard = EdgeGuard(DEADLINE, OpenCounts(10), TrustedProxies([]))
-    config = Config(
-        accepting_app, http=protocol, ws=GuardedWebSockets, edge_guard=guard,
-        lifespan="off", log_config=None, access_log=False,
-    )  # fmt: skip
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port: int = sock.getsockname()[1]
-    server = uvicorn.Server(config)
-    serving = asyncio.create_task(server.serve(sockets=[sock]))
-    sockets: list[ClientConnection] = []
-    try:
-        await eventually(lambda: server.started, timeout=5)
-        gc.collect()
-        gc.disable()
+    async with guarded_server(accepting_app, protocol, guard) as port:
+        sockets: list[ClientConnection] = []
         try:
-            for _ in range(5):
-                sockets.append(await ws(f"ws://127.0.0.1:{port}/ws"))
-            await asyncio.wait_for(await sockets[-1].ping(), 5)  # open and served
-            left = [o for o in gc.get_objects() if type(o) is protocol]
+            gc.collect()
+            gc.disable()
+            try:
+                for _ in range(5):
+                    sockets.append(await ws(f"ws://127.0.0.1:{port}/ws"))
+                await asyncio.wait_for(await sockets[-1].ping(), 5)  # open and served
+                left = [o for o in gc.get_objects() if type(o) is protocol]
+            finally:
+                gc.enable()
+            assert left == []
         finally:
-            gc.enable()
-        assert left == []
-    finally:
-        for s in sockets:
-            await s.close()
-        server.should_exit = True
-        await asyncio.wait_for(serving, 10)
-        sock.close()
+            for s in sockets:
+                await s.close()
