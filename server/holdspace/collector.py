@@ -22,6 +22,7 @@ import gc
 YOUNG_SECONDS = 0.5  # between passes over the young generation
 MIDDLE_EVERY = 120  # young passes between freezes of what outlived them (a minute)
 FULL_EVERY = 60  # freezes between full passes (an hour)
+NEVER = 1 << 30  # passes of the younger generation before CPython's own of an older one
 
 
 def freeze_start_up() -> None:
@@ -31,9 +32,6 @@ def freeze_start_up() -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(50_000, NEVER, NEVER)
-
-
-NEVER = 1 << 30  # passes of the younger generation before CPython's own of an older one
 
 
 class Collector:
