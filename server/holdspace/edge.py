@@ -269,7 +269,7 @@ class _Inbox:
     async def get(self) -> Any:
         while not self._items:
             await self.arrival()
-        return self._items.pop(0)
+        return self.take()
 
     def empty(self) -> bool:
         return not self._items

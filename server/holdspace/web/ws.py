@@ -447,9 +447,8 @@ class _Session:
                 if message is None:
                     await receiver.arrival()  # the connection's task waits on it itself
                     continue
-                if message["type"] == "websocket.disconnect":
-                    self.websocket.client_state = WebSocketState.DISCONNECTED  # as Starlette
             if message["type"] == "websocket.disconnect":
+                self.websocket.client_state = WebSocketState.DISCONNECTED  # as Starlette's own
                 if message.get("code") == p.CloseCode.RESTART:
                     self.stats.restart_closes += 1
                 return
